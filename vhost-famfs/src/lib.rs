@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! vhost-famfs: share a host's DAX memory with virtual machines as files.
+//!
+//! The crate holds the famfs-compatible metadata core (`meta`), device
+//! access (`device`), and the host tools built on them.
+
+pub mod device;
+pub mod meta;

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! A famfs file system on an open device: format, replay, create.
+//!
+//! Many readers (daemon connections, CLI commands) share one `Famfs`; the
+//! tree sits behind a RwLock, and appends additionally take the device's
+//! flock so that other processes on the same device are excluded too.
+
+use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use uuid::Uuid;
+
+use super::alloc::{Allocator, Striping};
+use super::entry::{DirRecord, FileRecord, LogRecord};
+use super::error::{MetaError, Result};
+use super::fmap::Geometry;
+use super::format::*;
+use super::log::{Log, LogHeader};
+use super::namespace::{Namespace, Node};
+use super::path::RelPath;
+use super::role::{self, Role};
+use super::superblock::Superblock;
+use crate::device::Device;
+
+/// Options for opening a file system.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Map the device writable (needed to create, and to write file data).
+    pub writable: bool,
+    /// This host's system uuid, overriding famfs's file.
+    pub system_uuid: Option<Uuid>,
+    /// famfs's system uuid file.
+    pub system_uuid_file: PathBuf,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            writable: true,
+            system_uuid: None,
+            system_uuid_file: PathBuf::from(role::SYSTEM_UUID_FILE),
+        }
+    }
+}
+
+/// Options for mkfs.
+#[derive(Clone, Debug)]
+pub struct MkfsOptions {
+    pub log_len: u64,
+    /// Overwrite an existing file system.
+    pub force: bool,
+    pub system_uuid: Option<Uuid>,
+    pub system_uuid_file: PathBuf,
+}
+
+impl Default for MkfsOptions {
+    fn default() -> Self {
+        MkfsOptions {
+            log_len: DEFAULT_LOG_LEN,
+            force: false,
+            system_uuid: None,
+            system_uuid_file: PathBuf::from(role::SYSTEM_UUID_FILE),
+        }
+    }
+}
+
+/// What a new file looks like.
+#[derive(Clone, Copy, Debug)]
+pub struct FileSpec {
+    pub size: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub striping: Option<Striping>,
+}
+
+/// Usage figures, for statfs, fsck and the CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+    pub largest_free: u64,
+    pub meta_bytes: u64,
+    pub log_slots: u64,
+    pub log_used: u64,
+    pub files: u64,
+    pub dirs: u64,
+}
+
+/// A problem found while replaying the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayProblem {
+    pub index: u64,
+    pub what: String,
+    /// Damaged entries (bad CRC, bad fields) make the tree incomplete and
+    /// block appends; refused ones (name exists) are harmless.
+    pub damaged: bool,
+}
+
+struct State {
+    ns: Namespace,
+    alloc: Allocator,
+    /// Entries below this index have been replayed.
+    applied: u64,
+    problems: Vec<ReplayProblem>,
+}
+
+/// An open famfs file system.
+pub struct Famfs {
+    dev: Device,
+    sb: Superblock,
+    geo: Geometry,
+    role: Role,
+    state: RwLock<State>,
+}
+
+impl Famfs {
+    /// Formats `dev`: superblock, empty log. Refuses to overwrite a valid
+    /// file system unless `force`.
+    pub fn mkfs(dev: &Device, opts: &MkfsOptions) -> Result<Superblock> {
+        let bad = |s: String| Err(MetaError::InvalidArgument(s));
+        if !opts.log_len.is_power_of_two() || opts.log_len < DEFAULT_LOG_LEN {
+            return bad(format!(
+                "log length {:#x} must be a power of two of at least 8 MiB",
+                opts.log_len
+            ));
+        }
+        let min = LOG_OFFSET + opts.log_len + ALLOC_UNIT;
+        if dev.size() < min {
+            return bad(format!(
+                "{}: {:#x} bytes is too small for a {:#x}-byte log (need at least {min:#x})",
+                dev.path().display(),
+                dev.size(),
+                opts.log_len
+            ));
+        }
+        if !opts.force {
+            let raw: RawSuperblock = dev.read_obj(0)?;
+            if Superblock::decode(&raw, dev.size()).is_ok() {
+                return Err(MetaError::Exists(format!(
+                    "{}: a famfs file system (use --force to overwrite it)",
+                    dev.path().display()
+                )));
+            }
+        }
+        let system_uuid = role::ensure_system_uuid(opts.system_uuid, &opts.system_uuid_file)?;
+        let dev_uuid = Uuid::new_v4();
+        let sb = Superblock {
+            log_len: opts.log_len,
+            alloc_unit: ALLOC_UNIT,
+            fs_uuid: Uuid::new_v4(),
+            dev_uuid,
+            system_uuid,
+            flags: SB_FLAG_PRIMARY,
+            daxdev_size: dev.size(),
+            daxdev_uuid: dev_uuid,
+            daxdev_name: dev.name(),
+        };
+        // Invalidate the old superblock first: a crash mid-mkfs must not
+        // leave an old superblock in front of a half-written log.
+        dev.write_bytes(0, &[0u8; std::mem::size_of::<RawSuperblock>()])?;
+        super::cache::flush(dev, 0, std::mem::size_of::<RawSuperblock>() as u64)?;
+        Log::format(dev, opts.log_len)?;
+        dev.write_obj(0, &sb.encode())?;
+        super::cache::flush(dev, 0, std::mem::size_of::<RawSuperblock>() as u64)?;
+        Ok(sb)
+    }
+
+    /// Opens the file system on `path` and replays its log.
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
+        Self::from_device(Device::open(path, opts.writable)?, opts)
+    }
+
+    /// Reads the superblock of `dev` and replays its log.
+    pub fn from_device(dev: Device, opts: &OpenOptions) -> Result<Self> {
+        let sb = read_superblock(&dev)?;
+        let local = role::local_system_uuid(opts.system_uuid, &opts.system_uuid_file)?;
+        let role = Role::decide(local, sb.system_uuid);
+        let geo = Geometry {
+            dev_size: dev.size(),
+            meta_size: sb.meta_size(),
+            alloc_unit: sb.alloc_unit,
+        };
+        let state = State {
+            ns: Namespace::new(0, 0, 0o755),
+            alloc: Allocator::new(&geo),
+            applied: 0,
+            problems: Vec::new(),
+        };
+        let fs = Famfs {
+            dev,
+            sb,
+            geo,
+            role,
+            state: RwLock::new(state),
+        };
+        fs.refresh()?;
+        Ok(fs)
+    }
+
+    pub fn superblock(&self) -> &Superblock {
+        &self.sb
+    }
+    pub fn geometry(&self) -> Geometry {
+        self.geo
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn device(&self) -> &Device {
+        &self.dev
+    }
+
+    fn log(&self) -> Log<'_> {
+        Log::new(&self.dev, self.sb.log_len, self.geo)
+    }
+
+    fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the tree half
+        // updated (updates are single inserts), so poison is ignored.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the current tree.
+    pub fn with_ns<R>(&self, f: impl FnOnce(&Namespace) -> R) -> R {
+        f(&self.read_state().ns)
+    }
+
+    /// The node at `path`, cloned.
+    pub fn stat(&self, path: &str) -> Result<Node> {
+        self.with_ns(|ns| ns.resolve(path).cloned())
+            .ok_or_else(|| MetaError::NotFound(path.to_string()))
+    }
+
+    /// Index of the first entry not yet replayed.
+    pub fn applied(&self) -> u64 {
+        self.read_state().applied
+    }
+
+    /// Problems replay has met so far.
+    pub fn problems(&self) -> Vec<ReplayProblem> {
+        self.read_state().problems.clone()
+    }
+
+    /// Replays entries appended since the last call (by anyone). Returns
+    /// how many were new. Cheap when nothing changed.
+    pub fn refresh(&self) -> Result<u64> {
+        let h = self.log().header()?;
+        if h.next_index <= self.read_state().applied {
+            return Ok(0);
+        }
+        let mut st = self.write_state();
+        self.replay_locked(&mut st, &h)
+    }
+
+    fn replay_locked(&self, st: &mut State, h: &LogHeader) -> Result<u64> {
+        let from = st.applied;
+        let log = self.log();
+        for index in from..h.next_index {
+            match log.read(index) {
+                Ok(rec) => {
+                    if let LogRecord::File(f) = &rec {
+                        for e in f.fmap.ranges() {
+                            if let Some(c) = st.alloc.mark(e) {
+                                st.problems.push(ReplayProblem {
+                                    index,
+                                    what: format!(
+                                        "{}: extent {:#x}+{:#x} is cross-linked with another file",
+                                        f.path, c.offset, c.len
+                                    ),
+                                    damaged: true,
+                                });
+                            }
+                        }
+                    }
+                    if let Err(what) = st.ns.apply(index, &rec) {
+                        log::warn!("log entry {index} not applied: {what}");
+                        st.problems.push(ReplayProblem {
+                            index,
+                            what,
+                            damaged: false,
+                        });
+                    }
+                }
+                Err(e) => {
+                    log::error!("log entry {index} is damaged: {e}");
+                    st.problems.push(ReplayProblem {
+                        index,
+                        what: e.to_string(),
+                        damaged: true,
+                    });
+                }
+            }
+        }
+        st.applied = h.next_index;
+        Ok(h.next_index - from)
+    }
+
+    /// Usage figures.
+    pub fn usage(&self) -> Result<Usage> {
+        let h = self.log().header()?;
+        let st = self.read_state();
+        Ok(Usage {
+            total_bytes: self.dev.size(),
+            free_bytes: st.alloc.free_bytes(),
+            largest_free: st.alloc.largest_free(),
+            meta_bytes: self.sb.meta_size(),
+            log_slots: h.slots(),
+            log_used: h.next_index,
+            files: st.ns.files(),
+            dirs: st.ns.dirs(),
+        })
+    }
+
+    fn check_may_write(&self, st: &State) -> Result<()> {
+        if self.role != Role::Master {
+            return Err(MetaError::NotMaster {
+                local: "(not the master)".into(),
+                master: self.sb.system_uuid.to_string(),
+            });
+        }
+        if !self.dev.is_writable() {
+            return Err(MetaError::ReadOnly);
+        }
+        if let Some(p) = st.problems.iter().find(|p| p.damaged) {
+            return Err(MetaError::BadEntry {
+                index: p.index,
+                reason: format!(
+                    "{}; refusing to append until `vhost-famfs fsck` is clean",
+                    p.what
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends one entry under both locks: replay first, so that `prepare`
+    /// sees every entry other writers committed, then commit.
+    fn append<T>(
+        &self,
+        prepare: impl FnOnce(&mut State) -> Result<(LogRecord, T)>,
+        undo: impl FnOnce(&mut State, &LogRecord),
+    ) -> Result<(u64, T)> {
+        let mut st = self.write_state();
+        self.check_may_write(&st)?;
+        let _flock = self.dev.lock()?;
+        let h = self.log().header()?;
+        self.replay_locked(&mut st, &h)?;
+        self.check_may_write(&st)?;
+        let (rec, extra) = prepare(&mut st)?;
+        match self.log().append(&h, &rec) {
+            Ok(index) => {
+                if let Err(what) = st.ns.apply(index, &rec) {
+                    // prepare() checked the name under the lock.
+                    log::error!("entry {index} committed but not applied: {what}");
+                }
+                st.applied = index + 1;
+                Ok((index, extra))
+            }
+            Err(e) => {
+                undo(&mut st, &rec);
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks that `path`'s parent is an existing directory and its name is
+    /// free.
+    fn check_new_name(ns: &Namespace, path: &RelPath) -> Result<()> {
+        let (parent, _) = path.split_last();
+        let parent = parent.unwrap_or("");
+        match ns.resolve(parent) {
+            None => return Err(MetaError::NotFound(parent.to_string())),
+            Some(p) if !p.is_dir() => return Err(MetaError::NotDir(parent.to_string())),
+            _ => {}
+        }
+        if ns.resolve(path.as_str()).is_some() {
+            return Err(MetaError::Exists(path.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Creates a file: allocate, then commit its log entry.
+    pub fn create(&self, path: &RelPath, spec: &FileSpec) -> Result<Node> {
+        if spec.size == 0 {
+            return Err(MetaError::InvalidArgument(
+                "famfs files are preallocated: the size must be above zero".into(),
+            ));
+        }
+        let (index, ()) = self.append(
+            |st| {
+                Self::check_new_name(&st.ns, path)?;
+                let fmap = st.alloc.alloc(spec.size, spec.striping)?;
+                let rec = LogRecord::File(FileRecord {
+                    path: path.clone(),
+                    size: spec.size,
+                    flags: FILE_FLAG_ALL_HOSTS_RW,
+                    uid: spec.uid,
+                    gid: spec.gid,
+                    mode: spec.mode & 0o7777,
+                    fmap,
+                });
+                Ok((rec, ()))
+            },
+            |st, rec| {
+                if let LogRecord::File(f) = rec {
+                    st.alloc.free(&f.fmap);
+                }
+            },
+        )?;
+        self.node_of_entry(index, path)
+    }
+
+    /// Creates a directory.
+    pub fn mkdir(&self, path: &RelPath, mode: u32, uid: u32, gid: u32) -> Result<Node> {
+        let (index, ()) = self.append(
+            |st| {
+                Self::check_new_name(&st.ns, path)?;
+                let rec = LogRecord::Mkdir(DirRecord {
+                    path: path.clone(),
+                    uid,
+                    gid,
+                    mode: mode & 0o7777,
+                });
+                Ok((rec, ()))
+            },
+            |_, _| {},
+        )?;
+        self.node_of_entry(index, path)
+    }
+
+    /// Creates `path` and any missing parents; existing directories are
+    /// fine (mkdir -p).
+    pub fn mkdir_p(&self, path: &RelPath, mode: u32, uid: u32, gid: u32) -> Result<Node> {
+        let mut prefix: Option<RelPath> = None;
+        for comp in path.components() {
+            let p = RelPath::join(prefix.as_ref(), comp)?;
+            match self.stat(p.as_str()) {
+                Ok(n) if n.is_dir() => {}
+                Ok(_) => return Err(MetaError::NotDir(p.to_string())),
+                Err(MetaError::NotFound(_)) => match self.mkdir(&p, mode, uid, gid) {
+                    Ok(_) | Err(MetaError::Exists(_)) => {}
+                    Err(e) => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+            prefix = Some(p);
+        }
+        self.stat(path.as_str())
+    }
+
+    fn node_of_entry(&self, _index: u64, path: &RelPath) -> Result<Node> {
+        self.stat(path.as_str())
+    }
+}
+
+/// Reads and validates the superblock of `dev`.
+pub fn read_superblock(dev: &Device) -> Result<Superblock> {
+    let read = || -> Result<Superblock> {
+        super::cache::invalidate(dev, 0, std::mem::size_of::<RawSuperblock>() as u64)?;
+        let raw: RawSuperblock = dev.read_obj(0)?;
+        Superblock::decode(&raw, dev.size())
+    };
+    // Another host may be rewriting it: one more read before failing.
+    read().or_else(|_| read())
+}
