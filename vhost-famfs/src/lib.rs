@@ -5,4 +5,6 @@
 //! access (`device`), and the host tools built on them.
 
 pub mod device;
+pub mod hostio;
 pub mod meta;
+pub mod pattern;

@@ -202,7 +202,6 @@ impl Allocator {
         }
         Ok(Fmap::Interleaved {
             chunk_size: s.chunk_size,
-            nbytes: size,
             strips,
         })
     }

@@ -212,10 +212,10 @@ mod tests {
         assert_eq!(&b[body + 24..body + 30], b"dir/f\0");
         let fmap = body + 104;
         assert_eq!(u32_at(fmap), EXT_SIMPLE);
-        assert_eq!(u32_at(fmap + 4), 1);
-        assert_eq!(u64_at(fmap + 8), 0); // devindex
-        assert_eq!(u64_at(fmap + 16), 12 * MIB2);
-        assert_eq!(u64_at(fmap + 24), 2 * MIB2);
+        assert_eq!(u32_at(fmap + 8), 1);
+        assert_eq!(u64_at(fmap + 16), 0); // devindex
+        assert_eq!(u64_at(fmap + 24), 12 * MIB2);
+        assert_eq!(u64_at(fmap + 32), 2 * MIB2);
         assert_eq!(u64_at(536), u64::from(crc32fast::hash(&b[..536])));
     }
 

@@ -34,7 +34,6 @@ pub enum Fmap {
     Simple(Vec<Extent>),
     Interleaved {
         chunk_size: u64,
-        nbytes: u64,
         strips: Vec<Extent>,
     },
 }
@@ -82,7 +81,6 @@ impl Fmap {
                     .collect::<Result<_, _>>()?;
                 Ok(Fmap::Interleaved {
                     chunk_size: ie.chunk_size.to_native(),
-                    nbytes: ie.nbytes.to_native(),
                     strips,
                 })
             }
@@ -111,17 +109,12 @@ impl Fmap {
                 let bytes = map.as_slice();
                 raw.extents[..bytes.len()].copy_from_slice(bytes);
             }
-            Fmap::Interleaved {
-                chunk_size,
-                nbytes,
-                strips,
-            } => {
+            Fmap::Interleaved { chunk_size, strips } => {
                 raw.ext_type = EXT_INTERLEAVE.into();
                 raw.count = 1u32.into();
                 let mut ie = RawInterleave {
                     nstrips: (strips.len() as u64).into(),
                     chunk_size: (*chunk_size).into(),
-                    nbytes: (*nbytes).into(),
                     ..Default::default()
                 };
                 put(&mut ie.strips, strips);
@@ -274,9 +267,9 @@ mod tests {
         let raw = f.encode();
         let b = raw.as_slice();
         assert_eq!(u32::from_le_bytes(b[0..4].try_into().unwrap()), EXT_SIMPLE);
-        assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()), 2);
-        // extent 1: devindex at 8+24, offset at 8+24+8
-        assert_eq!(u64::from_le_bytes(b[40..48].try_into().unwrap()), 20 * MIB2);
+        assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 2);
+        // extent 1: devindex at 16 + 24, offset at 16 + 24 + 8
+        assert_eq!(u64::from_le_bytes(b[48..56].try_into().unwrap()), 20 * MIB2);
         assert_eq!(Fmap::decode(&raw).unwrap(), f);
     }
 
@@ -284,12 +277,13 @@ mod tests {
     fn interleave_round_trip_and_expand() {
         let f = Fmap::Interleaved {
             chunk_size: MIB2,
-            nbytes: 6 * MIB2,
             strips: vec![ext(10, 2), ext(30, 2), ext(50, 2)],
         };
         let raw = f.encode();
         let b = raw.as_slice();
-        assert_eq!(u64::from_le_bytes(b[8..16].try_into().unwrap()), 3);
+        assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 1);
+        assert_eq!(u64::from_le_bytes(b[16..24].try_into().unwrap()), 3);
+        assert_eq!(u64::from_le_bytes(b[24..32].try_into().unwrap()), MIB2);
         assert_eq!(Fmap::decode(&raw).unwrap(), f);
         f.validate(&GEO, 5 * MIB2).unwrap();
         assert_eq!(f.capacity(), 6 * MIB2);
@@ -337,7 +331,7 @@ mod tests {
         raw.ext_type = 7u32.into();
         assert!(Fmap::decode(&raw).is_err());
         let mut raw = Fmap::Simple(vec![ext(10, 1)]).encode();
-        raw.extents[0] = 1; // devindex 1
+        raw.extents[0] = 1; // devindex of extent 0
         assert!(Fmap::decode(&raw).is_err());
     }
 
@@ -351,7 +345,7 @@ mod tests {
         #[test]
         fn expand_covers_size(chunks in 1u64..64, n in 1usize..16) {
             let strips = (0..n as u64).map(|i| ext(10 + i * 100, 64)).collect();
-            let f = Fmap::Interleaved { chunk_size: MIB2, nbytes: 0, strips };
+            let f = Fmap::Interleaved { chunk_size: MIB2, strips };
             let size = chunks * MIB2 - 4096;
             let total: u64 = f.expand(size).iter().map(|e| e.len).sum();
             prop_assert_eq!(total, chunks * MIB2);

@@ -140,7 +140,6 @@ pub struct RawSimpleMap {
 pub struct RawInterleave {
     pub nstrips: Le64,
     pub chunk_size: Le64,
-    pub nbytes: Le64,
     pub strips: [RawSimpleExtent; MAX_EXTENTS],
 }
 
@@ -150,13 +149,16 @@ pub struct RawInterleave {
 #[derive(Clone, Copy, Debug)]
 pub struct RawFmap {
     pub ext_type: Le32,
+    pub pad0: [u8; 4],
     /// SIMPLE: number of extents; INTERLEAVE: number of interleaved extents (1).
+    /// (In famfs's C struct it heads each union member, hence the padding.)
     pub count: Le32,
+    pub pad1: [u8; 4],
     pub extents: [u8; FMAP_UNION_SIZE],
 }
 
 /// Size of the fmap union: the larger of its members, the interleaved one.
-pub const FMAP_UNION_SIZE: usize = 408;
+pub const FMAP_UNION_SIZE: usize = 400;
 
 /// Body of a FILE entry.
 #[repr(C)]
@@ -331,15 +333,14 @@ mod tests {
         assert_eq!(offset_of!(RawFileBody, fmap), 104);
         assert_eq!(size_of::<RawFmap>(), 416);
         assert_eq!(offset_of!(RawFmap, ext_type), 0);
-        assert_eq!(offset_of!(RawFmap, count), 4);
-        assert_eq!(offset_of!(RawFmap, extents), 8);
+        assert_eq!(offset_of!(RawFmap, count), 8);
+        assert_eq!(offset_of!(RawFmap, extents), 16);
         assert_eq!(size_of::<RawSimpleExtent>(), 24);
         assert_eq!(size_of::<[RawSimpleExtent; MAX_EXTENTS]>(), 384);
         assert_eq!(size_of::<RawInterleave>(), FMAP_UNION_SIZE);
         assert_eq!(offset_of!(RawInterleave, nstrips), 0);
         assert_eq!(offset_of!(RawInterleave, chunk_size), 8);
-        assert_eq!(offset_of!(RawInterleave, nbytes), 16);
-        assert_eq!(offset_of!(RawInterleave, strips), 24);
+        assert_eq!(offset_of!(RawInterleave, strips), 16);
     }
 
     #[test]

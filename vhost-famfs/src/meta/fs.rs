@@ -111,6 +111,7 @@ pub struct Famfs {
     sb: Superblock,
     geo: Geometry,
     role: Role,
+    local_uuid: Option<Uuid>,
     state: RwLock<State>,
 }
 
@@ -192,6 +193,7 @@ impl Famfs {
             sb,
             geo,
             role,
+            local_uuid: local,
             state: RwLock::new(state),
         };
         fs.refresh()?;
@@ -319,7 +321,9 @@ impl Famfs {
     fn check_may_write(&self, st: &State) -> Result<()> {
         if self.role != Role::Master {
             return Err(MetaError::NotMaster {
-                local: "(not the master)".into(),
+                local: self
+                    .local_uuid
+                    .map_or_else(|| "unknown".to_string(), |u| u.to_string()),
                 master: self.sb.system_uuid.to_string(),
             });
         }
@@ -384,14 +388,10 @@ impl Famfs {
         Ok(())
     }
 
-    /// Creates a file: allocate, then commit its log entry.
+    /// Creates a file: allocate, then commit its log entry. Every file
+    /// gets at least one allocation unit, even an empty one.
     pub fn create(&self, path: &RelPath, spec: &FileSpec) -> Result<Node> {
-        if spec.size == 0 {
-            return Err(MetaError::InvalidArgument(
-                "famfs files are preallocated: the size must be above zero".into(),
-            ));
-        }
-        let (index, ()) = self.append(
+        self.append(
             |st| {
                 Self::check_new_name(&st.ns, path)?;
                 let fmap = st.alloc.alloc(spec.size, spec.striping)?;
@@ -412,12 +412,12 @@ impl Famfs {
                 }
             },
         )?;
-        self.node_of_entry(index, path)
+        self.stat(path.as_str())
     }
 
     /// Creates a directory.
     pub fn mkdir(&self, path: &RelPath, mode: u32, uid: u32, gid: u32) -> Result<Node> {
-        let (index, ()) = self.append(
+        self.append(
             |st| {
                 Self::check_new_name(&st.ns, path)?;
                 let rec = LogRecord::Mkdir(DirRecord {
@@ -430,7 +430,7 @@ impl Famfs {
             },
             |_, _| {},
         )?;
-        self.node_of_entry(index, path)
+        self.stat(path.as_str())
     }
 
     /// Creates `path` and any missing parents; existing directories are
@@ -450,10 +450,6 @@ impl Famfs {
             }
             prefix = Some(p);
         }
-        self.stat(path.as_str())
-    }
-
-    fn node_of_entry(&self, _index: u64, path: &RelPath) -> Result<Node> {
         self.stat(path.as_str())
     }
 }

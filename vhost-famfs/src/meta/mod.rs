@@ -9,6 +9,7 @@ pub mod error;
 pub mod fmap;
 pub mod format;
 pub mod fs;
+pub mod fsck;
 pub mod log;
 pub mod namespace;
 pub mod path;

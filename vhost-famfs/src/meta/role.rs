@@ -46,7 +46,12 @@ pub fn local_system_uuid(explicit: Option<Uuid>, file: &Path) -> Result<Option<U
         return Ok(explicit);
     }
     match std::fs::read_to_string(file) {
-        Ok(s) => parse_uuid(s.trim(), file).map(Some),
+        // famfs writes the 36 characters and a NUL, no newline.
+        Ok(s) => parse_uuid(
+            s.trim_matches(|c: char| c == '\0' || c.is_whitespace()),
+            file,
+        )
+        .map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(MetaError::io(format!("reading {}", file.display()), e)),
     }
@@ -63,8 +68,18 @@ pub fn ensure_system_uuid(explicit: Option<Uuid>, file: &Path) -> Result<Uuid> {
         std::fs::create_dir_all(dir)
             .map_err(|e| MetaError::io(format!("creating {}", dir.display()), e))?;
     }
-    std::fs::write(file, format!("{u}\n"))
-        .map_err(|e| MetaError::io(format!("writing {}", file.display()), e))?;
+    // The same bytes famfs writes: the text uuid and a NUL, mode 0444.
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(file)?;
+        f.write_all(format!("{u}\0").as_bytes())
+    };
+    write().map_err(|e| MetaError::io(format!("writing {}", file.display()), e))?;
     log::info!("created system uuid {u} in {}", file.display());
     Ok(u)
 }

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! The host-side commands.
+
+pub mod args;
+mod copy;
+mod show;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use vhost_famfs::device::Device;
+use vhost_famfs::meta::fsck;
+use vhost_famfs::meta::{Famfs, FileSpec, MetaError, MkfsOptions, OpenOptions, RelPath};
+use vhost_famfs::pattern::Pattern;
+use vhost_famfs::{hostio, meta::alloc::Striping};
+
+use args::{Cli, Command, DeviceArg, OwnerArgs};
+
+/// Runs one command; the exit code is the command's own where it has one
+/// (fsck), else 0 or 1.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let open = |d: &DeviceArg, writable: bool| -> Result<Famfs> {
+        let opts = OpenOptions {
+            writable,
+            system_uuid: cli.system_uuid,
+            system_uuid_file: cli.system_uuid_file.clone(),
+        };
+        Famfs::open(&d.device, &opts).with_context(|| format!("opening {}", d.device.display()))
+    };
+    match &cli.command {
+        Command::Mkfs {
+            device,
+            force,
+            loglen,
+            size,
+        } => {
+            if let Some(size) = size {
+                Device::create_file(&device.device, *size)?;
+            }
+            let dev = Device::open(&device.device, true)?;
+            let opts = MkfsOptions {
+                log_len: *loglen,
+                force: *force,
+                system_uuid: cli.system_uuid,
+                system_uuid_file: cli.system_uuid_file.clone(),
+            };
+            let sb = Famfs::mkfs(&dev, &opts)?;
+            println!(
+                "famfs file system {} on {} ({} MiB, log {} MiB, {} entries); master system uuid {}",
+                sb.fs_uuid,
+                device.device.display(),
+                dev.size() >> 20,
+                sb.log_len >> 20,
+                vhost_famfs::meta::format::last_index_for(sb.log_len) + 1,
+                sb.system_uuid
+            );
+        }
+        Command::Mkdir {
+            device,
+            parents,
+            owner,
+            paths,
+        } => {
+            let fs = open(device, true)?;
+            let (mode, uid, gid) = owner_or(owner, 0o755);
+            for p in paths {
+                let rp = RelPath::new(p.trim_matches('/'))?;
+                if *parents {
+                    fs.mkdir_p(&rp, mode, uid, gid)?;
+                } else {
+                    fs.mkdir(&rp, mode, uid, gid)?;
+                }
+            }
+        }
+        Command::Creat {
+            device,
+            size,
+            seed,
+            strips,
+            chunk,
+            owner,
+            paths,
+        } => {
+            let pattern_ok = seed.map(Pattern::new);
+            if let Some(None) = pattern_ok {
+                bail!("--seed must not be 0 (famfs reserves it; only its low 32 bits count)");
+            }
+            let fs = open(device, true)?;
+            let (mode, uid, gid) = owner_or(owner, 0o644 & !umask());
+            let striping = strips
+                .zip(*chunk)
+                .map(|(strips, chunk_size)| Striping { strips, chunk_size });
+            let spec = FileSpec {
+                size: *size,
+                mode,
+                uid,
+                gid,
+                striping,
+            };
+            for p in paths {
+                let rp = RelPath::new(p.trim_start_matches('/'))?;
+                let node = match fs.create(&rp, &spec) {
+                    Ok(n) => n,
+                    Err(MetaError::Exists(_)) => {
+                        let n = fs.stat(rp.as_str())?;
+                        if n.is_dir() || n.size() != *size {
+                            bail!("{rp}: exists with another size ({} bytes)", n.size());
+                        }
+                        n
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if let Some(seed) = seed {
+                    let mut pat = Pattern::new(*seed).expect("checked above");
+                    hostio::fill(fs.device(), &node, |b| pat.fill(b))?;
+                }
+            }
+        }
+        Command::Cp {
+            device,
+            recursive,
+            owner,
+            paths,
+        } => {
+            let fs = open(device, true)?;
+            copy::run(&fs, paths, *recursive, owner)?;
+        }
+        Command::Ls { device, long, path } => {
+            show::ls(&open(device, false)?, path, *long)?;
+        }
+        Command::Stat { device, path } => show::stat(&open(device, false)?, path)?,
+        Command::Getmap { device, path } => show::getmap(&open(device, false)?, path)?,
+        Command::Fsck { device } => {
+            let dev = match Device::open(&device.device, false) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("vhost-famfs fsck: {e}");
+                    return Ok(ExitCode::from(fsck::EXIT_OPERATIONAL as u8));
+                }
+            };
+            let report = fsck::fsck(&dev);
+            println!("{report}");
+            return Ok(ExitCode::from(report.exit_code() as u8));
+        }
+        Command::Verify { device, seed, path } => {
+            let fs = open(device, false)?;
+            let node = fs.stat(path.trim_start_matches('/'))?;
+            if node.is_dir() {
+                bail!("{path}: is a directory");
+            }
+            let Some(mut pat) = Pattern::new(*seed) else {
+                bail!("--seed must not be 0");
+            };
+            let mut bad = None;
+            hostio::read_out(fs.device(), &node, |off, b| {
+                if bad.is_none() {
+                    bad = pat.check(b).map(|i| off + i as u64);
+                }
+                Ok(())
+            })?;
+            if let Some(off) = bad {
+                eprintln!("Verify fail: {path} at offset {off}");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("{path}: {} bytes match seed {seed}", node.size());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn umask() -> u32 {
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    nix::sys::stat::umask(old);
+    old.bits()
+}
+
+/// Mode, uid and gid from the options, else `mode` and the caller's ids.
+fn owner_or(o: &OwnerArgs, mode: u32) -> (u32, u32, u32) {
+    (
+        o.mode.unwrap_or(mode),
+        o.uid.unwrap_or_else(|| nix::unistd::getuid().as_raw()),
+        o.gid.unwrap_or_else(|| nix::unistd::getgid().as_raw()),
+    )
+}

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! ls, stat and getmap.
+
+use anyhow::{bail, Result};
+use vhost_famfs::meta::fmap::Fmap;
+use vhost_famfs::meta::{Famfs, MetaError, Node, NodeKind};
+
+fn lookup(fs: &Famfs, path: &str) -> Result<Node> {
+    Ok(fs.stat(path.trim_matches('/'))?)
+}
+
+fn mode_string(n: &Node) -> String {
+    let mut s = String::from(if n.is_dir() { "d" } else { "-" });
+    for shift in [6, 3, 0] {
+        let bits = (n.mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+pub fn ls(fs: &Famfs, path: &str, long: bool) -> Result<()> {
+    let dir = lookup(fs, path)?;
+    let nodes: Vec<Node> = if dir.is_dir() {
+        fs.with_ns(|ns| ns.children_after(dir.ino, 0).cloned().collect())
+    } else {
+        vec![dir]
+    };
+    for n in nodes {
+        let name = if n.is_dir() {
+            format!("{}/", n.name)
+        } else {
+            n.name.clone()
+        };
+        if long {
+            println!(
+                "{} {:>5} {:>5} {:>14} {:>8} {name}",
+                mode_string(&n),
+                n.uid,
+                n.gid,
+                n.size(),
+                n.ino
+            );
+        } else {
+            println!("{name}");
+        }
+    }
+    Ok(())
+}
+
+pub fn stat(fs: &Famfs, path: &str) -> Result<()> {
+    let n = lookup(fs, path)?;
+    let kind = if n.is_dir() { "directory" } else { "file" };
+    println!("  path: {}", fs.with_ns(|ns| ns.path_of(n.ino)));
+    println!("  type: {kind}");
+    println!("  inode: {}", n.ino);
+    println!("  mode: {:04o} ({})", n.mode & 0o7777, mode_string(&n));
+    println!("  uid: {}  gid: {}", n.uid, n.gid);
+    println!("  size: {}", n.size());
+    println!("  allocated: {}", n.allocated());
+    if let Some(i) = n.log_index {
+        println!("  log entry: {i}");
+    }
+    Ok(())
+}
+
+/// Prints the map in the layout famfs's getmap uses.
+pub fn getmap(fs: &Famfs, path: &str) -> Result<()> {
+    let n = lookup(fs, path)?;
+    let NodeKind::File { size, fmap, .. } = &n.kind else {
+        return Err(MetaError::IsDir(path.to_string()).into());
+    };
+    let print = |list: &[vhost_famfs::meta::fmap::Extent]| {
+        for e in list {
+            println!("\t\t{:x}\t{}", e.offset, e.len);
+        }
+    };
+    println!("File:     {path}");
+    println!("\tsize:    {size}");
+    match fmap {
+        Fmap::Simple(list) => {
+            println!("\textents: {}", list.len());
+            print(list);
+        }
+        Fmap::Interleaved { chunk_size, strips } => {
+            println!("\textents: 1");
+            println!("Interleave_Param chunk_size: {chunk_size}");
+            println!("Interleaved extent has {} strips:", strips.len());
+            print(strips);
+        }
+    }
+    if fmap.ranges().is_empty() {
+        bail!("{path}: no extent map");
+    }
+    println!("vhost-famfs getmap: good file {path}");
+    Ok(())
+}
