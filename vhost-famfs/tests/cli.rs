@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! The vhost-famfs binary, run as users run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const MASTER: &str = "6a1f3c9e-0000-4000-8000-000000000001";
+
+struct Dev {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn cmd(dev: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vhost-famfs"));
+    c.env("VHOST_FAMFS_DEVICE", dev)
+        .env("VHOST_FAMFS_SYSTEM_UUID", MASTER)
+        .env("VHOST_FAMFS_SYSTEM_UUID_FILE", "/nonexistent/system_uuid");
+    c
+}
+
+fn run(dev: &Path, args: &[&str]) -> Output {
+    cmd(dev).args(args).output().unwrap()
+}
+
+fn ok(dev: &Path, args: &[&str]) -> String {
+    let o = run(dev, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn formatted(size: &str) -> Dev {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dev");
+    ok(&path, &["mkfs", "--size", size]);
+    Dev { dir, path }
+}
+
+#[test]
+fn two_processes_creating_1000_files_each() {
+    let d = formatted("8G");
+    let spawn = |prefix: &str| {
+        let names: Vec<String> = (0..1000).map(|i| format!("{prefix}{i:04}")).collect();
+        cmd(&d.path)
+            .args(["creat", "-s", "2M"])
+            .args(&names)
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn("a"), spawn("b"));
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    let fsck = run(&d.path, &["fsck"]);
+    let report = String::from_utf8_lossy(&fsck.stdout);
+    assert_eq!(fsck.status.code(), Some(0), "{report}");
+    assert!(report.contains("2000 of 15420"), "{report}");
+    let ls = ok(&d.path, &["ls"]);
+    let mut names: Vec<&str> = ls.lines().collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 2000);
+    assert!(names.contains(&"a0999") && names.contains(&"b0000"));
+}
+
+#[test]
+fn cp_recursive_restart_and_verify() {
+    let d = formatted("1G");
+    let src = d.dir.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(src.join("big"), &big).unwrap();
+    std::fs::write(src.join("sub/small"), b"hello famfs").unwrap();
+    std::fs::write(src.join("empty"), b"").unwrap();
+    let s = src.to_str().unwrap();
+    ok(&d.path, &["cp", "-r", s, "tree"]);
+    let ls = ok(&d.path, &["ls", "-l", "tree"]);
+    assert!(ls.contains(" 5000000 ") && ls.contains("sub/"), "{ls}");
+    assert!(ok(&d.path, &["ls", "-l", "tree/sub"]).contains(" 11 "));
+    // Running the same copy again restarts it in place: same entries.
+    let before = ok(&d.path, &["fsck"]);
+    ok(&d.path, &["cp", "-r", s, "tree"]);
+    assert_eq!(ok(&d.path, &["fsck"]), before);
+    // The bytes landed where getmap says.
+    let map = ok(&d.path, &["getmap", "tree/big"]);
+    let line = map.lines().find(|l| l.starts_with("\t\t")).unwrap();
+    let off = u64::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap();
+    let dev = std::fs::read(&d.path).unwrap();
+    assert_eq!(&dev[off as usize..off as usize + big.len()], &big[..]);
+    // A source of another size is refused, the original kept.
+    std::fs::write(src.join("big"), b"short").unwrap();
+    let o = run(
+        &d.path,
+        &["cp", src.join("big").to_str().unwrap(), "tree/big"],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("another size"));
+    // Directories need -r; several sources need a directory.
+    assert!(!run(&d.path, &["cp", s, "x"]).status.success());
+    let small = src.join("sub/small");
+    let small = small.to_str().unwrap();
+    assert!(!run(&d.path, &["cp", small, small, "tree/big"])
+        .status
+        .success());
+}
+
+#[test]
+fn creat_seed_and_verify() {
+    let d = formatted("1G");
+    ok(&d.path, &["creat", "-s", "3M", "-S", "42", "f"]);
+    assert!(ok(&d.path, &["verify", "-S", "42", "f"]).contains("match"));
+    let o = run(&d.path, &["verify", "-S", "43", "f"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Verify fail: f at offset 0"));
+    // Same size again is fine (famfs semantics), another size is not.
+    ok(&d.path, &["creat", "-s", "3M", "f"]);
+    assert!(!run(&d.path, &["creat", "-s", "4M", "f"]).status.success());
+    assert!(!run(&d.path, &["creat", "-s", "1M", "-S", "0", "g"])
+        .status
+        .success());
+}
+
+#[test]
+fn errors_are_clear_and_exit_codes_documented() {
+    let d = formatted("1G");
+    let client = cmd(&d.path)
+        .env(
+            "VHOST_FAMFS_SYSTEM_UUID",
+            "6a1f3c9e-0000-4000-8000-0000000000ff",
+        )
+        .args(["mkdir", "x"])
+        .output()
+        .unwrap();
+    assert!(!client.status.success());
+    assert!(String::from_utf8_lossy(&client.stderr).contains("client"));
+    let missing = d.dir.path().join("missing");
+    let o = run(&missing, &["fsck"]);
+    assert_eq!(o.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such device"));
+    let o = run(&d.path, &["mkfs"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    std::fs::write(d.dir.path().join("odd"), [0u8; 1000]).unwrap();
+    let o = run(&d.dir.path().join("odd"), &["fsck"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("multiple of 2 MiB"));
+    let o = run(&d.path, &["bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    let help = ok(&d.path, &["--help"]);
+    for c in ["mkfs", "mkdir", "creat", "cp", "fsck", "getmap", "verify"] {
+        assert!(help.contains(c), "{c} missing from --help");
+    }
+}
