@@ -72,6 +72,82 @@ pub fn copy_in(
     })
 }
 
+/// Copies regular file `src` into the file's extents with positional
+/// reads straight into the device mapping, spread over the CPUs (one core
+/// cannot keep up with memory bandwidth through read(2)).
+pub fn copy_file_in(
+    dev: &Device,
+    node: &Node,
+    src: &std::fs::File,
+    progress: impl FnMut(u64) + Send,
+) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    let mut steps = Vec::new();
+    for (file_off, dev_off, len) in data_ranges(node) {
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(STEP as u64);
+            steps.push((file_off + at, dev_off + at, n as usize));
+            at += n;
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(steps.len().max(1));
+    let next = AtomicUsize::new(0);
+    let progress = Mutex::new(progress);
+    let name = node.name.as_str();
+    let worker = || -> Result<()> {
+        while let Some(&(file_off, dev_off, n)) = steps.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let to = dev.slice(dev_off, n)?;
+            let mut got = 0;
+            while got < n {
+                let dst = to
+                    .subslice(got, n - got)
+                    .map_err(|_| short(name, file_off))?;
+                let ptr = dst.ptr_guard_mut();
+                // SAFETY: the kernel writes at most `n - got` bytes into
+                // a live, writable part of the device mapping.
+                let r = unsafe {
+                    libc::pread(
+                        std::os::fd::AsRawFd::as_raw_fd(src),
+                        ptr.as_ptr().cast(),
+                        n - got,
+                        (file_off + got as u64) as libc::off_t,
+                    )
+                };
+                match r {
+                    0 => return Err(short(name, file_off + got as u64)),
+                    r if r > 0 => got += r as usize,
+                    _ => {
+                        let e = std::io::Error::last_os_error();
+                        if e.kind() != std::io::ErrorKind::Interrupted {
+                            return Err(MetaError::io(format!("reading the source of {name}"), e));
+                        }
+                    }
+                }
+            }
+            (progress.lock().unwrap_or_else(|e| e.into_inner()))(n as u64);
+        }
+        Ok(())
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(MetaError::InvalidArgument("copy thread panicked".into()))
+                })
+            })
+            .collect::<Result<Vec<()>>>()
+    })?;
+    Ok(())
+}
+
 /// Hands the file's bytes to `f` in order, one step at a time.
 pub fn read_out(
     dev: &Device,

@@ -72,14 +72,14 @@ fn cp_recursive_restart_and_verify() {
     let d = formatted("1G");
     let src = d.dir.path().join("src");
     std::fs::create_dir_all(src.join("sub")).unwrap();
-    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let big: Vec<u8> = (0..20_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(src.join("big"), &big).unwrap();
     std::fs::write(src.join("sub/small"), b"hello famfs").unwrap();
     std::fs::write(src.join("empty"), b"").unwrap();
     let s = src.to_str().unwrap();
     ok(&d.path, &["cp", "-r", s, "tree"]);
     let ls = ok(&d.path, &["ls", "-l", "tree"]);
-    assert!(ls.contains(" 5000000 ") && ls.contains("sub/"), "{ls}");
+    assert!(ls.contains(" 20000000 ") && ls.contains("sub/"), "{ls}");
     assert!(ok(&d.path, &["ls", "-l", "tree/sub"]).contains(" 11 "));
     // Running the same copy again restarts it in place: same entries.
     let before = ok(&d.path, &["fsck"]);

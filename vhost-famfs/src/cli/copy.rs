@@ -184,8 +184,8 @@ fn execute(fs: &Famfs, plan: Vec<Step>, owner: &OwnerArgs) -> Result<()> {
                     }
                     Err(e) => return Err(e.into()),
                 };
-                let mut f = File::open(&src).with_context(|| format!("{}", src.display()))?;
-                hostio::copy_in(fs.device(), &node, &mut f, |n| bar.inc(n))
+                let f = File::open(&src).with_context(|| format!("{}", src.display()))?;
+                hostio::copy_file_in(fs.device(), &node, &f, |n| bar.inc(n))
                     .with_context(|| format!("copying {} to {dest}", src.display()))?;
             }
         }
