@@ -4,7 +4,11 @@
 //! The crate holds the famfs-compatible metadata core (`meta`), device
 //! access (`device`), and the host tools built on them.
 
+pub mod daemon;
 pub mod device;
 pub mod hostio;
 pub mod meta;
 pub mod pattern;
+pub mod protocol;
+pub mod server;
+pub mod vhu_famfs;

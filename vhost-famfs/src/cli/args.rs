@@ -64,6 +64,28 @@ pub struct OwnerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the device to VMs as a vhost-user device (virtio-famfs).
+    ///
+    /// Each --socket is one VM's vhost-user socket: the VMM connects to it
+    /// (QEMU: `-chardev socket,path=SOCK` and `-device
+    /// vhost-user-test-device-pci,chardev=...`, see vmm-config/). The guest
+    /// mounts it with `mount -t famfs TAG /mnt`. Roles per socket: master
+    /// (may create files; only on the master host), client (reads metadata,
+    /// reads and writes existing files), ro (read-only). Without role= a
+    /// socket gets master on the master host and client elsewhere.
+    ///
+    /// After a VMM disconnects, the socket accepts the next connection.
+    /// SIGINT or SIGTERM stops the daemon and removes its sockets.
+    Serve {
+        #[command(flatten)]
+        device: DeviceArg,
+        /// PATH[,role=master|client|ro][,tag=TAG]; repeat for more VMs.
+        #[arg(short, long = "socket", required = true)]
+        sockets: Vec<vhost_famfs::daemon::SocketSpec>,
+        /// Request queues per device.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        request_queues: u16,
+    },
     /// Format a device: superblock and an empty log.
     ///
     /// This host becomes the file system's master. A regular file is

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod copy;
+mod serve;
 mod show;
 
 use std::process::ExitCode;
@@ -28,6 +29,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Famfs::open(&d.device, &opts).with_context(|| format!("opening {}", d.device.display()))
     };
     match &cli.command {
+        Command::Serve {
+            device,
+            sockets,
+            request_queues,
+        } => {
+            let fs = std::sync::Arc::new(open(device, true)?);
+            serve::run(fs, sockets, usize::from(*request_queues))?;
+        }
         Command::Mkfs {
             device,
             force,

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! `vhost-famfs serve`: one daemon, one device, one or more vhost-user
+//! sockets (one per VM), each with its own role. Every socket accepts a
+//! new connection after the previous one ends, so a VMM can reconnect.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use vhost::vhost_user::Listener;
+use vhost_user_backend::VhostUserDaemon;
+use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
+use vmm_sys_util::epoll::EventSet;
+
+use crate::meta::{Famfs, Role};
+use crate::server::Access;
+use crate::vhu_famfs::VhostUserFamfs;
+
+/// One socket to serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketSpec {
+    pub path: PathBuf,
+    /// None: master on the master host, client elsewhere.
+    pub access: Option<Access>,
+    pub tag: String,
+}
+
+impl std::str::FromStr for SocketSpec {
+    type Err = String;
+
+    /// `PATH[,role=master|client|ro][,tag=TAG]`
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut parts = s.split(',');
+        let path = parts
+            .next()
+            .filter(|p| !p.is_empty())
+            .ok_or("empty socket path")?;
+        let mut spec = SocketSpec {
+            path: PathBuf::from(path),
+            access: None,
+            tag: DEFAULT_TAG.to_string(),
+        };
+        for p in parts {
+            match p.split_once('=') {
+                Some(("role", r)) => spec.access = Some(r.parse()?),
+                Some(("tag", t)) => spec.tag = t.to_string(),
+                _ => return Err(format!("{p:?}: expected role=... or tag=...")),
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// The mount tag when none is given.
+pub const DEFAULT_TAG: &str = "famfs";
+
+/// Errors starting or running the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{path}: role master requested, but this host is a client of the file system (master system uuid {master})")]
+    NotMaster { path: PathBuf, master: String },
+    #[error("{0}: socket listed twice")]
+    DuplicateSocket(PathBuf),
+    #[error("{path}: {source}")]
+    Listen {
+        path: PathBuf,
+        #[source]
+        source: vhost::vhost_user::Error,
+    },
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A socket's serving loop, shared with the watcher.
+struct Endpoint {
+    spec: SocketSpec,
+    access: Access,
+    /// The live connection, if a VMM is connected.
+    live: Mutex<Option<VhostUserFamfs>>,
+}
+
+/// A running daemon.
+pub struct Daemon {
+    fs: Arc<Famfs>,
+    endpoints: Vec<Arc<Endpoint>>,
+    request_queues: usize,
+    stop: Arc<AtomicBool>,
+}
+
+impl Daemon {
+    /// Checks the sockets' roles against the host's and binds nothing yet.
+    pub fn new(
+        fs: Arc<Famfs>,
+        sockets: &[SocketSpec],
+        request_queues: usize,
+    ) -> Result<Self, DaemonError> {
+        let mut endpoints: Vec<Arc<Endpoint>> = Vec::new();
+        for s in sockets {
+            if endpoints.iter().any(|e| e.spec.path == s.path) {
+                return Err(DaemonError::DuplicateSocket(s.path.clone()));
+            }
+            let access = match (s.access, fs.role()) {
+                (Some(Access::Master), Role::Client) => {
+                    return Err(DaemonError::NotMaster {
+                        path: s.path.clone(),
+                        master: fs.superblock().system_uuid.to_string(),
+                    })
+                }
+                (Some(a), _) => a,
+                (None, Role::Master) => Access::Master,
+                (None, Role::Client) => Access::Client,
+            };
+            endpoints.push(Arc::new(Endpoint {
+                spec: s.clone(),
+                access,
+                live: Mutex::new(None),
+            }));
+        }
+        Ok(Daemon {
+            fs,
+            endpoints,
+            request_queues: request_queues.max(1),
+            stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Binds every socket and serves until `shutdown`. Each socket has its
+    /// own thread; a watcher announces log changes to every connection.
+    pub fn run(&self) -> Result<(), DaemonError> {
+        let mut listeners = Vec::new();
+        for e in &self.endpoints {
+            let l = Listener::new(&e.spec.path, true).map_err(|source| DaemonError::Listen {
+                path: e.spec.path.clone(),
+                source,
+            })?;
+            log::info!(
+                "listening on {} (role {:?}, tag {:?})",
+                e.spec.path.display(),
+                e.access,
+                e.spec.tag
+            );
+            listeners.push(l);
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| self.watch());
+            let handles: Vec<_> = self
+                .endpoints
+                .iter()
+                .zip(listeners)
+                .map(|(e, l)| s.spawn(move || self.serve_socket(e, l)))
+                .collect();
+            let mut result = Ok(());
+            for h in handles {
+                let r = h
+                    .join()
+                    .unwrap_or_else(|_| Err(DaemonError::Backend("socket thread panicked".into())));
+                if result.is_ok() {
+                    result = r;
+                }
+            }
+            self.stop.store(true, Ordering::Release);
+            result
+        })
+    }
+
+    /// Stops serving: live connections are closed and `run` returns.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Release);
+        for e in &self.endpoints {
+            // Wake a thread blocked in accept by connecting once.
+            let _ = std::os::unix::net::UnixStream::connect(&e.spec.path);
+            if let Some(c) = e.live.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                c.request_exit();
+            }
+        }
+    }
+
+    /// The socket paths, to remove them on exit.
+    pub fn socket_paths(&self) -> Vec<PathBuf> {
+        self.endpoints.iter().map(|e| e.spec.path.clone()).collect()
+    }
+
+    fn serve_socket(&self, e: &Endpoint, mut listener: Listener) -> Result<(), DaemonError> {
+        while !self.stop.load(Ordering::Acquire) {
+            let backend =
+                VhostUserFamfs::new(self.fs.clone(), e.access, &e.spec.tag, self.request_queues)
+                    .map_err(|err| DaemonError::Backend(err.to_string()))?;
+            let mut daemon = VhostUserDaemon::new(
+                format!("vhost-famfs:{}", e.spec.tag),
+                backend.clone(),
+                GuestMemoryAtomic::new(GuestMemoryMmap::new()),
+            )
+            .map_err(|err| DaemonError::Backend(err.to_string()))?;
+            for h in daemon.get_epoll_handlers() {
+                h.register_listener(
+                    std::os::fd::AsRawFd::as_raw_fd(backend.notify_eventfd()),
+                    EventSet::IN,
+                    u64::from(backend.notify_event_id()),
+                )
+                .map_err(|err| DaemonError::Backend(err.to_string()))?;
+            }
+            if let Err(err) = daemon.start(&mut listener) {
+                if self.stop.load(Ordering::Acquire) {
+                    break;
+                }
+                log::error!("{}: accepting a connection: {err}", e.spec.path.display());
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            if self.stop.load(Ordering::Acquire) {
+                daemon.request_shutdown();
+            }
+            log::info!("{}: VMM connected", e.spec.path.display());
+            *e.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(backend.clone());
+            match daemon.wait() {
+                Ok(()) => log::info!("{}: VMM disconnected", e.spec.path.display()),
+                Err(err) => log::warn!("{}: connection ended: {err}", e.spec.path.display()),
+            }
+            *e.live.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            backend.request_exit();
+        }
+        Ok(())
+    }
+
+    /// Polls the log head and tells every connection when it grew.
+    fn watch(&self) {
+        let mut seen = self.fs.applied();
+        while !self.stop.load(Ordering::Acquire) {
+            std::thread::sleep(WATCH_INTERVAL);
+            if let Err(e) = self.fs.refresh() {
+                log::warn!("reading the log: {e}");
+                continue;
+            }
+            let now = self.fs.applied();
+            if now != seen {
+                log::debug!("log grew from {seen} to {now} entries");
+                seen = now;
+                for e in &self.endpoints {
+                    if let Some(c) = e.live.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                        c.namespace_changed();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How often the watcher reads the log head.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Removes the sockets (on shutdown).
+pub fn remove_sockets(paths: &[PathBuf]) {
+    for p in paths {
+        remove_socket(p);
+    }
+}
+
+fn remove_socket(p: &Path) {
+    if let Err(e) = std::fs::remove_file(p) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            log::warn!("removing {}: {e}", p.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_specs_parse() {
+        let s: SocketSpec = "/run/a.sock,role=ro,tag=data".parse().unwrap();
+        assert_eq!(s.path, PathBuf::from("/run/a.sock"));
+        assert_eq!(s.access, Some(Access::ReadOnly));
+        assert_eq!(s.tag, "data");
+        let d: SocketSpec = "/x".parse().unwrap();
+        assert_eq!((d.access, d.tag.as_str()), (None, DEFAULT_TAG));
+        assert!("".parse::<SocketSpec>().is_err());
+        assert!("/x,role=boss".parse::<SocketSpec>().is_err());
+        assert!("/x,color=red".parse::<SocketSpec>().is_err());
+    }
+}

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! The virtio-famfs request server: decodes a request from a descriptor
+//! chain, runs it against the file system, encodes the reply.
+//!
+//! Everything here is guest input: every length is checked before use,
+//! and every failure becomes an errno in the reply, never a panic.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use virtio_queue::{Reader, Writer};
+use vm_memory::ByteValued;
+
+use crate::meta::namespace::{Node, NodeKind, S_IFMT};
+use crate::meta::path::validate_name;
+use crate::meta::{Famfs, FileSpec, MetaError, RelPath};
+use crate::protocol::*;
+
+/// What a connection may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// May create files and directories (the master host's VMs).
+    Master,
+    /// Reads metadata; reads and writes existing files' data.
+    Client,
+    /// Reads only; the window is mapped without write permission.
+    ReadOnly,
+}
+
+impl std::str::FromStr for Access {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "master" => Ok(Access::Master),
+            "client" => Ok(Access::Client),
+            "ro" | "read-only" | "readonly" => Ok(Access::ReadOnly),
+            _ => Err(format!("{s:?}: expected master, client or ro")),
+        }
+    }
+}
+
+/// Maps the DAX window into the guest; INIT waits for it.
+pub trait Window: Send + Sync {
+    /// Makes sure the window is mapped; Err is an errno for the reply.
+    fn ensure_mapped(&self) -> Result<(), i32>;
+}
+
+/// Most extents one GET_FMAP reply may carry.
+pub const MAX_EXTENTS: u32 = 4096;
+
+/// Result of one handler: the payload after the response header, or an
+/// errno with an optional payload (E2BIG carries the needed count).
+type Reply = Result<Vec<u8>, (i32, Vec<u8>)>;
+
+fn err(errno: i32) -> Reply {
+    Err((errno, Vec::new()))
+}
+
+fn meta_err(e: MetaError) -> (i32, Vec<u8>) {
+    log::debug!("request failed: {e}");
+    (e.errno(), Vec::new())
+}
+
+/// Serves one connection's requests.
+pub struct Server<W: Window> {
+    fs: Arc<Famfs>,
+    access: Access,
+    window: W,
+}
+
+impl<W: Window> Server<W> {
+    pub fn new(fs: Arc<Famfs>, access: Access, window: W) -> Self {
+        Server { fs, access, window }
+    }
+
+    pub fn fs(&self) -> &Arc<Famfs> {
+        &self.fs
+    }
+
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    pub fn window(&self) -> &W {
+        &self.window
+    }
+
+    /// Handles the request in `r`, writing the reply to `w`. Returns the
+    /// number of bytes written (0 when the writable part cannot even hold
+    /// a response header).
+    pub fn handle(&self, r: &mut Reader<'_>, w: &mut Writer<'_>) -> u32 {
+        let total = r.available_bytes();
+        let (unique, reply) = match r.read_obj::<ReqHdr>() {
+            Ok(h) => {
+                let len = h.len.to_native() as usize;
+                let unique = h.unique.to_native();
+                if len < std::mem::size_of::<ReqHdr>() || len > total {
+                    log::debug!("request length {len} outside 24..={total}");
+                    (unique, err(libc::EINVAL))
+                } else {
+                    let body = len - std::mem::size_of::<ReqHdr>();
+                    let mut body_r = Limited {
+                        inner: r,
+                        left: body,
+                    };
+                    (unique, self.dispatch(&h, &mut body_r, w.available_bytes()))
+                }
+            }
+            Err(_) => (0, err(libc::EINVAL)),
+        };
+        write_reply(w, unique, reply)
+    }
+
+    fn dispatch(&self, h: &ReqHdr, r: &mut Limited<'_, '_>, room: usize) -> Reply {
+        let node = h.nodeid.to_native();
+        let payload_room = room.saturating_sub(std::mem::size_of::<RespHdr>());
+        match h.opcode.to_native() {
+            OP_INIT => self.init(r),
+            OP_STATFS => self.statfs(),
+            OP_LOOKUP => self.lookup(node, r),
+            OP_GETATTR => self.node(node).map(|n| attr(&n).as_slice().to_vec()),
+            OP_READDIR => self.readdir(node, r, payload_room),
+            OP_GET_FMAP => self.get_fmap(node, payload_room),
+            OP_CREATE => self.create(node, r),
+            OP_MKDIR => self.mkdir(node, r),
+            op => {
+                log::debug!("unknown opcode {op}");
+                err(libc::ENOSYS)
+            }
+        }
+    }
+
+    fn init(&self, r: &mut Limited<'_, '_>) -> Reply {
+        let inp: InitIn = r.read_obj()?;
+        let mut out = InitOut {
+            major: VERSION_MAJOR.into(),
+            minor: VERSION_MINOR.into(),
+            flags: 0u32.into(),
+            max_readdir: 0u32.into(),
+            root_nodeid: crate::meta::ROOT_INO.into(),
+            log_generation: self.fs.applied().into(),
+        };
+        if inp.major.to_native() != VERSION_MAJOR {
+            log::warn!(
+                "driver speaks protocol {}.{}, device {VERSION_MAJOR}.{VERSION_MINOR}",
+                inp.major.to_native(),
+                inp.minor.to_native()
+            );
+            return Err((libc::EPROTO, out.as_slice().to_vec()));
+        }
+        self.window.ensure_mapped().map_err(|e| (e, Vec::new()))?;
+        let _ = self.fs.refresh();
+        out.log_generation = self.fs.applied().into();
+        Ok(out.as_slice().to_vec())
+    }
+
+    fn statfs(&self) -> Reply {
+        let u = self.fs.usage().map_err(meta_err)?;
+        let out = StatfsOut {
+            total_bytes: (u.total_bytes - u.meta_bytes).into(),
+            free_bytes: u.free_bytes.into(),
+            largest_free: u.largest_free.into(),
+            files: u.files.into(),
+            dirs: u.dirs.into(),
+            log_slots: u.log_slots.into(),
+            log_used: u.log_used.into(),
+            bsize: (self.fs.superblock().alloc_unit as u32).into(),
+            namelen: NAME_MAX.into(),
+        };
+        Ok(out.as_slice().to_vec())
+    }
+
+    /// The node `id`, picking up new log entries once if it is unknown.
+    fn node(&self, id: u64) -> Result<Node, (i32, Vec<u8>)> {
+        let get = || self.fs.with_ns(|ns| ns.get(id).cloned());
+        if let Some(n) = get() {
+            return Ok(n);
+        }
+        let _ = self.fs.refresh();
+        get().ok_or((libc::ESTALE, Vec::new()))
+    }
+
+    fn dir(&self, id: u64) -> Result<Node, (i32, Vec<u8>)> {
+        let n = self.node(id)?;
+        if !n.is_dir() {
+            return Err((libc::ENOTDIR, Vec::new()));
+        }
+        Ok(n)
+    }
+
+    fn lookup(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
+        let inp: LookupIn = r.read_obj()?;
+        let name = read_name(r, inp.namelen.to_native())?;
+        let dir = self.dir(parent)?;
+        let find = || self.fs.with_ns(|ns| ns.lookup(dir.ino, &name).cloned());
+        let found = find().or_else(|| {
+            // A miss may be a file another writer just added.
+            let _ = self.fs.refresh();
+            find()
+        });
+        match found {
+            Some(n) => Ok(attr(&n).as_slice().to_vec()),
+            None => err(libc::ENOENT),
+        }
+    }
+
+    fn readdir(&self, id: u64, r: &mut Limited<'_, '_>, room: usize) -> Reply {
+        let inp: ReaddirIn = r.read_obj()?;
+        let cookie = inp.cookie.to_native();
+        let dir = self.dir(id)?;
+        if cookie == 0 {
+            let _ = self.fs.refresh();
+        }
+        let head = std::mem::size_of::<ReaddirOut>();
+        if room < head {
+            return err(libc::EINVAL);
+        }
+        let mut out = vec![0u8; head];
+        let mut n = 0u32;
+        let mut eof = true;
+        self.fs.with_ns(|ns| {
+            for child in ns.children_after(dir.ino, cookie) {
+                let name = child.name.as_bytes();
+                let size = std::mem::size_of::<Dirent>() + name.len().next_multiple_of(8);
+                if out.len() + size > room {
+                    eof = false;
+                    break;
+                }
+                let d = Dirent {
+                    nodeid: child.ino.into(),
+                    cookie: child.ino.into(),
+                    dtype: if child.is_dir() { DT_DIR } else { DT_REG }.into(),
+                    namelen: (name.len() as u32).into(),
+                };
+                out.extend_from_slice(d.as_slice());
+                out.extend_from_slice(name);
+                out.resize(out.len().next_multiple_of(8), 0);
+                n += 1;
+            }
+        });
+        if n == 0 && !eof {
+            // Not even one entry fits: the buffer is unusably small.
+            return err(libc::EINVAL);
+        }
+        let o = ReaddirOut {
+            nentries: n.into(),
+            flags: if eof { READDIR_F_EOF } else { 0 }.into(),
+        };
+        out[..head].copy_from_slice(o.as_slice());
+        Ok(out)
+    }
+
+    fn get_fmap(&self, id: u64, room: usize) -> Reply {
+        let node = self.node(id)?;
+        if node.is_dir() {
+            return err(libc::EISDIR);
+        }
+        let exts = node.extents();
+        let mut out = FmapOut {
+            file_size: node.size().into(),
+            nextents: (exts.len() as u32).into(),
+            flags: 0u32.into(),
+        }
+        .as_slice()
+        .to_vec();
+        let need = out.len() + exts.len() * std::mem::size_of::<Extent>();
+        if exts.len() > MAX_EXTENTS as usize || need > room {
+            return Err((libc::E2BIG, out));
+        }
+        for e in exts {
+            let x = Extent {
+                offset: e.offset.into(),
+                len: e.len.into(),
+            };
+            out.extend_from_slice(x.as_slice());
+        }
+        Ok(out)
+    }
+
+    /// Validates a new entry's parent and name and builds its path.
+    fn new_path(&self, parent: u64, name: &str) -> Result<RelPath, (i32, Vec<u8>)> {
+        if self.access != Access::Master {
+            return Err((libc::EROFS, Vec::new()));
+        }
+        let dir = self.dir(parent)?;
+        let base = self.fs.with_ns(|ns| ns.path_of(dir.ino));
+        let base = (!base.is_empty())
+            .then(|| RelPath::new(&base))
+            .transpose()
+            .map_err(meta_err)?;
+        RelPath::join(base.as_ref(), name).map_err(meta_err)
+    }
+
+    fn create(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
+        let inp: CreateIn = r.read_obj()?;
+        let name = read_name(r, inp.namelen.to_native())?;
+        let path = self.new_path(parent, &name)?;
+        let mode = inp.mode.to_native();
+        if mode & S_IFMT != 0 && mode & S_IFMT != crate::meta::namespace::S_IFREG {
+            return err(libc::EINVAL);
+        }
+        let spec = FileSpec {
+            size: inp.size.to_native(),
+            mode: mode & 0o7777,
+            uid: inp.uid.to_native(),
+            gid: inp.gid.to_native(),
+            striping: None,
+        };
+        let n = self.fs.create(&path, &spec).map_err(meta_err)?;
+        log::info!("guest created {path} ({} bytes)", spec.size);
+        Ok(attr(&n).as_slice().to_vec())
+    }
+
+    fn mkdir(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
+        let inp: MkdirIn = r.read_obj()?;
+        let name = read_name(r, inp.namelen.to_native())?;
+        let path = self.new_path(parent, &name)?;
+        let n = self
+            .fs
+            .mkdir(
+                &path,
+                inp.mode.to_native() & 0o7777,
+                inp.uid.to_native(),
+                inp.gid.to_native(),
+            )
+            .map_err(meta_err)?;
+        log::info!("guest created directory {path}");
+        Ok(attr(&n).as_slice().to_vec())
+    }
+}
+
+/// The wire attributes of a node.
+pub fn attr(n: &Node) -> Attr {
+    let nlink = match &n.kind {
+        NodeKind::Dir { .. } => 2,
+        NodeKind::File { .. } => 1,
+    };
+    Attr {
+        nodeid: n.ino.into(),
+        size: n.size().into(),
+        blocks: (n.allocated() / 512).into(),
+        generation: n.log_index.unwrap_or(0).into(),
+        mode: n.mode.into(),
+        uid: n.uid.into(),
+        gid: n.gid.into(),
+        nlink: nlink.into(),
+        flags: 0u32.into(),
+        padding: 0u32.into(),
+    }
+}
+
+/// Reads a name of `len` bytes and checks it is a valid file name.
+fn read_name(r: &mut Limited<'_, '_>, len: u32) -> Result<String, (i32, Vec<u8>)> {
+    if len == 0 {
+        return Err((libc::EINVAL, Vec::new()));
+    }
+    if len > NAME_MAX {
+        return Err((libc::ENAMETOOLONG, Vec::new()));
+    }
+    let mut buf = vec![0u8; len as usize];
+    r.read_exact(&mut buf)
+        .map_err(|_| (libc::EINVAL, Vec::new()))?;
+    let s = String::from_utf8(buf).map_err(|_| (libc::EINVAL, Vec::new()))?;
+    validate_name(&s).map_err(|e| (e.errno(), Vec::new()))?;
+    Ok(s)
+}
+
+/// Writes the response header and payload if they fit.
+fn write_reply(w: &mut Writer<'_>, unique: u64, reply: Reply) -> u32 {
+    let (error, mut payload) = match reply {
+        Ok(p) => (0, p),
+        Err((e, p)) => (e, p),
+    };
+    let hdr_len = std::mem::size_of::<RespHdr>();
+    let room = w.available_bytes();
+    if room < hdr_len {
+        log::debug!("reply buffer of {room} bytes cannot hold a response header");
+        return 0;
+    }
+    payload.truncate(room - hdr_len);
+    let hdr = RespHdr {
+        len: ((hdr_len + payload.len()) as u32).into(),
+        error: (error as u32).into(),
+        unique: unique.into(),
+    };
+    let ok = w.write_obj(hdr).is_ok() && w.write_all(&payload).is_ok();
+    if !ok {
+        log::debug!("writing the reply failed");
+    }
+    w.bytes_written() as u32
+}
+
+/// A reader that stops at the request's declared length.
+struct Limited<'r, 'a> {
+    inner: &'r mut Reader<'a>,
+    left: usize,
+}
+
+impl Limited<'_, '_> {
+    fn read_obj<T: ByteValued>(&mut self) -> Result<T, (i32, Vec<u8>)> {
+        let n = std::mem::size_of::<T>();
+        if n > self.left {
+            return Err((libc::EINVAL, Vec::new()));
+        }
+        self.left -= n;
+        self.inner
+            .read_obj()
+            .map_err(|_| (libc::EINVAL, Vec::new()))
+    }
+}
+
+impl Read for Limited<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.left);
+        let got = self.inner.read(&mut buf[..n])?;
+        self.left -= got;
+        Ok(got)
+    }
+}

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! The vhost-user side of one connection: features, configuration space,
+//! shared memory, and moving requests between the virtqueues and the
+//! `Server`.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use vhost::vhost_user::message::{
+    VhostUserMMap, VhostUserMMapFlags, VhostUserProtocolFeatures, VhostUserShMemConfig,
+    VhostUserVirtioFeatures,
+};
+use vhost::vhost_user::{Backend, VhostUserFrontendReqHandler};
+use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
+use virtio_queue::{QueueOwnedT, QueueT};
+use vm_memory::{ByteValued, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
+use vmm_sys_util::epoll::EventSet;
+use vmm_sys_util::event::{
+    new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
+};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+use crate::meta::Famfs;
+use crate::protocol::{self, Config, Notify};
+use crate::server::{Access, Server, Window, MAX_EXTENTS};
+
+/// Descriptors per virtqueue.
+pub const QUEUE_SIZE: usize = 256;
+
+type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
+
+/// Errors of a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum VhuError {
+    #[error("mount tag {0:?} is empty or longer than 35 bytes")]
+    BadTag(String),
+    #[error("eventfd: {0}")]
+    EventFd(io::Error),
+}
+
+/// The DAX window of one connection, mapped with SHMEM_MAP.
+pub struct ShmemWindow {
+    fs: Arc<Famfs>,
+    writable: bool,
+    backend: Mutex<Option<Backend>>,
+    /// The frontend asked GET_SHMEM_CONFIG: it negotiated SHMEM.
+    configured: AtomicBool,
+    mapped: Mutex<bool>,
+}
+
+impl ShmemWindow {
+    fn new(fs: Arc<Famfs>, writable: bool) -> Self {
+        ShmemWindow {
+            fs,
+            writable,
+            backend: Mutex::new(None),
+            configured: AtomicBool::new(false),
+            mapped: Mutex::new(false),
+        }
+    }
+
+    /// Region 0's size: the device rounded up to a power of two, as QEMU
+    /// packs regions into one BAR.
+    pub fn region_size(&self) -> u64 {
+        self.fs.device().size().next_power_of_two()
+    }
+
+    /// The device forgot its mappings (reset or stop): map again on the
+    /// next INIT.
+    fn forget(&self) {
+        *self.mapped.lock().unwrap_or_else(|e| e.into_inner()) = false;
+    }
+
+    fn available(&self) -> bool {
+        self.configured.load(Ordering::Acquire)
+            && self
+                .backend
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
+    }
+}
+
+impl Window for Arc<ShmemWindow> {
+    fn ensure_mapped(&self) -> Result<(), i32> {
+        let mut mapped = self.mapped.lock().unwrap_or_else(|e| e.into_inner());
+        if *mapped {
+            return Ok(());
+        }
+        let backend = self
+            .backend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let (Some(backend), true) = (backend, self.configured.load(Ordering::Acquire)) else {
+            log::error!("INIT refused: the frontend did not negotiate shared memory (SHMEM)");
+            return Err(libc::ENXIO);
+        };
+        // The metadata area is never mapped: a guest can neither read nor
+        // write the superblock and log through the window.
+        let meta = self.fs.superblock().meta_size();
+        let dev = self.fs.device();
+        let msg = VhostUserMMap {
+            shmid: 0,
+            fd_offset: meta,
+            shm_offset: meta,
+            len: dev.size() - meta,
+            flags: if self.writable {
+                VhostUserMMapFlags::WRITABLE.bits()
+            } else {
+                0
+            },
+            ..Default::default()
+        };
+        let t = std::time::Instant::now();
+        match backend.shmem_map(&msg, dev.file()) {
+            Ok(_) => {
+                log::info!(
+                    "window mapped: device {:#x}..{:#x} ({}) in {:?}",
+                    meta,
+                    dev.size(),
+                    if self.writable {
+                        "read-write"
+                    } else {
+                        "read-only"
+                    },
+                    t.elapsed()
+                );
+                *mapped = true;
+                Ok(())
+            }
+            Err(e) => {
+                log::error!("SHMEM_MAP failed: {e}");
+                Err(libc::EIO)
+            }
+        }
+    }
+}
+
+struct Inner {
+    server: Server<Arc<ShmemWindow>>,
+    window: Arc<ShmemWindow>,
+    config: Config,
+    request_queues: usize,
+    mem: RwLock<Option<Mem>>,
+    event_idx: AtomicBool,
+    acked_features: AtomicU64,
+    /// Raised by the namespace watcher; handled on the worker thread.
+    notify_evt: EventFd,
+    /// Log generation last announced.
+    announced: AtomicU64,
+    exit: (EventConsumer, EventNotifier),
+}
+
+/// One vhost-user connection (one VM).
+#[derive(Clone)]
+pub struct VhostUserFamfs {
+    inner: Arc<Inner>,
+}
+
+impl VhostUserFamfs {
+    pub fn new(
+        fs: Arc<Famfs>,
+        access: Access,
+        tag: &str,
+        request_queues: usize,
+    ) -> Result<Self, VhuError> {
+        let tag_bytes = tag.as_bytes();
+        if tag_bytes.is_empty() || tag_bytes.len() >= protocol::TAG_LEN {
+            return Err(VhuError::BadTag(tag.to_string()));
+        }
+        let window = Arc::new(ShmemWindow::new(fs.clone(), access != Access::ReadOnly));
+        let sb = fs.superblock();
+        let mut config: Config = crate::meta::format::zeroed();
+        config.tag[..tag_bytes.len()].copy_from_slice(tag_bytes);
+        config.num_request_queues = (request_queues as u32).into();
+        config.fs_uuid = *sb.fs_uuid.as_bytes();
+        config.device_size = fs.device().size().into();
+        config.alloc_unit = sb.alloc_unit.into();
+        config.meta_size = sb.meta_size().into();
+        config.max_extents = MAX_EXTENTS.into();
+        config.version = ((protocol::VERSION_MAJOR << 16) | protocol::VERSION_MINOR).into();
+        let mut flags = 0;
+        match access {
+            Access::Master => flags |= protocol::CFG_F_MAY_CREATE,
+            Access::ReadOnly => flags |= protocol::CFG_F_READ_ONLY,
+            Access::Client => {}
+        }
+        config.flags = flags.into();
+        let announced = fs.applied();
+        let inner = Inner {
+            server: Server::new(fs, access, window.clone()),
+            window,
+            config,
+            request_queues,
+            mem: RwLock::new(None),
+            event_idx: AtomicBool::new(false),
+            acked_features: AtomicU64::new(0),
+            notify_evt: EventFd::new(EFD_NONBLOCK).map_err(VhuError::EventFd)?,
+            announced: AtomicU64::new(announced),
+            exit: new_event_consumer_and_notifier(EventFlag::NONBLOCK)
+                .map_err(VhuError::EventFd)?,
+        };
+        Ok(VhostUserFamfs {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The eventfd the namespace watcher writes; register it with the
+    /// worker's epoll handler under `notify_event_id()`.
+    pub fn notify_eventfd(&self) -> &EventFd {
+        &self.inner.notify_evt
+    }
+
+    /// The device event id of the namespace watcher's eventfd.
+    pub fn notify_event_id(&self) -> u16 {
+        (self.num_queues() + 1) as u16
+    }
+
+    /// Tells this connection that the log grew; it will announce it on
+    /// the notification queue.
+    pub fn namespace_changed(&self) {
+        let _ = self.inner.notify_evt.write(1);
+    }
+
+    /// Asks the worker thread to exit.
+    pub fn request_exit(&self) {
+        let _ = self.inner.exit.1.notify();
+    }
+
+    pub fn server(&self) -> &Server<Arc<ShmemWindow>> {
+        &self.inner.server
+    }
+
+    fn mem(&self) -> Option<Mem> {
+        self.inner
+            .mem
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Serves every available request of a request queue.
+    fn process_requests(&self, vring: &VringRwLock) -> io::Result<()> {
+        let Some(mem) = self.mem() else {
+            return Ok(());
+        };
+        loop {
+            if self.inner.event_idx.load(Ordering::Acquire) {
+                vring.disable_notification().map_err(io::Error::other)?;
+            }
+            self.drain(vring, &mem)?;
+            if !self.inner.event_idx.load(Ordering::Acquire)
+                || !vring.enable_notification().map_err(io::Error::other)?
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&self, vring: &VringRwLock, mem: &Mem) -> io::Result<()> {
+        let m = mem.memory();
+        let chains: Vec<_> = vring
+            .get_mut()
+            .get_queue_mut()
+            .iter(m.clone())
+            .map_err(io::Error::other)?
+            .collect();
+        for chain in chains {
+            let head = chain.head_index();
+            let used = match (chain.clone().reader(&m), chain.writer(&m)) {
+                (Ok(mut r), Ok(mut w)) => self.inner.server.handle(&mut r, &mut w),
+                _ => {
+                    log::debug!("descriptor chain {head} is malformed");
+                    0
+                }
+            };
+            vring.add_used(head, used).map_err(io::Error::other)?;
+        }
+        if vring.needs_notification().map_err(io::Error::other)? {
+            vring.signal_used_queue()?;
+        }
+        Ok(())
+    }
+
+    /// Announces a log change in one buffer of the notification queue.
+    fn process_notifications(&self, vring: &VringRwLock) -> io::Result<()> {
+        let _ = self.inner.notify_evt.read();
+        let fs = self.inner.server.fs();
+        let _ = fs.refresh();
+        let generation = fs.applied();
+        if self.inner.announced.load(Ordering::Acquire) == generation {
+            return Ok(());
+        }
+        let Some(mem) = self.mem() else {
+            return Ok(());
+        };
+        let m = mem.memory();
+        let chain = vring
+            .get_mut()
+            .get_queue_mut()
+            .pop_descriptor_chain(m.clone());
+        let Some(chain) = chain else {
+            // No buffer posted: announce when the driver posts one.
+            return Ok(());
+        };
+        let head = chain.head_index();
+        let msg = Notify {
+            ntype: protocol::NOTIFY_NAMESPACE_CHANGED.into(),
+            padding: 0u32.into(),
+            log_generation: generation.into(),
+        };
+        let used = match chain.writer(&m) {
+            Ok(mut w) if w.available_bytes() >= std::mem::size_of::<Notify>() => {
+                w.write_obj(msg).map_err(io::Error::other)?;
+                self.inner.announced.store(generation, Ordering::Release);
+                std::mem::size_of::<Notify>() as u32
+            }
+            _ => 0,
+        };
+        vring.add_used(head, used).map_err(io::Error::other)?;
+        vring.signal_used_queue()?;
+        Ok(())
+    }
+}
+
+impl VhostUserBackend for VhostUserFamfs {
+    type Bitmap = ();
+    type Vring = VringRwLock;
+
+    fn num_queues(&self) -> usize {
+        1 + self.inner.request_queues
+    }
+
+    fn max_queue_size(&self) -> usize {
+        QUEUE_SIZE
+    }
+
+    fn features(&self) -> u64 {
+        (1 << VIRTIO_F_VERSION_1)
+            | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+            | (1 << VIRTIO_RING_F_EVENT_IDX)
+            | (1 << protocol::F_NOTIFY)
+            | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
+    }
+
+    fn acked_features(&self, features: u64) {
+        self.inner.acked_features.store(features, Ordering::Release);
+    }
+
+    fn protocol_features(&self) -> VhostUserProtocolFeatures {
+        VhostUserProtocolFeatures::MQ
+            | VhostUserProtocolFeatures::CONFIG
+            | VhostUserProtocolFeatures::BACKEND_REQ
+            | VhostUserProtocolFeatures::REPLY_ACK
+            | VhostUserProtocolFeatures::SHMEM
+    }
+
+    fn reset_device(&self) {
+        self.inner.window.forget();
+    }
+
+    fn set_event_idx(&self, enabled: bool) {
+        self.inner.event_idx.store(enabled, Ordering::Release);
+    }
+
+    fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
+        let mut cfg = self.inner.config;
+        if !self.inner.window.available() {
+            cfg.flags = (cfg.flags.to_native() | protocol::CFG_F_NO_WINDOW).into();
+        }
+        let bytes = cfg.as_slice();
+        let start = (offset as usize).min(bytes.len());
+        let end = start.saturating_add(size as usize).min(bytes.len());
+        let mut out = bytes[start..end].to_vec();
+        // Reads past the structure return zeros, as the spec requires.
+        out.resize(size as usize, 0);
+        out
+    }
+
+    fn update_memory(&self, mem: Mem) -> io::Result<()> {
+        *self.inner.mem.write().unwrap_or_else(|e| e.into_inner()) = Some(mem);
+        Ok(())
+    }
+
+    fn set_backend_req_fd(&self, backend: Backend) {
+        *self
+            .inner
+            .window
+            .backend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(backend);
+    }
+
+    fn get_shmem_config(&self) -> io::Result<VhostUserShMemConfig> {
+        self.inner.window.configured.store(true, Ordering::Release);
+        Ok(VhostUserShMemConfig::new(
+            1,
+            &[self.inner.window.region_size()],
+        ))
+    }
+
+    fn exit_event(&self, _thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
+        let c = self.inner.exit.0.try_clone().ok()?;
+        let n = self.inner.exit.1.try_clone().ok()?;
+        Some((c, n))
+    }
+
+    fn stop_vring(&self, _queue_index: u32) -> io::Result<()> {
+        // QEMU drops every shared-memory mapping when it stops the device.
+        self.inner.window.forget();
+        Ok(())
+    }
+
+    fn handle_event(
+        &self,
+        device_event: u16,
+        evset: EventSet,
+        vrings: &[VringRwLock],
+        _thread_id: usize,
+    ) -> io::Result<()> {
+        if evset != EventSet::IN {
+            return Ok(());
+        }
+        let notify = &vrings[protocol::NOTIFY_QUEUE as usize];
+        match device_event {
+            d if d == protocol::NOTIFY_QUEUE || d == self.notify_event_id() => {
+                self.process_notifications(notify)
+            }
+            d if (d as usize) < vrings.len() => self.process_requests(&vrings[d as usize]),
+            d => {
+                log::warn!("unexpected device event {d}");
+                Ok(())
+            }
+        }
+    }
+}
