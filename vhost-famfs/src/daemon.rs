@@ -214,7 +214,10 @@ impl Daemon {
             log::info!("{}: VMM connected", e.spec.path.display());
             *e.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(backend.clone());
             match daemon.wait() {
-                Ok(()) => log::info!("{}: VMM disconnected", e.spec.path.display()),
+                Ok(())
+                | Err(vhost_user_backend::Error::HandleRequest(
+                    vhost::vhost_user::Error::Disconnected,
+                )) => log::info!("{}: VMM disconnected", e.spec.path.display()),
                 Err(err) => log::warn!("{}: connection ended: {err}", e.spec.path.display()),
             }
             *e.live.lock().unwrap_or_else(|p| p.into_inner()) = None;

@@ -7,6 +7,13 @@
 
 use vm_memory::{ByteValued, Le32, Le64};
 
+/// Provisional device ID, and the stand-in QEMU 11.1 accepts.
+pub const VIRTIO_ID_FAMFS: u32 = 56;
+pub const VIRTIO_ID_FAMFS_COMPAT: u32 = 6;
+
+/// `Config::magic`: "FAMF".
+pub const MAGIC: u32 = 0x464d_4146;
+
 /// Protocol version spoken by this device.
 pub const VERSION_MAJOR: u32 = 1;
 pub const VERSION_MINOR: u32 = 0;
@@ -57,7 +64,7 @@ pub struct Config {
     pub num_request_queues: Le32,
     pub flags: Le32,
     pub fs_uuid: [u8; 16],
-    pub padding0: [u8; 4],
+    pub magic: Le32,
     pub device_size: Le64,
     pub alloc_unit: Le64,
     pub meta_size: Le64,
@@ -99,7 +106,7 @@ pub struct InitOut {
     pub major: Le32,
     pub minor: Le32,
     pub flags: Le32,
-    pub max_readdir: Le32,
+    pub max_readdir_bytes: Le32,
     pub root_nodeid: Le64,
     pub log_generation: Le64,
 }
@@ -162,7 +169,7 @@ pub struct ReaddirOut {
 pub struct Dirent {
     pub nodeid: Le64,
     pub cookie: Le64,
-    pub dtype: Le32,
+    pub type_: Le32,
     pub namelen: Le32,
 }
 
@@ -209,7 +216,7 @@ pub struct MkdirIn {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Notify {
-    pub ntype: Le32,
+    pub type_: Le32,
     pub padding: Le32,
     pub log_generation: Le64,
 }

@@ -6,6 +6,7 @@
 //! and every failure becomes an errno in the reply, never a panic.
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use virtio_queue::{Reader, Writer};
@@ -48,6 +49,9 @@ pub trait Window: Send + Sync {
 /// Most extents one GET_FMAP reply may carry.
 pub const MAX_EXTENTS: u32 = 4096;
 
+/// Most entry bytes one READDIR reply carries.
+pub const MAX_READDIR_BYTES: u32 = 64 << 10;
+
 /// Result of one handler: the payload after the response header, or an
 /// errno with an optional payload (E2BIG carries the needed count).
 type Reply = Result<Vec<u8>, (i32, Vec<u8>)>;
@@ -66,11 +70,23 @@ pub struct Server<W: Window> {
     fs: Arc<Famfs>,
     access: Access,
     window: W,
+    /// An INIT succeeded since the last device reset.
+    ready: AtomicBool,
 }
 
 impl<W: Window> Server<W> {
     pub fn new(fs: Arc<Famfs>, access: Access, window: W) -> Self {
-        Server { fs, access, window }
+        Server {
+            fs,
+            access,
+            window,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    /// The device was reset: the driver must INIT again.
+    pub fn reset(&self) {
+        self.ready.store(false, Ordering::Release);
     }
 
     pub fn fs(&self) -> &Arc<Famfs> {
@@ -114,7 +130,11 @@ impl<W: Window> Server<W> {
     fn dispatch(&self, h: &ReqHdr, r: &mut Limited<'_, '_>, room: usize) -> Reply {
         let node = h.nodeid.to_native();
         let payload_room = room.saturating_sub(std::mem::size_of::<RespHdr>());
-        match h.opcode.to_native() {
+        let op = h.opcode.to_native();
+        if op != OP_INIT && !self.ready.load(Ordering::Acquire) {
+            return err(libc::EPROTO);
+        }
+        match op {
             OP_INIT => self.init(r),
             OP_STATFS => self.statfs(),
             OP_LOOKUP => self.lookup(node, r),
@@ -136,7 +156,7 @@ impl<W: Window> Server<W> {
             major: VERSION_MAJOR.into(),
             minor: VERSION_MINOR.into(),
             flags: 0u32.into(),
-            max_readdir: 0u32.into(),
+            max_readdir_bytes: MAX_READDIR_BYTES.into(),
             root_nodeid: crate::meta::ROOT_INO.into(),
             log_generation: self.fs.applied().into(),
         };
@@ -151,6 +171,7 @@ impl<W: Window> Server<W> {
         self.window.ensure_mapped().map_err(|e| (e, Vec::new()))?;
         let _ = self.fs.refresh();
         out.log_generation = self.fs.applied().into();
+        self.ready.store(true, Ordering::Release);
         Ok(out.as_slice().to_vec())
     }
 
@@ -212,6 +233,7 @@ impl<W: Window> Server<W> {
             let _ = self.fs.refresh();
         }
         let head = std::mem::size_of::<ReaddirOut>();
+        let room = room.min(head + MAX_READDIR_BYTES as usize);
         if room < head {
             return err(libc::EINVAL);
         }
@@ -229,7 +251,7 @@ impl<W: Window> Server<W> {
                 let d = Dirent {
                     nodeid: child.ino.into(),
                     cookie: child.ino.into(),
-                    dtype: if child.is_dir() { DT_DIR } else { DT_REG }.into(),
+                    type_: if child.is_dir() { DT_DIR } else { DT_REG }.into(),
                     namelen: (name.len() as u32).into(),
                 };
                 out.extend_from_slice(d.as_slice());
@@ -339,7 +361,8 @@ pub fn attr(n: &Node) -> Attr {
         nodeid: n.ino.into(),
         size: n.size().into(),
         blocks: (n.allocated() / 512).into(),
-        generation: n.log_index.unwrap_or(0).into(),
+        // The log generation the node appeared in: its entry index + 1.
+        generation: n.log_index.map_or(0, |i| i + 1).into(),
         mode: n.mode.into(),
         uid: n.uid.into(),
         gid: n.gid.into(),

@@ -178,6 +178,7 @@ impl VhostUserFamfs {
         config.tag[..tag_bytes.len()].copy_from_slice(tag_bytes);
         config.num_request_queues = (request_queues as u32).into();
         config.fs_uuid = *sb.fs_uuid.as_bytes();
+        config.magic = protocol::MAGIC.into();
         config.device_size = fs.device().size().into();
         config.alloc_unit = sb.alloc_unit.into();
         config.meta_size = sb.meta_size().into();
@@ -310,7 +311,7 @@ impl VhostUserFamfs {
         };
         let head = chain.head_index();
         let msg = Notify {
-            ntype: protocol::NOTIFY_NAMESPACE_CHANGED.into(),
+            type_: protocol::NOTIFY_NAMESPACE_CHANGED.into(),
             padding: 0u32.into(),
             log_generation: generation.into(),
         };
@@ -362,6 +363,7 @@ impl VhostUserBackend for VhostUserFamfs {
 
     fn reset_device(&self) {
         self.inner.window.forget();
+        self.inner.server.reset();
     }
 
     fn set_event_idx(&self, enabled: bool) {
@@ -411,8 +413,10 @@ impl VhostUserBackend for VhostUserFamfs {
     }
 
     fn stop_vring(&self, _queue_index: u32) -> io::Result<()> {
-        // QEMU drops every shared-memory mapping when it stops the device.
+        // QEMU drops every shared-memory mapping when it stops the device
+        // (guest reset, driver unload): the driver will INIT again.
         self.inner.window.forget();
+        self.inner.server.reset();
         Ok(())
     }
 
