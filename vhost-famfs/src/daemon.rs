@@ -78,6 +78,8 @@ struct Endpoint {
     access: Access,
     /// The live connection, if a VMM is connected.
     live: Mutex<Option<VhostUserFamfs>>,
+    /// Closes the live connection's socket.
+    hangup: Mutex<Option<vhost_user_backend::ShutdownHandle>>,
 }
 
 /// A running daemon.
@@ -115,6 +117,7 @@ impl Daemon {
                 spec: s.clone(),
                 access,
                 live: Mutex::new(None),
+                hangup: Mutex::new(None),
             }));
         }
         Ok(Daemon {
@@ -173,6 +176,9 @@ impl Daemon {
             if let Some(c) = e.live.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
                 c.request_exit();
             }
+            if let Some(h) = e.hangup.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                h.shutdown();
+            }
         }
     }
 
@@ -213,6 +219,10 @@ impl Daemon {
             }
             log::info!("{}: VMM connected", e.spec.path.display());
             *e.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(backend.clone());
+            *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = daemon.shutdown_handle();
+            if self.stop.load(Ordering::Acquire) {
+                daemon.request_shutdown();
+            }
             match daemon.wait() {
                 Ok(())
                 | Err(vhost_user_backend::Error::HandleRequest(
@@ -221,6 +231,7 @@ impl Daemon {
                 Err(err) => log::warn!("{}: connection ended: {err}", e.spec.path.display()),
             }
             *e.live.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = None;
             backend.request_exit();
         }
         Ok(())

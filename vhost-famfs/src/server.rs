@@ -110,7 +110,7 @@ impl<W: Window> Server<W> {
             Ok(h) => {
                 let len = h.len.to_native() as usize;
                 let unique = h.unique.to_native();
-                if len < std::mem::size_of::<ReqHdr>() || len > total {
+                if len < std::mem::size_of::<ReqHdr>() || len != total {
                     log::debug!("request length {len} outside 24..={total}");
                     (unique, err(libc::EINVAL))
                 } else {
@@ -127,6 +127,12 @@ impl<W: Window> Server<W> {
         write_reply(w, unique, reply)
     }
 
+    /// Answers a chain whose layout is wrong (a readable descriptor after
+    /// a writable one) with EINVAL.
+    pub fn reject(&self, w: &mut Writer<'_>) -> u32 {
+        write_reply(w, 0, err(libc::EINVAL))
+    }
+
     fn dispatch(&self, h: &ReqHdr, r: &mut Limited<'_, '_>, room: usize) -> Reply {
         let node = h.nodeid.to_native();
         let payload_room = room.saturating_sub(std::mem::size_of::<RespHdr>());
@@ -134,11 +140,29 @@ impl<W: Window> Server<W> {
         if op != OP_INIT && !self.ready.load(Ordering::Acquire) {
             return err(libc::EPROTO);
         }
+        // (fixed readable body, or None when a name follows; minimum payload room)
+        let sz = std::mem::size_of::<Attr>();
+        let (body, min) = match op {
+            OP_INIT => (Some(16), 32),
+            OP_STATFS => (Some(0), 64),
+            OP_LOOKUP => (None, sz),
+            OP_GETATTR => (Some(0), sz),
+            OP_READDIR => (Some(8), 8 + 104),
+            OP_GET_FMAP => (Some(0), 16),
+            OP_CREATE | OP_MKDIR => (None, sz),
+            _ => (None, 0),
+        };
+        if body.is_some_and(|b| b != r.left) {
+            return err(libc::EINVAL);
+        }
+        if payload_room < min {
+            return err(libc::ERANGE);
+        }
         match op {
             OP_INIT => self.init(r),
             OP_STATFS => self.statfs(),
             OP_LOOKUP => self.lookup(node, r),
-            OP_GETATTR => self.node(node).map(|n| attr(&n).as_slice().to_vec()),
+            OP_GETATTR => self.node(node).map(|n| self.attr(&n).as_slice().to_vec()),
             OP_READDIR => self.readdir(node, r, payload_room),
             OP_GET_FMAP => self.get_fmap(node, payload_room),
             OP_CREATE => self.create(node, r),
@@ -160,13 +184,15 @@ impl<W: Window> Server<W> {
             root_nodeid: crate::meta::ROOT_INO.into(),
             log_generation: self.fs.applied().into(),
         };
+        if inp.flags.to_native() != 0 || inp.padding.to_native() != 0 {
+            return err(libc::EINVAL);
+        }
         if inp.major.to_native() != VERSION_MAJOR {
             log::warn!(
                 "driver speaks protocol {}.{}, device {VERSION_MAJOR}.{VERSION_MINOR}",
                 inp.major.to_native(),
                 inp.minor.to_native()
             );
-            return Err((libc::EPROTO, out.as_slice().to_vec()));
         }
         self.window.ensure_mapped().map_err(|e| (e, Vec::new()))?;
         let _ = self.fs.refresh();
@@ -178,7 +204,7 @@ impl<W: Window> Server<W> {
     fn statfs(&self) -> Reply {
         let u = self.fs.usage().map_err(meta_err)?;
         let out = StatfsOut {
-            total_bytes: (u.total_bytes - u.meta_bytes).into(),
+            total_bytes: u.total_bytes.into(),
             free_bytes: u.free_bytes.into(),
             largest_free: u.largest_free.into(),
             files: u.files.into(),
@@ -211,6 +237,9 @@ impl<W: Window> Server<W> {
 
     fn lookup(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
         let inp: LookupIn = r.read_obj()?;
+        if inp.padding.to_native() != 0 {
+            return err(libc::EINVAL);
+        }
         let name = read_name(r, inp.namelen.to_native())?;
         let dir = self.dir(parent)?;
         let find = || self.fs.with_ns(|ns| ns.lookup(dir.ino, &name).cloned());
@@ -220,7 +249,7 @@ impl<W: Window> Server<W> {
             find()
         });
         match found {
-            Some(n) => Ok(attr(&n).as_slice().to_vec()),
+            Some(n) => Ok(self.attr(&n).as_slice().to_vec()),
             None => err(libc::ENOENT),
         }
     }
@@ -229,9 +258,7 @@ impl<W: Window> Server<W> {
         let inp: ReaddirIn = r.read_obj()?;
         let cookie = inp.cookie.to_native();
         let dir = self.dir(id)?;
-        if cookie == 0 {
-            let _ = self.fs.refresh();
-        }
+        let _ = self.fs.refresh();
         let head = std::mem::size_of::<ReaddirOut>();
         let room = room.min(head + MAX_READDIR_BYTES as usize);
         if room < head {
@@ -316,11 +343,15 @@ impl<W: Window> Server<W> {
     fn create(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
         let inp: CreateIn = r.read_obj()?;
         let name = read_name(r, inp.namelen.to_native())?;
-        let path = self.new_path(parent, &name)?;
         let mode = inp.mode.to_native();
-        if mode & S_IFMT != 0 && mode & S_IFMT != crate::meta::namespace::S_IFREG {
+        if inp.flags.to_native() != 0
+            || inp.padding.to_native() != 0
+            || mode & !(S_IFMT | 0o7777) != 0
+            || (mode & S_IFMT != 0 && mode & S_IFMT != crate::meta::namespace::S_IFREG)
+        {
             return err(libc::EINVAL);
         }
+        let path = self.new_path(parent, &name)?;
         let spec = FileSpec {
             size: inp.size.to_native(),
             mode: mode & 0o7777,
@@ -330,12 +361,30 @@ impl<W: Window> Server<W> {
         };
         let n = self.fs.create(&path, &spec).map_err(meta_err)?;
         log::info!("guest created {path} ({} bytes)", spec.size);
-        Ok(attr(&n).as_slice().to_vec())
+        Ok(self.attr(&n).as_slice().to_vec())
+    }
+
+    /// A node's attributes; a directory's nlink counts its subdirectories.
+    fn attr(&self, n: &Node) -> Attr {
+        let mut a = attr(n);
+        if n.is_dir() {
+            let subdirs = self
+                .fs
+                .with_ns(|ns| ns.children_after(n.ino, 0).filter(|c| c.is_dir()).count() as u32);
+            a.nlink = (2 + subdirs).into();
+        }
+        a
     }
 
     fn mkdir(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
         let inp: MkdirIn = r.read_obj()?;
         let name = read_name(r, inp.namelen.to_native())?;
+        let mode = inp.mode.to_native();
+        if mode & !(S_IFMT | 0o7777) != 0
+            || (mode & S_IFMT != 0 && mode & S_IFMT != crate::meta::namespace::S_IFDIR)
+        {
+            return err(libc::EINVAL);
+        }
         let path = self.new_path(parent, &name)?;
         let n = self
             .fs
@@ -347,7 +396,7 @@ impl<W: Window> Server<W> {
             )
             .map_err(meta_err)?;
         log::info!("guest created directory {path}");
-        Ok(attr(&n).as_slice().to_vec())
+        Ok(self.attr(&n).as_slice().to_vec())
     }
 }
 
@@ -383,6 +432,9 @@ fn read_name(r: &mut Limited<'_, '_>, len: u32) -> Result<String, (i32, Vec<u8>)
     let mut buf = vec![0u8; len as usize];
     r.read_exact(&mut buf)
         .map_err(|_| (libc::EINVAL, Vec::new()))?;
+    if r.left != 0 {
+        return Err((libc::EINVAL, Vec::new()));
+    }
     let s = String::from_utf8(buf).map_err(|_| (libc::EINVAL, Vec::new()))?;
     validate_name(&s).map_err(|e| (e.errno(), Vec::new()))?;
     Ok(s)

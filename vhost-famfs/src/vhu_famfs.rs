@@ -96,8 +96,8 @@ impl Window for Arc<ShmemWindow> {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let (Some(backend), true) = (backend, self.configured.load(Ordering::Acquire)) else {
-            log::error!("INIT refused: the frontend did not negotiate shared memory (SHMEM)");
-            return Err(libc::ENXIO);
+            log::warn!("no shared memory window (NO_WINDOW): serving metadata only");
+            return Ok(());
         };
         // The metadata area is never mapped: a guest can neither read nor
         // write the superblock and log through the window.
@@ -273,7 +273,13 @@ impl VhostUserFamfs {
             .collect();
         for chain in chains {
             let head = chain.head_index();
+            let mut seen_writable = false;
+            let bad_layout = chain.clone().any(|d| {
+                seen_writable |= d.is_write_only();
+                seen_writable && !d.is_write_only()
+            });
             let used = match (chain.clone().reader(&m), chain.writer(&m)) {
+                (Ok(_), Ok(mut w)) if bad_layout => self.inner.server.reject(&mut w),
                 (Ok(mut r), Ok(mut w)) => self.inner.server.handle(&mut r, &mut w),
                 _ => {
                     log::debug!("descriptor chain {head} is malformed");
@@ -291,6 +297,9 @@ impl VhostUserFamfs {
     /// Announces a log change in one buffer of the notification queue.
     fn process_notifications(&self, vring: &VringRwLock) -> io::Result<()> {
         let _ = self.inner.notify_evt.read();
+        if self.inner.acked_features.load(Ordering::Acquire) & (1 << protocol::F_NOTIFY) == 0 {
+            return Ok(());
+        }
         let fs = self.inner.server.fs();
         let _ = fs.refresh();
         let generation = fs.applied();

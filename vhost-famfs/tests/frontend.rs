@@ -1,0 +1,2059 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! The vhost-user protocol end to end: this test plays the VMM.
+//!
+//! A real `Daemon` serves a file-backed device; the test connects with the
+//! `vhost` crate's frontend, negotiates features, hands over guest memory
+//! (a memfd) and answers the backend's SHMEM_MAP on the backend channel.
+//! The guest is simulated by split virtqueues laid out in that memory,
+//! through which virtio-famfs requests travel as a driver would send them
+//! (spec/virtio-famfs.md).
+//!
+//! The `spec_*` tests pin one rule of the specification each.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{fence, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+use vhost::vhost_user::message::{
+    VhostUserConfigFlags, VhostUserHeaderFlag, VhostUserMMap, VhostUserMMapFlags,
+    VhostUserProtocolFeatures, VhostUserShMemConfig, VhostUserVirtioFeatures,
+};
+use vhost::vhost_user::{
+    Frontend, FrontendReqHandler, HandlerResult, VhostUserFrontend, VhostUserFrontendReqHandler,
+};
+use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
+use vhost_famfs::daemon::{remove_sockets, Daemon, DaemonError, SocketSpec};
+use vhost_famfs::device::Device;
+use vhost_famfs::hostio;
+use vhost_famfs::meta::alloc::Striping;
+use vhost_famfs::meta::format::zeroed;
+use vhost_famfs::meta::namespace::{S_IFDIR, S_IFREG};
+use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, OpenOptions, RelPath, ROOT_INO};
+use vhost_famfs::protocol::*;
+use vhost_famfs::server::Access;
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_ring::{
+    VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
+    VRING_DESC_F_WRITE,
+};
+use vm_memory::{
+    ByteValued, Bytes, FileOffset, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion,
+    VolatileMemory,
+};
+use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+const MASTER: Uuid = Uuid::from_u128(0x6a1f_3c9e_0000_4000_8000_0000_0000_0001);
+/// Not a power of two: the shared memory region must be rounded up.
+const DEV_SIZE: u64 = 72 << 20;
+const MEM_SIZE: usize = 16 << 20;
+/// Descriptors per virtqueue, and descriptors reserved per chain.
+const QSIZE: u16 = 64;
+const SLOT: u16 = 8;
+/// Guest memory reserved for the buffers of one chain.
+const SLOT_AREA: u64 = 256 << 10;
+/// Any single wait; a hang fails the test instead of blocking it.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// The daemon's watcher polls every 100 ms.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Sizes of the wire structures.
+const HDR: usize = std::mem::size_of::<RespHdr>();
+const REQ: usize = std::mem::size_of::<ReqHdr>();
+const ATTR: usize = std::mem::size_of::<Attr>();
+/// The smallest writable part a READDIR may come with (spec 7.9).
+const READDIR_MIN: u32 = (HDR + 8 + 104) as u32;
+/// Lengths of the names in "many/" (the path "many/<name>" fits 79 bytes).
+const MANY: [usize; 12] = [1, 7, 8, 9, 15, 16, 17, 40, 63, 64, 74, 5];
+
+// ---------------------------------------------------------------------
+// The device and the daemon
+// ---------------------------------------------------------------------
+
+/// Byte `i` of every file the fixture fills.
+fn pattern(i: u64) -> u8 {
+    (i.wrapping_mul(31) ^ (i >> 12).wrapping_mul(7) ^ (i >> 21)) as u8
+}
+
+fn open_opts(writable: bool) -> OpenOptions {
+    OpenOptions {
+        writable,
+        system_uuid: Some(MASTER),
+        system_uuid_file: "/nonexistent/system_uuid".into(),
+    }
+}
+
+fn rp(s: &str) -> RelPath {
+    RelPath::new(s).unwrap()
+}
+
+fn spec(size: u64) -> FileSpec {
+    FileSpec {
+        size,
+        mode: 0o644,
+        uid: 1000,
+        gid: 100,
+        striping: None,
+    }
+}
+
+fn many_name(i: usize) -> String {
+    let mut n = format!("{i:02}");
+    n.truncate(MANY[i]);
+    while n.len() < MANY[i] {
+        n.push((b'a' + (n.len() % 26) as u8) as char);
+    }
+    n
+}
+
+/// A formatted, populated file-backed device.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    dev: PathBuf,
+    /// The daemon's own handle: it shows the daemon's view.
+    fs: Arc<Famfs>,
+}
+
+impl Fixture {
+    /// Root: data.bin (one extent), striped.bin (four extents), a, b, c,
+    /// dir/inner, many/ (a mix of 12 files and directories with names of
+    /// 1 to 74 bytes). Both data files hold `pattern`.
+    fn new() -> Self {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().to_path_buf();
+        let dev = dir.join("famfs.dev");
+        Device::create_file(&dev, DEV_SIZE).unwrap();
+        Famfs::mkfs(
+            &Device::open(&dev, true).unwrap(),
+            &MkfsOptions {
+                system_uuid: Some(MASTER),
+                system_uuid_file: "/nonexistent/system_uuid".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let fs = Famfs::open(&dev, &open_opts(true)).unwrap();
+        let data = fs.create(&rp("data.bin"), &spec((3 << 20) + 4321)).unwrap();
+        let striped = fs
+            .create(
+                &rp("striped.bin"),
+                &FileSpec {
+                    striping: Some(Striping {
+                        strips: 2,
+                        chunk_size: 2 << 20,
+                    }),
+                    ..spec(8 << 20)
+                },
+            )
+            .unwrap();
+        for n in ["a", "b", "c"] {
+            fs.create(&rp(n), &spec(100)).unwrap();
+        }
+        fs.mkdir(&rp("dir"), 0o750, 1000, 100).unwrap();
+        fs.create(&rp("dir/inner"), &spec(1)).unwrap();
+        fs.mkdir(&rp("many"), 0o755, 0, 0).unwrap();
+        for i in 0..MANY.len() {
+            let p = rp(&format!("many/{}", many_name(i)));
+            if i % 4 == 1 {
+                fs.create(&p, &spec(i as u64)).unwrap();
+            } else {
+                fs.mkdir(&p, 0o755, 0, 0).unwrap();
+            }
+        }
+        for node in [&data, &striped] {
+            let mut i = 0u64;
+            hostio::fill(fs.device(), node, |b| {
+                for x in b.iter_mut() {
+                    *x = pattern(i);
+                    i += 1;
+                }
+            })
+            .unwrap();
+        }
+        assert_eq!(striped.extents().len(), 4, "{:?}", striped.extents());
+        Fixture {
+            _dir: d,
+            dir,
+            dev,
+            fs: Arc::new(fs),
+        }
+    }
+
+    fn sock(&self, name: &str, access: Access) -> SocketSpec {
+        SocketSpec {
+            path: self.dir.join(name),
+            access: Some(access),
+            tag: format!("tag-{name}"),
+        }
+    }
+
+    fn stat(&self, path: &str) -> Node {
+        self.fs.stat(path).unwrap()
+    }
+
+    fn meta_size(&self) -> u64 {
+        self.fs.superblock().meta_size()
+    }
+
+    /// Another process's view of the device (the host CLI).
+    fn other_handle(&self) -> Famfs {
+        Famfs::open(&self.dev, &open_opts(true)).unwrap()
+    }
+}
+
+/// A daemon running in its own thread.
+struct Running {
+    daemon: Arc<Daemon>,
+    done: mpsc::Receiver<Result<(), DaemonError>>,
+    thread: JoinHandle<()>,
+}
+
+impl Running {
+    fn start(fs: &Arc<Famfs>, sockets: &[SocketSpec]) -> Self {
+        let daemon = Arc::new(Daemon::new(fs.clone(), sockets, 1).unwrap());
+        let (tx, done) = mpsc::channel();
+        let d = daemon.clone();
+        let thread = std::thread::spawn(move || {
+            let _ = tx.send(d.run());
+        });
+        // Nothing announces a bound socket: look for it.
+        let deadline = Instant::now() + TIMEOUT;
+        for s in sockets {
+            while !s.path.exists() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{} never bound",
+                    s.path.display()
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Running {
+            daemon,
+            done,
+            thread,
+        }
+    }
+
+    /// Shuts the daemon down; `run` must return Ok and the sockets must go.
+    fn stop(self) {
+        self.daemon.shutdown();
+        let r = self
+            .done
+            .recv_timeout(TIMEOUT)
+            .expect("Daemon::run did not return within 5 s of shutdown()");
+        assert!(r.is_ok(), "Daemon::run failed: {r:?}");
+        self.thread.join().unwrap();
+        let paths = self.daemon.socket_paths();
+        remove_sockets(&paths);
+        for p in &paths {
+            assert!(!p.exists(), "{} left behind", p.display());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// The VMM: backend channel
+// ---------------------------------------------------------------------
+
+/// What arrived on the backend channel.
+enum BackendMsg {
+    Map(VhostUserMMap, File),
+    Unmap(VhostUserMMap),
+    Failed(String),
+}
+
+/// Records SHMEM_MAP/UNMAP requests, keeping a copy of the mapped fd.
+struct Recorder(mpsc::Sender<BackendMsg>);
+
+impl VhostUserFrontendReqHandler for Recorder {
+    fn shmem_map(&self, req: &VhostUserMMap, fd: &dyn AsRawFd) -> HandlerResult<u64> {
+        // SAFETY: the handler owns the received fd until this call returns;
+        // it is only borrowed here to duplicate it.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd.as_raw_fd()) };
+        let file = File::from(fd.try_clone_to_owned()?);
+        let _ = self.0.send(BackendMsg::Map(*req, file));
+        Ok(0)
+    }
+
+    fn shmem_unmap(&self, req: &VhostUserMMap) -> HandlerResult<u64> {
+        let _ = self.0.send(BackendMsg::Unmap(*req));
+        Ok(0)
+    }
+}
+
+// ---------------------------------------------------------------------
+// The VMM: guest memory and split virtqueues
+// ---------------------------------------------------------------------
+
+/// One segment of a descriptor chain.
+#[derive(Clone, Debug)]
+enum Seg {
+    /// Device-readable bytes.
+    R(Vec<u8>),
+    /// A device-writable buffer of this many bytes.
+    W(u32),
+    /// A device-writable buffer with these initial contents.
+    Wd(Vec<u8>),
+    /// A raw descriptor (address, length, device-writable).
+    Raw(u64, u32, bool),
+}
+
+/// Poison in writable buffers: the device must not write past its reply.
+const POISON: u8 = 0xe7;
+
+struct Vq {
+    index: usize,
+    desc: u64,
+    avail: u64,
+    used: u64,
+    data: u64,
+    next_avail: u16,
+    last_used: u16,
+    kick: EventFd,
+    call: EventFd,
+    epoll: Epoll,
+}
+
+impl Vq {
+    fn new(index: usize) -> Self {
+        let base = index as u64 * 0x10000;
+        let call = EventFd::new(EFD_NONBLOCK).unwrap();
+        let epoll = Epoll::new().unwrap();
+        epoll
+            .ctl(
+                ControlOperation::Add,
+                call.as_raw_fd(),
+                EpollEvent::new(EventSet::IN, 0),
+            )
+            .unwrap();
+        Vq {
+            index,
+            desc: base,
+            avail: base + 0x1000,
+            used: base + 0x2000,
+            data: 0x10_0000 + index as u64 * u64::from(QSIZE / SLOT) * SLOT_AREA,
+            next_avail: 0,
+            last_used: 0,
+            kick: EventFd::new(EFD_NONBLOCK).unwrap(),
+            call,
+            epoll,
+        }
+    }
+
+    fn write_desc(mem: &GuestMemoryMmap, at: u64, addr: u64, len: u32, flags: u32, next: u16) {
+        mem.write_obj(addr, GuestAddress(at)).unwrap();
+        mem.write_obj(len, GuestAddress(at + 8)).unwrap();
+        mem.write_obj(flags as u16, GuestAddress(at + 12)).unwrap();
+        mem.write_obj(next, GuestAddress(at + 14)).unwrap();
+    }
+
+    /// Writes a chain into the next free slot, makes it available and
+    /// kicks. Returns its head and its writable buffers (address, length,
+    /// poisoned).
+    fn add(
+        &mut self,
+        mem: &GuestMemoryMmap,
+        segs: &[Seg],
+        indirect: bool,
+    ) -> (u16, Vec<(u64, u32, bool)>) {
+        assert!(!segs.is_empty() && segs.len() <= SLOT as usize);
+        let slot = self.next_avail % (QSIZE / SLOT);
+        let head = slot * SLOT;
+        let area = self.data + u64::from(slot) * SLOT_AREA;
+        let mut off = 0u64;
+        let mut descs = Vec::new();
+        let mut writable = Vec::new();
+        for s in segs {
+            let at = area + off;
+            let (addr, len, flags) = match s {
+                Seg::R(b) => {
+                    mem.write_slice(b, GuestAddress(at)).unwrap();
+                    (at, b.len() as u32, 0)
+                }
+                Seg::W(n) => {
+                    mem.write_slice(&vec![POISON; *n as usize], GuestAddress(at))
+                        .unwrap();
+                    writable.push((at, *n, true));
+                    (at, *n, VRING_DESC_F_WRITE)
+                }
+                Seg::Wd(b) => {
+                    mem.write_slice(b, GuestAddress(at)).unwrap();
+                    writable.push((at, b.len() as u32, false));
+                    (at, b.len() as u32, VRING_DESC_F_WRITE)
+                }
+                Seg::Raw(addr, len, w) => (*addr, *len, if *w { VRING_DESC_F_WRITE } else { 0 }),
+            };
+            if !matches!(s, Seg::Raw(..)) {
+                off = (off + u64::from(len)).next_multiple_of(16);
+                assert!(off < SLOT_AREA);
+            }
+            descs.push((addr, len, flags));
+        }
+        let n = descs.len();
+        let next_flag = |i: usize| if i + 1 < n { VRING_DESC_F_NEXT } else { 0 };
+        if indirect {
+            let table = area + off;
+            for (i, &(addr, len, flags)) in descs.iter().enumerate() {
+                let at = table + 16 * i as u64;
+                Self::write_desc(mem, at, addr, len, flags | next_flag(i), i as u16 + 1);
+            }
+            let at = self.desc + 16 * u64::from(head);
+            Self::write_desc(mem, at, table, 16 * n as u32, VRING_DESC_F_INDIRECT, 0);
+        } else {
+            for (i, &(addr, len, flags)) in descs.iter().enumerate() {
+                let idx = head + i as u16;
+                let at = self.desc + 16 * u64::from(idx);
+                Self::write_desc(mem, at, addr, len, flags | next_flag(i), idx + 1);
+            }
+        }
+        let ring = self.avail + 4 + 2 * u64::from(self.next_avail % QSIZE);
+        mem.write_obj(head, GuestAddress(ring)).unwrap();
+        // used_event (EVENT_IDX): interrupt as soon as the next entry is used.
+        let used_event = self.avail + 4 + 2 * u64::from(QSIZE);
+        mem.write_obj(self.last_used, GuestAddress(used_event))
+            .unwrap();
+        fence(Ordering::SeqCst);
+        self.next_avail = self.next_avail.wrapping_add(1);
+        mem.write_obj(self.next_avail, GuestAddress(self.avail + 2))
+            .unwrap();
+        fence(Ordering::SeqCst);
+        self.kick.write(1).unwrap();
+        (head, writable)
+    }
+
+    /// Waits on the call eventfd for the next used entry: (id, len).
+    fn wait_used(&mut self, mem: &GuestMemoryMmap, timeout: Duration) -> Option<(u32, u32)> {
+        let deadline = Instant::now() + timeout;
+        let mut events = [EpollEvent::default()];
+        loop {
+            fence(Ordering::SeqCst);
+            let idx: u16 = mem.read_obj(GuestAddress(self.used + 2)).unwrap();
+            if idx != self.last_used {
+                fence(Ordering::SeqCst);
+                let e = self.used + 4 + 8 * u64::from(self.last_used % QSIZE);
+                let id: u32 = mem.read_obj(GuestAddress(e)).unwrap();
+                let len: u32 = mem.read_obj(GuestAddress(e + 4)).unwrap();
+                self.last_used = self.last_used.wrapping_add(1);
+                return Some((id, len));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            if self.epoll.wait(ms, &mut events).unwrap() > 0 {
+                let _ = self.call.read();
+            }
+        }
+    }
+
+    fn config(&self, base: u64) -> VringConfigData {
+        VringConfigData {
+            queue_max_size: QSIZE,
+            queue_size: QSIZE,
+            flags: 0,
+            desc_table_addr: base + self.desc,
+            used_ring_addr: base + self.used,
+            avail_ring_addr: base + self.avail,
+            log_addr: None,
+        }
+    }
+}
+
+/// How the VMM sets the device up.
+#[derive(Clone, Copy, Debug)]
+struct Opts {
+    protocol: VhostUserProtocolFeatures,
+    /// Send GET_SHMEM_CONFIG (only with SHMEM).
+    shmem_config: bool,
+    event_idx: bool,
+    notify: bool,
+}
+
+impl Opts {
+    fn full() -> Self {
+        Opts {
+            protocol: VhostUserProtocolFeatures::MQ
+                | VhostUserProtocolFeatures::CONFIG
+                | VhostUserProtocolFeatures::BACKEND_REQ
+                | VhostUserProtocolFeatures::REPLY_ACK
+                | VhostUserProtocolFeatures::SHMEM,
+            shmem_config: true,
+            event_idx: true,
+            notify: true,
+        }
+    }
+}
+
+/// A connected VMM with one guest.
+struct Vm {
+    frontend: Frontend,
+    mem: GuestMemoryMmap,
+    queues: Vec<Vq>,
+    backend_msgs: mpsc::Receiver<BackendMsg>,
+    /// Our copy of the backend channel, shut down to stop its thread.
+    backend_chan: Option<(UnixStream, JoinHandle<()>)>,
+    shmem: Option<VhostUserShMemConfig>,
+    features: u64,
+    unique: u64,
+}
+
+impl Vm {
+    /// Connects and sets the device up as a VMM does before the guest
+    /// driver runs; the driver has not sent INIT yet.
+    fn connect(path: &Path, opts: Opts) -> Vm {
+        let mut fe = Frontend::connect(path, 2).unwrap();
+        fe.set_hdr_flags(VhostUserHeaderFlag::NEED_REPLY);
+        fe.set_owner().unwrap();
+
+        let offered = fe.get_features().unwrap();
+        assert_ne!(offered & (1 << VIRTIO_F_VERSION_1), 0, "{offered:#x}");
+        assert_ne!(
+            offered & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits(),
+            0
+        );
+        assert_ne!(offered & (1 << F_NOTIFY), 0);
+        assert_ne!(offered & (1 << VIRTIO_RING_F_INDIRECT_DESC), 0);
+        assert_ne!(offered & (1 << VIRTIO_RING_F_EVENT_IDX), 0);
+        let mut features = offered;
+        if !opts.event_idx {
+            features &= !(1 << VIRTIO_RING_F_EVENT_IDX);
+        }
+        if !opts.notify {
+            features &= !(1 << F_NOTIFY);
+        }
+        fe.set_features(features).unwrap();
+
+        let proto = fe.get_protocol_features().unwrap();
+        assert!(proto.contains(Opts::full().protocol), "{proto:?}");
+        fe.set_protocol_features(opts.protocol).unwrap();
+        assert_eq!(fe.get_queue_num().unwrap(), 2);
+
+        let shmem = (opts.shmem_config && opts.protocol.contains(VhostUserProtocolFeatures::SHMEM))
+            .then(|| fe.get_shmem_config().unwrap());
+
+        let (tx, backend_msgs) = mpsc::channel();
+        let backend_chan = opts
+            .protocol
+            .contains(VhostUserProtocolFeatures::BACKEND_REQ)
+            .then(|| {
+                let mut h = FrontendReqHandler::new(Arc::new(Recorder(tx.clone()))).unwrap();
+                h.set_reply_ack_flag(opts.protocol.contains(VhostUserProtocolFeatures::REPLY_ACK));
+                fe.set_backend_request_fd(&h.get_tx_raw_fd()).unwrap();
+                // SAFETY: `h` owns this socket and is alive here; it is only
+                // borrowed to duplicate it.
+                let ours = unsafe { BorrowedFd::borrow_raw(h.get_tx_raw_fd()) };
+                let ours = UnixStream::from(ours.try_clone_to_owned().unwrap());
+                let t = std::thread::spawn(move || loop {
+                    if let Err(e) = h.handle_request() {
+                        let _ = tx.send(BackendMsg::Failed(e.to_string()));
+                        break;
+                    }
+                });
+                (ours, t)
+            });
+
+        // Guest memory: a memfd, shared with the backend.
+        let memfd =
+            nix::sys::memfd::memfd_create("guest-ram", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .unwrap();
+        let file = File::from(memfd);
+        file.set_len(MEM_SIZE as u64).unwrap();
+        let region = GuestRegionMmap::new(
+            MmapRegion::from_file(FileOffset::new(file, 0), MEM_SIZE).unwrap(),
+            GuestAddress(0),
+        )
+        .unwrap();
+        let info = VhostUserMemoryRegionInfo::from_guest_region(&region).unwrap();
+        let base = info.userspace_addr;
+        let mem = GuestMemoryMmap::from_regions(vec![region]).unwrap();
+        fe.set_mem_table(&[info]).unwrap();
+
+        let queues: Vec<Vq> = (0..2).map(Vq::new).collect();
+        for q in &queues {
+            fe.set_vring_num(q.index, QSIZE).unwrap();
+            fe.set_vring_addr(q.index, &q.config(base)).unwrap();
+            fe.set_vring_base(q.index, 0).unwrap();
+            fe.set_vring_call(q.index, &q.call).unwrap();
+            fe.set_vring_kick(q.index, &q.kick).unwrap();
+            fe.set_vring_enable(q.index, true).unwrap();
+        }
+        Vm {
+            frontend: fe,
+            mem,
+            queues,
+            backend_msgs,
+            backend_chan,
+            shmem,
+            features,
+            unique: 0,
+        }
+    }
+
+    fn config(&mut self) -> Config {
+        let size = std::mem::size_of::<Config>();
+        let (_, data) = self
+            .frontend
+            .get_config(
+                0,
+                size as u32,
+                VhostUserConfigFlags::empty(),
+                &vec![0; size],
+            )
+            .unwrap();
+        parse(&data)
+    }
+
+    /// Pushes a chain on queue `q` and waits for it to be used. Returns the
+    /// used length and that many bytes of its writable buffers.
+    fn submit_on(&mut self, q: usize, segs: &[Seg], indirect: bool) -> (u32, Vec<u8>) {
+        let vq = &mut self.queues[q];
+        let (head, writable) = vq.add(&self.mem, segs, indirect);
+        let (id, len) = vq
+            .wait_used(&self.mem, TIMEOUT)
+            .unwrap_or_else(|| panic!("queue {q}: no reply to {segs:?} within {TIMEOUT:?}"));
+        assert_eq!(id, u32::from(head), "queue {q}: used id");
+        let total: u32 = writable.iter().map(|w| w.1).sum();
+        assert!(len <= total, "used length {len} > writable {total}");
+        let mut out = Vec::new();
+        let mut poisoned = Vec::new();
+        for (addr, n, p) in writable {
+            let mut b = vec![0u8; n as usize];
+            self.mem.read_slice(&mut b, GuestAddress(addr)).unwrap();
+            out.extend_from_slice(&b);
+            poisoned.extend(std::iter::repeat_n(p, n as usize));
+        }
+        let overrun = (len as usize..out.len()).find(|&i| poisoned[i] && out[i] != POISON);
+        assert!(overrun.is_none(), "device wrote past its {len}-byte reply");
+        out.truncate(len as usize);
+        (len, out)
+    }
+
+    fn submit(&mut self, segs: &[Seg]) -> (u32, Vec<u8>) {
+        self.submit_on(FIRST_REQUEST_QUEUE as usize, segs, false)
+    }
+
+    fn next_unique(&mut self) -> u64 {
+        self.unique += 1;
+        0x5eed_0000_0000 + self.unique
+    }
+
+    fn req_hdr(&mut self, opcode: u32, nodeid: u64, body_len: usize) -> ReqHdr {
+        ReqHdr {
+            opcode: opcode.into(),
+            len: ((REQ + body_len) as u32).into(),
+            unique: self.next_unique().into(),
+            nodeid: nodeid.into(),
+        }
+    }
+
+    /// Sends one request (header and body in separate descriptors, reply
+    /// buffer of `resp_cap` bytes) and returns the reply header and payload.
+    fn request(
+        &mut self,
+        opcode: u32,
+        nodeid: u64,
+        body: &[u8],
+        resp_cap: u32,
+    ) -> (RespHdr, Vec<u8>) {
+        let hdr = self.req_hdr(opcode, nodeid, body.len());
+        let mut segs = vec![Seg::R(hdr.as_slice().to_vec())];
+        if !body.is_empty() {
+            segs.push(Seg::R(body.to_vec()));
+        }
+        segs.push(Seg::W(resp_cap));
+        let (len, out) = self.submit(&segs);
+        check_reply(&hdr, len, &out)
+    }
+
+    /// A request: Ok(payload) or Err(errno). Errors carry no payload.
+    fn call(&mut self, opcode: u32, nodeid: u64, body: &[u8], cap: u32) -> Result<Vec<u8>, i32> {
+        let (h, p) = self.request(opcode, nodeid, body, cap);
+        match h.error.to_native() {
+            0 => Ok(p),
+            e => {
+                assert!(p.is_empty(), "error {e} with a {}-byte payload", p.len());
+                Err(e as i32)
+            }
+        }
+    }
+
+    fn init(&mut self) -> Result<InitOut, i32> {
+        let inp = InitIn {
+            major: VERSION_MAJOR.into(),
+            minor: VERSION_MINOR.into(),
+            ..Default::default()
+        };
+        self.call(OP_INIT, 0, inp.as_slice(), 256)
+            .map(|p| parse_exact(&p))
+    }
+
+    fn statfs(&mut self) -> Result<StatfsOut, i32> {
+        self.call(OP_STATFS, 0, &[], 256).map(|p| parse_exact(&p))
+    }
+
+    fn lookup(&mut self, parent: u64, name: &str) -> Result<Attr, i32> {
+        self.call(
+            OP_LOOKUP,
+            parent,
+            &name_body(LookupIn::default(), name.as_bytes()),
+            256,
+        )
+        .map(|p| parse_exact(&p))
+    }
+
+    fn getattr(&mut self, node: u64) -> Result<Attr, i32> {
+        self.call(OP_GETATTR, node, &[], 256)
+            .map(|p| parse_exact(&p))
+    }
+
+    fn readdir(&mut self, node: u64, cookie: u64, cap: u32) -> Result<(u32, Vec<Entry>), i32> {
+        let inp = ReaddirIn {
+            cookie: cookie.into(),
+        };
+        let p = self.call(OP_READDIR, node, inp.as_slice(), cap)?;
+        Ok(parse_readdir(&p))
+    }
+
+    /// GET_FMAP: (error, fmap_out, extents); fmap_out is zero if absent.
+    fn get_fmap(&mut self, node: u64, cap: u32) -> (i32, FmapOut, Vec<(u64, u64)>) {
+        let (h, p) = self.request(OP_GET_FMAP, node, &[], cap);
+        let head = std::mem::size_of::<FmapOut>();
+        if p.len() < head {
+            assert!(p.is_empty(), "partial fmap_out");
+            return (h.error.to_native() as i32, zeroed(), Vec::new());
+        }
+        let out: FmapOut = parse(&p);
+        assert_eq!((p.len() - head) % 16, 0);
+        let exts = p[head..]
+            .chunks(std::mem::size_of::<Extent>())
+            .map(|c| {
+                let e: Extent = parse(c);
+                (e.offset.to_native(), e.len.to_native())
+            })
+            .collect();
+        (h.error.to_native() as i32, out, exts)
+    }
+
+    fn create(&mut self, parent: u64, name: &str, size: u64) -> Result<Attr, i32> {
+        let inp = CreateIn {
+            mode: (S_IFREG | 0o640).into(),
+            uid: 7.into(),
+            gid: 8.into(),
+            size: size.into(),
+            ..Default::default()
+        };
+        self.call(OP_CREATE, parent, &name_body(inp, name.as_bytes()), 256)
+            .map(|p| parse_exact(&p))
+    }
+
+    fn mkdir(&mut self, parent: u64, name: &str) -> Result<Attr, i32> {
+        let inp = MkdirIn {
+            mode: 0o711.into(),
+            uid: 7.into(),
+            gid: 8.into(),
+            ..Default::default()
+        };
+        self.call(OP_MKDIR, parent, &name_body(inp, name.as_bytes()), 256)
+            .map(|p| parse_exact(&p))
+    }
+
+    /// The next message of the backend channel.
+    fn backend_msg(&self) -> BackendMsg {
+        self.backend_msgs
+            .recv_timeout(TIMEOUT)
+            .expect("no message on the backend channel")
+    }
+
+    fn no_backend_msg(&self) {
+        match self.backend_msgs.try_recv() {
+            Err(_) => {}
+            Ok(BackendMsg::Map(m, _)) => panic!("unexpected SHMEM_MAP {m:?}"),
+            Ok(BackendMsg::Unmap(m)) => panic!("unexpected SHMEM_UNMAP {m:?}"),
+            Ok(BackendMsg::Failed(e)) => panic!("backend channel failed: {e}"),
+        }
+    }
+
+    /// Posts a notification buffer on queue 0 (split over two
+    /// descriptors, as a driver may post it); returns its head.
+    fn post_notify_buffer(&mut self) -> (u16, Vec<(u64, u32, bool)>) {
+        let q = &mut self.queues[NOTIFY_QUEUE as usize];
+        q.add(&self.mem, &[Seg::W(8), Seg::W(24)], false)
+    }
+
+    /// Waits for a notification in the buffer `posted`.
+    fn wait_notify(
+        &mut self,
+        posted: &(u16, Vec<(u64, u32, bool)>),
+        timeout: Duration,
+    ) -> Option<Notify> {
+        let q = &mut self.queues[NOTIFY_QUEUE as usize];
+        let (id, len) = q.wait_used(&self.mem, timeout)?;
+        assert_eq!(id, u32::from(posted.0));
+        assert_eq!(len as usize, std::mem::size_of::<Notify>());
+        let mut b = Vec::new();
+        for &(addr, n, _) in &posted.1 {
+            let mut part = vec![0u8; n as usize];
+            self.mem.read_slice(&mut part, GuestAddress(addr)).unwrap();
+            b.extend(part);
+        }
+        Some(parse(&b))
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Some((sock, thread)) = self.backend_chan.take() {
+            // Unblocks the handler thread's recv.
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+            let _ = thread.join();
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    nodeid: u64,
+    cookie: u64,
+    dtype: u32,
+    name: String,
+}
+
+fn parse<T: ByteValued>(b: &[u8]) -> T {
+    let mut v: T = zeroed();
+    let n = std::mem::size_of::<T>();
+    assert!(b.len() >= n, "{} bytes, {} needed", b.len(), n);
+    v.as_mut_slice().copy_from_slice(&b[..n]);
+    v
+}
+
+/// A reply payload that must be exactly one `T`.
+fn parse_exact<T: ByteValued>(b: &[u8]) -> T {
+    assert_eq!(b.len(), std::mem::size_of::<T>(), "reply payload length");
+    parse(b)
+}
+
+fn parse_readdir(p: &[u8]) -> (u32, Vec<Entry>) {
+    let out: ReaddirOut = parse(p);
+    let mut at = std::mem::size_of::<ReaddirOut>();
+    let mut entries = Vec::new();
+    for _ in 0..out.nentries.to_native() {
+        let d: Dirent = parse(&p[at..]);
+        at += std::mem::size_of::<Dirent>();
+        let n = d.namelen.to_native() as usize;
+        assert!((1..=79).contains(&n), "namelen {n}");
+        let name = String::from_utf8(p[at..at + n].to_vec()).unwrap();
+        let end = at + n.next_multiple_of(8);
+        assert!(p[at + n..end].iter().all(|&b| b == 0), "dirent padding");
+        at = end;
+        entries.push(Entry {
+            nodeid: d.nodeid.to_native(),
+            cookie: d.cookie.to_native(),
+            dtype: d.type_.to_native(),
+            name,
+        });
+    }
+    assert_eq!(at, p.len(), "READDIR reply length");
+    let flags = out.flags.to_native();
+    assert!(
+        flags & READDIR_F_EOF != 0 || !entries.is_empty(),
+        "no EOF, no entry"
+    );
+    (flags, entries)
+}
+
+/// An op-specific struct whose `namelen` is set, followed by the name.
+fn name_body<T: ByteValued>(mut inp: T, name: &[u8]) -> Vec<u8> {
+    // namelen is the 4 bytes before padding in LookupIn, the last field
+    // of MkdirIn, and at offset 24 of CreateIn.
+    let at = match std::mem::size_of::<T>() {
+        8 => 0,
+        16 => 12,
+        32 => 24,
+        n => panic!("no namelen in a {n}-byte struct"),
+    };
+    inp.as_mut_slice()[at..at + 4].copy_from_slice(&(name.len() as u32).to_le_bytes());
+    let mut body = inp.as_slice().to_vec();
+    body.extend_from_slice(name);
+    body
+}
+
+/// Checks a reply against its request: used length, header length, unique.
+fn check_reply(req: &ReqHdr, used: u32, out: &[u8]) -> (RespHdr, Vec<u8>) {
+    assert!(
+        used as usize >= HDR,
+        "used length {used}: no response header"
+    );
+    let h: RespHdr = parse(out);
+    assert_eq!(h.len.to_native(), used, "RespHdr.len vs used length");
+    assert_eq!(h.unique.to_native(), req.unique.to_native(), "unique");
+    assert!(h.error.to_native() < 4096, "error {}", h.error.to_native());
+    (h, out[HDR..].to_vec())
+}
+
+/// The attributes the spec (7.4) gives a node the host knows.
+fn attr_of(fs: &Famfs, n: &Node) -> Attr {
+    let subdirs = fs.with_ns(|ns| ns.children_after(n.ino, 0).filter(|c| c.is_dir()).count());
+    Attr {
+        nodeid: n.ino.into(),
+        size: n.size().into(),
+        blocks: (n.allocated() / 512).into(),
+        generation: n.log_index.map_or(0, |i| i + 1).into(),
+        mode: n.mode.into(),
+        uid: n.uid.into(),
+        gid: n.gid.into(),
+        nlink: if n.is_dir() { 2 + subdirs as u32 } else { 1 }.into(),
+        flags: 0.into(),
+        padding: 0.into(),
+    }
+}
+
+/// The expected READDIR listing of a host directory.
+fn host_listing(fs: &Famfs, dir: u64) -> Vec<Entry> {
+    fs.with_ns(|ns| {
+        ns.children_after(dir, 0)
+            .map(|n| Entry {
+                nodeid: n.ino,
+                cookie: n.ino,
+                dtype: if n.is_dir() { DT_DIR } else { DT_REG },
+                name: n.name.clone(),
+            })
+            .collect()
+    })
+}
+
+/// Reads a whole directory with READDIR replies of `cap` bytes; returns
+/// the entries and the number of replies.
+fn read_all(vm: &mut Vm, dir: u64, cap: u32) -> (Vec<Entry>, usize) {
+    let mut all: Vec<Entry> = Vec::new();
+    let mut cookie = 0;
+    for pages in 1..1000 {
+        let (flags, entries) = vm.readdir(dir, cookie, cap).unwrap();
+        if let Some(last) = entries.last() {
+            cookie = last.cookie;
+        }
+        all.extend(entries);
+        if flags & READDIR_F_EOF != 0 {
+            return (all, pages);
+        }
+    }
+    panic!("READDIR never reached EOF");
+}
+
+/// The SHMEM_MAP a connection sends on its first INIT, checked, and the
+/// window it describes, mapped as a VMM would map it.
+fn expect_map(vm: &Vm, fx: &Fixture, writable: bool) -> Window {
+    let (m, file) = match vm.backend_msg() {
+        BackendMsg::Map(m, f) => (m, f),
+        BackendMsg::Unmap(m) => panic!("SHMEM_UNMAP {m:?} instead of a map"),
+        BackendMsg::Failed(e) => panic!("backend channel failed: {e}"),
+    };
+    let (shmid, fd_offset, shm_offset, len, flags) =
+        (m.shmid, m.fd_offset, m.shm_offset, m.len, m.flags);
+    let meta = fx.meta_size();
+    assert_eq!(shmid, 0);
+    assert_eq!(shm_offset, meta, "shm_offset");
+    assert_eq!(fd_offset, meta, "fd_offset");
+    assert_eq!(len, DEV_SIZE - meta, "len");
+    let region = vm.shmem.as_ref().unwrap().memory_sizes[0];
+    assert!(shm_offset + len <= region, "mapping exceeds the region");
+    assert_eq!(
+        flags & VhostUserMMapFlags::WRITABLE.bits() != 0,
+        writable,
+        "WRITABLE flag"
+    );
+    let prot = if writable {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    };
+    let map = MmapRegion::<()>::build(
+        Some(FileOffset::new(file, fd_offset)),
+        len as usize,
+        prot,
+        libc::MAP_SHARED,
+    )
+    .unwrap();
+    Window {
+        map,
+        shm_offset,
+        len,
+    }
+}
+
+/// Shared memory region 0 as the guest sees it, where it is mapped.
+struct Window {
+    map: MmapRegion<()>,
+    shm_offset: u64,
+    len: u64,
+}
+
+impl Window {
+    fn read(&self, offset: u64, len: usize) -> Vec<u8> {
+        assert!(offset >= self.shm_offset && offset + len as u64 <= self.shm_offset + self.len);
+        let mut b = vec![0u8; len];
+        self.map
+            .get_slice((offset - self.shm_offset) as usize, len)
+            .unwrap()
+            .copy_to(&mut b[..]);
+        b
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) {
+        assert!(offset >= self.shm_offset);
+        self.map
+            .get_slice((offset - self.shm_offset) as usize, data.len())
+            .unwrap()
+            .copy_from(data);
+    }
+
+    /// The file's bytes appear at window offset == device offset.
+    fn check_file(&self, node: &Node) {
+        for (file_off, dev_off, len) in hostio::data_ranges(node) {
+            let n = len.min(4096) as usize;
+            for at in [0, len - n as u64] {
+                let got = self.read(dev_off + at, n);
+                let want: Vec<u8> = (0..n as u64).map(|i| pattern(file_off + at + i)).collect();
+                assert!(
+                    got == want,
+                    "{}: bytes at file offset {}",
+                    node.name,
+                    file_off + at
+                );
+            }
+        }
+    }
+}
+
+/// Checks the configuration space and the shared memory configuration.
+fn check_config(vm: &mut Vm, fx: &Fixture, tag: &str, flags: u32) {
+    let c = vm.config();
+    let t = tag.as_bytes();
+    assert_eq!(&c.tag[..t.len()], t);
+    assert!(c.tag[t.len()..].iter().all(|&b| b == 0));
+    assert_eq!(c.num_request_queues.to_native(), 1);
+    assert_eq!(c.flags.to_native(), flags, "config flags");
+    assert_eq!(c.fs_uuid, *fx.fs.superblock().fs_uuid.as_bytes());
+    assert_eq!(c.magic.to_native(), MAGIC);
+    assert_eq!(c.device_size.to_native(), DEV_SIZE);
+    assert_eq!(c.alloc_unit.to_native(), 2 << 20);
+    assert_eq!(c.meta_size.to_native(), fx.meta_size());
+    assert!(c.max_extents.to_native() >= 16);
+    assert_eq!(c.version.to_native(), (VERSION_MAJOR << 16) | VERSION_MINOR);
+    if let Some(s) = vm.shmem {
+        assert_eq!(s.nregions, 1);
+        assert_eq!(s.memory_sizes[0], DEV_SIZE.next_power_of_two());
+        assert!(s.memory_sizes[1..].iter().all(|&x| x == 0));
+    }
+}
+
+/// A fixture, a daemon with one socket, and a VMM whose driver has sent
+/// INIT; the window mapping has been checked and consumed.
+fn session(access: Access, opts: Opts) -> (Fixture, Running, Vm) {
+    let fx = Fixture::new();
+    let sock = fx.sock("famfs.sock", access);
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let mut vm = Vm::connect(&sock.path, opts);
+    vm.init().unwrap();
+    expect_map(&vm, &fx, access != Access::ReadOnly);
+    (fx, srv, vm)
+}
+
+fn stop(srv: Running, vm: Vm) {
+    vm.no_backend_msg();
+    drop(vm);
+    srv.stop();
+}
+
+// ---------------------------------------------------------------------
+// Functional tests
+// ---------------------------------------------------------------------
+
+#[test]
+fn master_serves_every_request() {
+    let fx = Fixture::new();
+    let sock = fx.sock("master.sock", Access::Master);
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let mut vm = Vm::connect(&sock.path, Opts::full());
+    assert_ne!(vm.features & (1 << VIRTIO_RING_F_EVENT_IDX), 0);
+    check_config(&mut vm, &fx, &sock.tag, CFG_F_MAY_CREATE);
+    // Partial reads; reads past the structure are zeros.
+    let (_, tail) = vm
+        .frontend
+        .get_config(64, 16, VhostUserConfigFlags::empty(), &[0; 16])
+        .unwrap();
+    assert_eq!(tail[..8], DEV_SIZE.to_le_bytes());
+    let (_, tail) = vm
+        .frontend
+        .get_config(96, 32, VhostUserConfigFlags::empty(), &[0; 32])
+        .unwrap();
+    assert_eq!(tail, vec![0; 32]);
+
+    // Nothing but INIT before INIT; INIT maps the window, once.
+    assert_eq!(vm.statfs().map(|_| ()), Err(libc::EPROTO));
+    assert_eq!(vm.lookup(ROOT_INO, "a").map(|_| ()), Err(libc::EPROTO));
+    vm.no_backend_msg();
+    let init = vm.init().unwrap();
+    assert_eq!(init.major.to_native(), VERSION_MAJOR);
+    assert_eq!(init.minor.to_native(), VERSION_MINOR);
+    assert_eq!(init.flags.to_native(), 0);
+    assert!(init.max_readdir_bytes.to_native() >= 4096);
+    assert_eq!(init.root_nodeid.to_native(), ROOT_INO);
+    assert_eq!(init.log_generation.to_native(), fx.fs.applied());
+    let win = expect_map(&vm, &fx, true);
+    win.check_file(&fx.stat("data.bin"));
+    win.check_file(&fx.stat("striped.bin"));
+    let again = vm.init().unwrap();
+    assert_eq!(again.as_slice(), init.as_slice());
+    vm.no_backend_msg();
+
+    // STATFS.
+    let st = vm.statfs().unwrap();
+    let u = fx.fs.usage().unwrap();
+    assert_eq!(st.free_bytes.to_native(), u.free_bytes);
+    assert_eq!(st.largest_free.to_native(), u.largest_free);
+    assert_eq!(st.files.to_native(), 9);
+    assert_eq!(st.dirs.to_native(), 12);
+    assert_eq!(st.log_used.to_native(), fx.fs.applied());
+    assert_eq!(st.log_slots.to_native(), u.log_slots);
+    assert_eq!(st.bsize.to_native(), 2 << 20);
+    assert_eq!(st.namelen.to_native(), NAME_MAX);
+
+    // LOOKUP and GETATTR agree with the host.
+    let data = fx.stat("data.bin");
+    let a = vm.lookup(ROOT_INO, "data.bin").unwrap();
+    assert_eq!(a, attr_of(&fx.fs, &data));
+    assert_eq!(a.nodeid.to_native(), data.ino);
+    assert_eq!(a.mode.to_native(), S_IFREG | 0o644);
+    assert_eq!(a.size.to_native(), (3 << 20) + 4321);
+    assert_eq!(a.blocks.to_native(), (4 << 20) / 512);
+    assert_eq!(a.generation.to_native(), 1, "created by log entry 0");
+    assert_eq!(a.uid.to_native(), 1000);
+    assert_eq!(a.gid.to_native(), 100);
+    assert_eq!(a.nlink.to_native(), 1);
+    assert_eq!(a.flags.to_native(), 0);
+    assert_eq!(vm.getattr(data.ino).unwrap(), a);
+    let root = vm.getattr(ROOT_INO).unwrap();
+    assert_eq!(root.mode.to_native() & 0o170000, S_IFDIR);
+    assert_eq!(root.generation.to_native(), 0);
+    let dir = vm.lookup(ROOT_INO, "dir").unwrap();
+    assert_eq!(dir.nodeid.to_native(), fx.stat("dir").ino);
+    assert_eq!(dir.mode.to_native(), S_IFDIR | 0o750);
+    assert_eq!(dir.size.to_native(), 0);
+    assert_eq!(dir.blocks.to_native(), 0);
+    let inner = vm.lookup(dir.nodeid.to_native(), "inner").unwrap();
+    assert_eq!(inner, attr_of(&fx.fs, &fx.stat("dir/inner")));
+    assert_eq!(vm.lookup(ROOT_INO, "inner"), Err(libc::ENOENT));
+    assert_eq!(vm.lookup(ROOT_INO, "missing"), Err(libc::ENOENT));
+    let many = vm.lookup(ROOT_INO, "many").unwrap().nodeid.to_native();
+    for i in 0..MANY.len() {
+        let n = many_name(i);
+        let want = fx.stat(&format!("many/{n}"));
+        assert_eq!(vm.lookup(many, &n).unwrap().nodeid.to_native(), want.ino);
+    }
+
+    // READDIR, whole and paginated with resumption from cookies.
+    for (d, count) in [
+        (ROOT_INO, 7),
+        (many, MANY.len()),
+        (dir.nodeid.to_native(), 1),
+    ] {
+        let want = host_listing(&fx.fs, d);
+        assert_eq!(want.len(), count);
+        assert!(want.windows(2).all(|w| w[0].nodeid < w[1].nodeid));
+        assert_eq!(read_all(&mut vm, d, 64 << 10), (want.clone(), 1));
+        for cap in [READDIR_MIN, READDIR_MIN + 7, READDIR_MIN + 40, 300] {
+            let (all, pages) = read_all(&mut vm, d, cap);
+            assert_eq!(all, want, "buffer of {cap}");
+            if cap == READDIR_MIN && d != dir.nodeid.to_native() {
+                assert!(pages > 2, "buffer of {cap}: {pages} pages");
+            }
+        }
+        // Resuming after any entry.
+        for (k, e) in want.iter().enumerate() {
+            let (flags, rest) = vm.readdir(d, e.cookie, 64 << 10).unwrap();
+            assert_eq!(flags, READDIR_F_EOF);
+            assert_eq!(rest, want[k + 1..]);
+        }
+    }
+    // The largest entry alone fills the smallest buffer.
+    let (flags, one) = vm
+        .readdir(many, host_listing(&fx.fs, many)[9].cookie, READDIR_MIN)
+        .unwrap();
+    assert_eq!((flags, one.len(), one[0].name.len()), (0, 1, 74));
+
+    // GET_FMAP, exact and too small.
+    let small = format!("many/{}", many_name(1));
+    for name in ["data.bin", "striped.bin", "a", &small] {
+        let n = fx.stat(name);
+        let want: Vec<(u64, u64)> = n.extents().iter().map(|e| (e.offset, e.len)).collect();
+        let (err, out, exts) = vm.get_fmap(n.ino, 4096);
+        assert_eq!(err, 0, "{name}");
+        assert_eq!(out.file_size.to_native(), n.size());
+        assert_eq!(out.nextents.to_native() as usize, want.len());
+        assert_eq!(out.flags.to_native(), 0);
+        assert_eq!(exts, want, "{name}");
+        let meta = fx.meta_size();
+        let mut total = 0;
+        for &(off, len) in &exts {
+            assert!(off >= meta && off + len <= DEV_SIZE && len > 0);
+            assert_eq!((off % (2 << 20), len % (2 << 20)), (0, 0));
+            total += len;
+        }
+        assert!(total >= n.size());
+        // Exactly enough room.
+        let cap = (HDR + 16 + 16 * want.len()) as u32;
+        let (err, exact, exts) = vm.get_fmap(n.ino, cap);
+        assert_eq!(
+            (err, exact.nextents.to_native() as usize, exts),
+            (0, want.len(), want.clone())
+        );
+        // One extent short: E2BIG with fmap_out, nextents = the count needed.
+        let (err, short, exts) = vm.get_fmap(n.ino, cap - 16);
+        assert_eq!(err, libc::E2BIG, "{name}");
+        assert_eq!(short.nextents.to_native() as usize, want.len());
+        assert_eq!(short.file_size.to_native(), n.size());
+        assert!(exts.is_empty());
+    }
+
+    // CREATE: the host sees the file; its data is reachable through the
+    // window at the offsets GET_FMAP gives.
+    let generation = fx.fs.applied() + 1;
+    let g = vm.create(ROOT_INO, "guest.bin", (5 << 20) + 1).unwrap();
+    assert_eq!(g.mode.to_native(), S_IFREG | 0o640);
+    assert_eq!((g.uid.to_native(), g.gid.to_native()), (7, 8));
+    assert_eq!(g.size.to_native(), (5 << 20) + 1);
+    assert_eq!(g.blocks.to_native(), (6 << 20) / 512);
+    assert_eq!(g.generation.to_native(), generation);
+    assert_eq!(fx.fs.applied(), generation);
+    let host = Famfs::open(&fx.dev, &open_opts(false)).unwrap();
+    let hg = host.stat("guest.bin").unwrap();
+    assert_eq!(attr_of(&host, &hg), g);
+    assert_eq!(vm.lookup(ROOT_INO, "guest.bin").unwrap(), g);
+    let (_, _, exts) = vm.get_fmap(g.nodeid.to_native(), 4096);
+    let want: Vec<(u64, u64)> = hg.extents().iter().map(|e| (e.offset, e.len)).collect();
+    assert_eq!(exts, want);
+    let msg = b"written by the guest through the window";
+    win.write(exts[0].0 + 12345, msg);
+    let mut back = vec![0u8; msg.len()];
+    host.device()
+        .read_bytes(exts[0].0 + 12345, &mut back)
+        .unwrap();
+    assert_eq!(&back, msg);
+    // Plain permission bits work as well as S_IFREG | bits.
+    let inp = CreateIn {
+        mode: 0o600.into(),
+        size: 1.into(),
+        ..Default::default()
+    };
+    let p = vm
+        .call(OP_CREATE, ROOT_INO, &name_body(inp, b"plain"), 256)
+        .unwrap();
+    assert_eq!(parse_exact::<Attr>(&p).mode.to_native(), S_IFREG | 0o600);
+    assert_eq!(vm.create(data.ino, "x", 1), Err(libc::ENOTDIR));
+    assert_eq!(vm.create(ROOT_INO, "huge", 1 << 40), Err(libc::ENOSPC));
+
+    // MKDIR, and a file inside the new directory.
+    let d = vm.mkdir(ROOT_INO, "gdir").unwrap();
+    assert_eq!(d.mode.to_native(), S_IFDIR | 0o711);
+    assert_eq!((d.uid.to_native(), d.gid.to_native()), (7, 8));
+    let f = vm.create(d.nodeid.to_native(), "f", 10).unwrap();
+    let host = Famfs::open(&fx.dev, &open_opts(false)).unwrap();
+    assert_eq!(attr_of(&host, &host.stat("gdir").unwrap()), d);
+    assert_eq!(attr_of(&host, &host.stat("gdir/f").unwrap()), f);
+    assert_eq!(vm.lookup(d.nodeid.to_native(), "f").unwrap(), f);
+    assert_eq!(vm.mkdir(ROOT_INO, "gdir"), Err(libc::EEXIST));
+    let st = vm.statfs().unwrap();
+    assert_eq!((st.files.to_native(), st.dirs.to_native()), (12, 13));
+    assert_eq!(st.log_used.to_native(), host.applied());
+
+    // Indirect descriptors (negotiated) work too.
+    let hdr = vm.req_hdr(OP_GETATTR, data.ino, 0);
+    let (len, out) = vm.submit_on(
+        FIRST_REQUEST_QUEUE as usize,
+        &[Seg::R(hdr.as_slice().to_vec()), Seg::W(8), Seg::W(200)],
+        true,
+    );
+    let (h, p) = check_reply(&hdr, len, &out);
+    assert_eq!(h.error.to_native(), 0);
+    assert_eq!(parse_exact::<Attr>(&p), a);
+
+    stop(srv, vm);
+}
+
+/// Host-side changes reach the guest on the notification queue.
+#[test]
+fn notification_queue_announces_log_growth() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let cli = fx.other_handle();
+    for round in 0..3 {
+        let posted = vm.post_notify_buffer();
+        // A stale announcement would show as a generation mismatch below.
+        match round {
+            0 => drop(cli.create(&rp("from-host"), &spec(1)).unwrap()),
+            1 => drop(cli.mkdir(&rp("host-dir"), 0o755, 0, 0).unwrap()),
+            // The guest's own change is announced as well.
+            _ => drop(vm.create(ROOT_INO, "from-guest", 1).unwrap()),
+        }
+        let n = vm
+            .wait_notify(&posted, NOTIFY_TIMEOUT)
+            .unwrap_or_else(|| panic!("round {round}: no notification within {NOTIFY_TIMEOUT:?}"));
+        assert_eq!(n.type_.to_native(), NOTIFY_NAMESPACE_CHANGED);
+        cli.refresh().unwrap();
+        assert_eq!(n.log_generation.to_native(), cli.applied(), "round {round}");
+        // The guest now finds the new name.
+        let name = ["from-host", "host-dir", "from-guest"][round];
+        assert!(vm.lookup(ROOT_INO, name).is_ok(), "{name}");
+    }
+    // Several changes while no buffer is posted: one notification with the
+    // latest generation once a buffer arrives.
+    cli.create(&rp("x1"), &spec(1)).unwrap();
+    cli.create(&rp("x2"), &spec(1)).unwrap();
+    let last = cli.applied();
+    let deadline = Instant::now() + NOTIFY_TIMEOUT;
+    let n = loop {
+        let posted = vm.post_notify_buffer();
+        let n = vm
+            .wait_notify(&posted, deadline.saturating_duration_since(Instant::now()))
+            .expect("no notification for x1, x2");
+        if n.log_generation.to_native() == last {
+            break n;
+        }
+        assert!(n.log_generation.to_native() < last);
+    };
+    assert_eq!(n.type_.to_native(), NOTIFY_NAMESPACE_CHANGED);
+    stop(srv, vm);
+}
+
+/// role=client and role=ro on one daemon: no creation; a read-only window
+/// for ro.
+#[test]
+fn client_and_read_only_roles() {
+    let fx = Fixture::new();
+    let client = fx.sock("client.sock", Access::Client);
+    let ro = fx.sock("ro.sock", Access::ReadOnly);
+    let srv = Running::start(&fx.fs, &[client.clone(), ro.clone()]);
+    let mut vms = Vec::new();
+    let applied = fx.fs.applied();
+    for (s, flags, writable) in [(&client, 0, true), (&ro, CFG_F_READ_ONLY, false)] {
+        // The client negotiates no EVENT_IDX: the plain notification path.
+        let opts = Opts {
+            event_idx: s.access == Some(Access::ReadOnly),
+            ..Opts::full()
+        };
+        let mut vm = Vm::connect(&s.path, opts);
+        check_config(&mut vm, &fx, &s.tag, flags);
+        vm.init().unwrap();
+        let win = expect_map(&vm, &fx, writable);
+        win.check_file(&fx.stat("striped.bin"));
+        let data = fx.stat("data.bin");
+        assert_eq!(
+            vm.lookup(ROOT_INO, "data.bin").unwrap(),
+            attr_of(&fx.fs, &data)
+        );
+        assert_eq!(vm.getattr(data.ino).unwrap(), attr_of(&fx.fs, &data));
+        let root = host_listing(&fx.fs, ROOT_INO);
+        assert_eq!(read_all(&mut vm, ROOT_INO, READDIR_MIN).0, root);
+        let want: Vec<(u64, u64)> = data.extents().iter().map(|e| (e.offset, e.len)).collect();
+        assert_eq!(vm.get_fmap(data.ino, 4096).2, want);
+        assert_eq!(vm.statfs().unwrap().files.to_native(), 9);
+        assert_eq!(vm.create(ROOT_INO, "nope", 1), Err(libc::EROFS));
+        assert_eq!(vm.mkdir(ROOT_INO, "nope"), Err(libc::EROFS));
+        assert_eq!(vm.create(ROOT_INO, "a", 1), Err(libc::EROFS));
+        vms.push(vm);
+    }
+    assert_eq!(fx.fs.applied(), applied);
+    assert!(fx.other_handle().stat("nope").is_err());
+    // Both connections hear about the master's changes.
+    let posted: Vec<_> = vms.iter_mut().map(|vm| vm.post_notify_buffer()).collect();
+    fx.other_handle().create(&rp("news"), &spec(1)).unwrap();
+    for (vm, p) in vms.iter_mut().zip(&posted) {
+        let n = vm.wait_notify(p, NOTIFY_TIMEOUT).expect("no notification");
+        assert_eq!(n.log_generation.to_native(), applied + 1);
+        assert!(vm.lookup(ROOT_INO, "news").is_ok());
+    }
+    drop(vms);
+    srv.stop();
+}
+
+/// Malformed and hostile requests get errors; the device keeps serving.
+#[test]
+fn adversarial_requests_get_errors() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let data = fx.stat("data.bin");
+    let alive = |vm: &mut Vm, what: &str| {
+        let st = vm
+            .statfs()
+            .unwrap_or_else(|e| panic!("STATFS after {what}: {e}"));
+        assert_eq!(
+            st.files.to_native(),
+            fx.fs.usage().unwrap().files,
+            "after {what}"
+        );
+    };
+    let einval = libc::EINVAL as u32;
+
+    // Fewer than 24 readable bytes: EINVAL, unique unknown (0).
+    for n in [0usize, 1, 16, 23] {
+        let (len, out) = vm.submit(&[Seg::R(vec![0xab; n]), Seg::W(64)]);
+        assert_eq!(len as usize, HDR, "short header of {n}");
+        let h: RespHdr = parse(&out);
+        assert_eq!((h.error.to_native(), h.unique.to_native()), (einval, 0));
+    }
+    alive(&mut vm, "short header");
+
+    // hdr.len larger than the readable part, or smaller than a header.
+    for claim in [24 + 17, 1 << 20, u32::MAX, 23, 0] {
+        let mut hdr = vm.req_hdr(OP_LOOKUP, ROOT_INO, 9);
+        hdr.len = claim.into();
+        let mut bytes = hdr.as_slice().to_vec();
+        bytes.extend(name_body(LookupIn::default(), b"a"));
+        let (len, out) = vm.submit(&[Seg::R(bytes), Seg::W(128)]);
+        let (h, _) = check_reply(&hdr, len, &out);
+        assert_eq!(h.error.to_native(), einval, "hdr.len {claim}");
+    }
+    alive(&mut vm, "bad hdr.len");
+
+    // Unknown opcodes.
+    for op in [0, 9, 0x100, u32::MAX] {
+        let (h, p) = vm.request(op, ROOT_INO, &[], 64);
+        assert_eq!(h.error.to_native(), libc::ENOSYS as u32, "opcode {op}");
+        assert!(p.is_empty());
+    }
+    alive(&mut vm, "unknown opcodes");
+
+    // Invalid names, for LOOKUP, CREATE and MKDIR.
+    let long = "n".repeat(80);
+    let cases: [(&[u8], i32); 9] = [
+        (b"a/b", libc::EINVAL),
+        (b"/", libc::EINVAL),
+        (b"..", libc::EINVAL),
+        (b".", libc::EINVAL),
+        (b"a\0b", libc::EINVAL),
+        (b"\0", libc::EINVAL),
+        (b"", libc::EINVAL),
+        (long.as_bytes(), libc::ENAMETOOLONG),
+        (&[b'n'; 4000], libc::ENAMETOOLONG),
+    ];
+    for (name, errno) in cases {
+        let shown = String::from_utf8_lossy(name);
+        let body = name_body(LookupIn::default(), name);
+        assert_eq!(
+            vm.call(OP_LOOKUP, ROOT_INO, &body, 256),
+            Err(errno),
+            "LOOKUP {shown:?}"
+        );
+        let body = name_body(
+            CreateIn {
+                mode: 0o644.into(),
+                size: 1.into(),
+                ..Default::default()
+            },
+            name,
+        );
+        assert_eq!(
+            vm.call(OP_CREATE, ROOT_INO, &body, 256),
+            Err(errno),
+            "CREATE {shown:?}"
+        );
+        let body = name_body(
+            MkdirIn {
+                mode: 0o755.into(),
+                ..Default::default()
+            },
+            name,
+        );
+        assert_eq!(
+            vm.call(OP_MKDIR, ROOT_INO, &body, 256),
+            Err(errno),
+            "MKDIR {shown:?}"
+        );
+    }
+    // The longest name works; a path from the root over 79 bytes does not.
+    let n79 = "n".repeat(79);
+    assert_eq!(vm.create(ROOT_INO, &n79, 1).unwrap().size.to_native(), 1);
+    assert!(vm.lookup(ROOT_INO, &n79).is_ok());
+    let many = fx.stat("many").ino;
+    assert_eq!(vm.create(many, &"m".repeat(75), 1), Err(libc::ENAMETOOLONG));
+    assert_eq!(vm.mkdir(many, &"m".repeat(75)), Err(libc::ENAMETOOLONG));
+    assert!(vm.mkdir(many, &"m".repeat(74)).is_ok());
+    alive(&mut vm, "bad names");
+
+    // namelen larger than the name sent: cut by hdr.len, or by the end of
+    // the chain.
+    let mut body = name_body(LookupIn::default(), b"data.bin");
+    body[0] = 20;
+    assert_eq!(vm.call(OP_LOOKUP, ROOT_INO, &body, 256), Err(libc::EINVAL));
+    let hdr = vm.req_hdr(OP_LOOKUP, ROOT_INO, 8 + 20);
+    let mut bytes = hdr.as_slice().to_vec();
+    bytes.extend(&body);
+    let (len, out) = vm.submit(&[Seg::R(bytes), Seg::W(128)]);
+    assert_eq!(check_reply(&hdr, len, &out).0.error.to_native(), einval);
+    // Bodies shorter than their fixed part.
+    for (op, n) in [
+        (OP_INIT, 15),
+        (OP_LOOKUP, 7),
+        (OP_READDIR, 7),
+        (OP_CREATE, 31),
+        (OP_MKDIR, 15),
+    ] {
+        let r = vm.call(op, ROOT_INO, &vec![0; n], 256);
+        assert_eq!(r, Err(libc::EINVAL), "opcode {op} with a {n}-byte body");
+    }
+    // A request split over many descriptors is still one request.
+    let hdr = vm.req_hdr(OP_LOOKUP, ROOT_INO, 8 + 8);
+    let h = hdr.as_slice().to_vec();
+    let b = name_body(LookupIn::default(), b"data.bin");
+    let (len, out) = vm.submit(&[
+        Seg::R(h[..10].to_vec()),
+        Seg::R(h[10..].to_vec()),
+        Seg::R(b[..5].to_vec()),
+        Seg::R(b[5..11].to_vec()),
+        Seg::R(b[11..].to_vec()),
+        Seg::W(20),
+        Seg::W(200),
+    ]);
+    let (h, p) = check_reply(&hdr, len, &out);
+    assert_eq!(h.error.to_native(), 0);
+    assert_eq!(parse_exact::<Attr>(&p), attr_of(&fx.fs, &data));
+    alive(&mut vm, "truncated bodies");
+
+    // Node ids that do not exist, for every node-taking opcode.
+    for node in [0, 2, 3, 63, 65, ROOT_INO + (1 << 30), u64::MAX] {
+        assert_eq!(vm.getattr(node), Err(libc::ESTALE), "GETATTR {node}");
+        assert_eq!(vm.lookup(node, "a"), Err(libc::ESTALE), "LOOKUP in {node}");
+        assert_eq!(
+            vm.readdir(node, 0, 256),
+            Err(libc::ESTALE),
+            "READDIR {node}"
+        );
+        assert_eq!(vm.get_fmap(node, 256).0, libc::ESTALE, "GET_FMAP {node}");
+        assert_eq!(
+            vm.create(node, "z", 1),
+            Err(libc::ESTALE),
+            "CREATE in {node}"
+        );
+        assert_eq!(vm.mkdir(node, "z"), Err(libc::ESTALE), "MKDIR in {node}");
+    }
+    alive(&mut vm, "stale nodes");
+
+    // Wrong node types, existing names, READDIR past the end.
+    assert_eq!(vm.readdir(data.ino, 0, 256), Err(libc::ENOTDIR));
+    assert_eq!(vm.lookup(data.ino, "a"), Err(libc::ENOTDIR));
+    assert_eq!(vm.mkdir(data.ino, "a"), Err(libc::ENOTDIR));
+    assert_eq!(vm.get_fmap(ROOT_INO, 4096).0, libc::EISDIR);
+    assert_eq!(vm.get_fmap(fx.stat("dir").ino, 4096).0, libc::EISDIR);
+    for cookie in [u64::MAX, u64::MAX - 1, 1 << 40] {
+        // A cookie never returned: EOF and nothing, or EINVAL (spec 7.15).
+        let r = vm.readdir(ROOT_INO, cookie, 256);
+        assert!(matches!(&r, Ok((READDIR_F_EOF, e)) if e.is_empty()) || r == Err(libc::EINVAL));
+    }
+    let applied = fx.fs.applied();
+    assert_eq!(vm.create(ROOT_INO, "a", 1), Err(libc::EEXIST));
+    assert_eq!(vm.create(ROOT_INO, "dir", 1), Err(libc::EEXIST));
+    assert_eq!(vm.mkdir(ROOT_INO, "data.bin"), Err(libc::EEXIST));
+    assert_eq!(vm.mkdir(ROOT_INO, "dir"), Err(libc::EEXIST));
+    assert_eq!(fx.fs.applied(), applied, "a failed request changed the log");
+    alive(&mut vm, "wrong types");
+
+    // Only a readable descriptor: no room for a reply, used length 0.
+    let hdr = vm.req_hdr(OP_STATFS, 0, 0);
+    let (len, _) = vm.submit(&[Seg::R(hdr.as_slice().to_vec())]);
+    assert_eq!(len, 0);
+    // Only a writable descriptor: EINVAL (no header to read).
+    let (len, out) = vm.submit(&[Seg::W(64)]);
+    assert_eq!(len as usize, HDR);
+    assert_eq!(parse::<RespHdr>(&out).error.to_native(), einval);
+    // Directions swapped: the request sits in a device-writable buffer and
+    // the reply buffer is device-readable.
+    let hdr = vm.req_hdr(OP_STATFS, 0, 0);
+    let mut w = hdr.as_slice().to_vec();
+    w.resize(64, 0);
+    let (len, out) = vm.submit(&[Seg::Wd(w), Seg::R(vec![0; 64])]);
+    assert_eq!(len as usize, HDR, "swapped directions");
+    assert_eq!(parse::<RespHdr>(&out).error.to_native(), einval);
+    // A writable part shorter than the response header: nothing written.
+    for cap in [1, 8, 15] {
+        let hdr = vm.req_hdr(OP_STATFS, 0, 0);
+        let (len, _) = vm.submit(&[Seg::R(hdr.as_slice().to_vec()), Seg::W(cap)]);
+        assert_eq!(len, 0, "reply buffer of {cap}");
+        let (len, _) = vm.submit(&[Seg::R(vec![1, 2, 3]), Seg::W(cap)]);
+        assert_eq!(len, 0, "reply buffer of {cap} for a bad header");
+    }
+    alive(&mut vm, "no room for a reply");
+
+    // Descriptors outside guest memory: used with length 0.
+    let hdr = vm.req_hdr(OP_STATFS, 0, 0);
+    let (len, _) = vm.submit(&[
+        Seg::R(hdr.as_slice().to_vec()),
+        Seg::Raw(MEM_SIZE as u64, 64, true),
+    ]);
+    assert_eq!(len, 0);
+    let (len, _) = vm.submit(&[Seg::Raw(u64::MAX - 8, 24, false), Seg::W(64)]);
+    assert_eq!(len, 0);
+    alive(&mut vm, "descriptors outside memory");
+
+    // A request on the notification queue is not answered as a request.
+    // The log grew above and nothing was announced yet: the device uses the
+    // buffer for that notification, or drops it (used length 0).
+    let hdr = vm.req_hdr(OP_STATFS, 0, 0);
+    let q = &mut vm.queues[NOTIFY_QUEUE as usize];
+    let (head, w) = q.add(
+        &vm.mem,
+        &[Seg::R(hdr.as_slice().to_vec()), Seg::W(256)],
+        false,
+    );
+    let (id, len) = q
+        .wait_used(&vm.mem, TIMEOUT)
+        .expect("queue 0 buffer unused");
+    assert_eq!(id, u32::from(head));
+    if len != 0 {
+        assert_eq!(len as usize, std::mem::size_of::<Notify>());
+        let mut b = [0u8; 16];
+        vm.mem.read_slice(&mut b, GuestAddress(w[0].0)).unwrap();
+        let n: Notify = parse(&b);
+        assert_eq!(n.type_.to_native(), NOTIFY_NAMESPACE_CHANGED);
+        assert_eq!(n.log_generation.to_native(), fx.fs.applied());
+    }
+    alive(&mut vm, "a request on queue 0");
+
+    stop(srv, vm);
+}
+
+/// A VMM without usable shared memory gets a metadata-only device: the
+/// configuration says NO_WINDOW, INIT maps nothing, metadata is served
+/// (spec 4, 5.2, 7.5).
+#[test]
+fn spec_no_window_device_serves_metadata() {
+    let fx = Fixture::new();
+    let sock = fx.sock("noshm.sock", Access::Master);
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let full = Opts::full();
+    let variants = [
+        // SHMEM not negotiated at all.
+        Opts {
+            protocol: full.protocol - VhostUserProtocolFeatures::SHMEM,
+            ..full
+        },
+        // SHMEM negotiated, but no backend channel to map with.
+        Opts {
+            protocol: full.protocol - VhostUserProtocolFeatures::BACKEND_REQ,
+            ..full
+        },
+        // SHMEM negotiated, but the region never asked for.
+        Opts {
+            shmem_config: false,
+            ..full
+        },
+    ];
+    let mut failures = Vec::new();
+    // One socket, one connection after the other: reconnecting works.
+    for opts in variants {
+        let mut vm = Vm::connect(&sock.path, opts);
+        check_config(&mut vm, &fx, &sock.tag, CFG_F_MAY_CREATE | CFG_F_NO_WINDOW);
+        match vm.init() {
+            Ok(init) => assert_eq!(init.root_nodeid.to_native(), ROOT_INO),
+            Err(e) => failures.push(format!("{:?}: INIT answered {e}", opts.protocol)),
+        }
+        vm.no_backend_msg();
+        match vm.statfs() {
+            Ok(st) => assert_eq!(st.files.to_native(), 9),
+            Err(e) => failures.push(format!("{:?}: STATFS answered {e}", opts.protocol)),
+        }
+        let data = fx.stat("data.bin");
+        match vm.lookup(ROOT_INO, "data.bin") {
+            Ok(a) => assert_eq!(a, attr_of(&fx.fs, &data)),
+            Err(e) => failures.push(format!("{:?}: LOOKUP answered {e}", opts.protocol)),
+        }
+        drop(vm);
+    }
+    // A full VMM on the same socket afterwards gets its window.
+    let mut vm = Vm::connect(&sock.path, Opts::full());
+    check_config(&mut vm, &fx, &sock.tag, CFG_F_MAY_CREATE);
+    vm.init().unwrap();
+    expect_map(&vm, &fx, true).check_file(&fx.stat("data.bin"));
+    stop(srv, vm);
+    assert!(
+        failures.is_empty(),
+        "metadata-only device:\n{}",
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------
+// One rule of the specification each
+// ---------------------------------------------------------------------
+
+/// Spec 7.2/7.15: a writable part below the opcode's minimum (16 + fixed
+/// reply struct; READDIR 16 + 8 + 104; GET_FMAP 32) gets ERANGE.
+#[test]
+fn spec_reply_room_below_minimum_is_erange() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let data = fx.stat("data.bin").ino;
+    let lookup = name_body(LookupIn::default(), b"a");
+    let readdir = ReaddirIn::default().as_slice().to_vec();
+    let cases: [(&str, u32, u64, &[u8], usize); 6] = [
+        ("STATFS", OP_STATFS, 0, &[], HDR + 64),
+        ("GETATTR", OP_GETATTR, data, &[], HDR + ATTR),
+        ("LOOKUP", OP_LOOKUP, ROOT_INO, &lookup, HDR + ATTR),
+        (
+            "READDIR",
+            OP_READDIR,
+            ROOT_INO,
+            &readdir,
+            READDIR_MIN as usize,
+        ),
+        ("GET_FMAP", OP_GET_FMAP, data, &[], HDR + 16),
+        (
+            "INIT",
+            OP_INIT,
+            0,
+            &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            HDR + 32,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, op, node, body, min) in cases {
+        for cap in [HDR, min - 1] {
+            let (h, p) = vm.request(op, node, body, cap as u32);
+            if h.error.to_native() != libc::ERANGE as u32 || !p.is_empty() {
+                failures.push(format!(
+                    "{what} with {cap} writable bytes (minimum {min}): error {}, {} payload bytes",
+                    h.error.to_native(),
+                    p.len()
+                ));
+            }
+        }
+        // At the minimum: served (GET_FMAP: E2BIG, the extents do not fit).
+        let (h, _) = vm.request(op, node, body, min as u32);
+        let want = if op == OP_GET_FMAP { libc::E2BIG } else { 0 };
+        assert_eq!(
+            h.error.to_native(),
+            want as u32,
+            "{what} with exactly {min} bytes"
+        );
+    }
+    stop(srv, vm);
+    assert!(
+        failures.is_empty(),
+        "expected ERANGE:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Spec 7.15: hdr.len must equal the readable part, and the readable part
+/// must have the length the opcode requires.
+#[test]
+fn spec_request_length_must_match() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let data = fx.stat("data.bin").ino;
+    let mut cases = Vec::new();
+    // hdr.len smaller than the readable part (trailing bytes).
+    let hdr = vm.req_hdr(OP_GETATTR, data, 0);
+    let mut b = hdr.as_slice().to_vec();
+    b.extend([0u8; 8]);
+    cases.push(("GETATTR, 8 bytes beyond hdr.len".to_string(), hdr, b));
+    let body = name_body(LookupIn::default(), b"data.bin");
+    let hdr = vm.req_hdr(OP_LOOKUP, ROOT_INO, body.len());
+    let mut b = hdr.as_slice().to_vec();
+    b.extend(&body);
+    b.extend(b"junk");
+    cases.push(("LOOKUP, 4 bytes beyond hdr.len".to_string(), hdr, b));
+    // Bodies the opcode does not take, counted in hdr.len.
+    for (what, op, node) in [
+        ("STATFS", OP_STATFS, 0),
+        ("GETATTR", OP_GETATTR, data),
+        ("GET_FMAP", OP_GET_FMAP, data),
+    ] {
+        let hdr = vm.req_hdr(op, node, 8);
+        let mut b = hdr.as_slice().to_vec();
+        b.extend([0u8; 8]);
+        cases.push((format!("{what} with an 8-byte body"), hdr, b));
+    }
+    // LOOKUP: hdr.len = 32 + namelen exactly, not more.
+    let body = name_body(LookupIn::default(), b"data.bin");
+    let mut longer = body.clone();
+    longer.extend(b"xx");
+    let hdr = vm.req_hdr(OP_LOOKUP, ROOT_INO, longer.len());
+    let mut b = hdr.as_slice().to_vec();
+    b.extend(&longer);
+    cases.push(("LOOKUP with hdr.len = 32 + namelen + 2".to_string(), hdr, b));
+    let mut failures = Vec::new();
+    for (what, hdr, readable) in cases {
+        let (len, out) = vm.submit(&[Seg::R(readable), Seg::W(256)]);
+        let (h, _) = check_reply(&hdr, len, &out);
+        if h.error.to_native() != libc::EINVAL as u32 {
+            failures.push(format!("{what}: error {}", h.error.to_native()));
+        }
+    }
+    stop(srv, vm);
+    assert!(
+        failures.is_empty(),
+        "expected EINVAL:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Spec 7.14/7.15: reserved fields and flags must be zero, and a mode may
+/// hold only permission bits and the opcode's type bit.
+#[test]
+fn spec_reserved_fields_and_mode_bits_are_checked() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let applied = fx.fs.applied();
+    let mut failures = Vec::new();
+    let init = |flags: u32, padding: u32| InitIn {
+        major: VERSION_MAJOR.into(),
+        minor: VERSION_MINOR.into(),
+        flags: flags.into(),
+        padding: padding.into(),
+    };
+    let create = |mode: u32, flags: u32, padding: u32| CreateIn {
+        mode: mode.into(),
+        flags: flags.into(),
+        padding: padding.into(),
+        size: 1.into(),
+        ..Default::default()
+    };
+    let mkdir = |mode: u32| MkdirIn {
+        mode: mode.into(),
+        ..Default::default()
+    };
+    let lookup = LookupIn {
+        padding: 1.into(),
+        ..Default::default()
+    };
+    let cases = [
+        ("INIT flags 1", OP_INIT, init(1, 0).as_slice().to_vec()),
+        ("INIT padding 1", OP_INIT, init(0, 1).as_slice().to_vec()),
+        ("LOOKUP padding 1", OP_LOOKUP, name_body(lookup, b"a")),
+        (
+            "CREATE flags 1",
+            OP_CREATE,
+            name_body(create(0o644, 1, 0), b"r1"),
+        ),
+        (
+            "CREATE padding 1",
+            OP_CREATE,
+            name_body(create(0o644, 0, 1), b"r2"),
+        ),
+        (
+            "CREATE mode S_IFDIR",
+            OP_CREATE,
+            name_body(create(S_IFDIR | 0o644, 0, 0), b"r3"),
+        ),
+        (
+            "CREATE mode S_IFLNK",
+            OP_CREATE,
+            name_body(create(0o120_644, 0, 0), b"r4"),
+        ),
+        (
+            "CREATE mode 0o1000644",
+            OP_CREATE,
+            name_body(create(0o100_0644, 0, 0), b"r5"),
+        ),
+        (
+            "MKDIR mode S_IFREG",
+            OP_MKDIR,
+            name_body(mkdir(S_IFREG | 0o755), b"r6"),
+        ),
+        (
+            "MKDIR mode 0o1000755",
+            OP_MKDIR,
+            name_body(mkdir(0o100_0755), b"r7"),
+        ),
+    ];
+    for (what, op, body) in cases {
+        let r = vm.call(op, ROOT_INO, &body, 256);
+        if r != Err(libc::EINVAL) {
+            failures.push(format!("{what}: {:?}", r.map(|_| "error 0")));
+        }
+    }
+    // Allowed: the opcode's own type bit.
+    let p = vm
+        .call(
+            OP_MKDIR,
+            ROOT_INO,
+            &name_body(mkdir(S_IFDIR | 0o700), b"ok"),
+            256,
+        )
+        .unwrap();
+    assert_eq!(parse_exact::<Attr>(&p).mode.to_native(), S_IFDIR | 0o700);
+    let created = fx.fs.applied() - applied - 1;
+    stop(srv, vm);
+    assert!(
+        failures.is_empty(),
+        "expected EINVAL:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(created, 0, "refused requests created {created} entries");
+}
+
+/// Spec 7.4: nlink of a directory is 2 plus its subdirectories.
+#[test]
+fn spec_directory_nlink_counts_subdirectories() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let mut got = Vec::new();
+    // root: dir, many; many: 9 subdirectories; dir: none.
+    for (what, node, want) in [
+        ("root", ROOT_INO, 4),
+        ("many", fx.stat("many").ino, 11),
+        ("dir", fx.stat("dir").ino, 2),
+    ] {
+        let n = vm.getattr(node).unwrap().nlink.to_native();
+        if n != want {
+            got.push(format!("{what}: nlink {n}, expected {want}"));
+        }
+    }
+    let d = vm.mkdir(ROOT_INO, "new").unwrap();
+    if d.nlink.to_native() != 2 {
+        got.push(format!("new: nlink {}", d.nlink.to_native()));
+    }
+    let n = vm.getattr(ROOT_INO).unwrap().nlink.to_native();
+    if n != 5 {
+        got.push(format!("root after MKDIR: nlink {n}, expected 5"));
+    }
+    stop(srv, vm);
+    assert!(got.is_empty(), "{}", got.join("\n"));
+}
+
+/// Spec 7.5: the device answers INIT with error 0 and its own version,
+/// whatever version the driver sent.
+#[test]
+fn spec_init_answers_any_version() {
+    let (_fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let mut got = Vec::new();
+    for (major, minor) in [(VERSION_MAJOR + 1, 0), (0, 7), (VERSION_MAJOR, 99)] {
+        let inp = InitIn {
+            major: major.into(),
+            minor: minor.into(),
+            ..Default::default()
+        };
+        let (h, p) = vm.request(OP_INIT, 0, inp.as_slice(), 256);
+        let ok = h.error.to_native() == 0
+            && p.len() == std::mem::size_of::<InitOut>()
+            && parse::<InitOut>(&p).major.to_native() == VERSION_MAJOR;
+        if !ok {
+            got.push(format!(
+                "driver {major}.{minor}: error {}",
+                h.error.to_native()
+            ));
+        }
+    }
+    stop(srv, vm);
+    assert!(got.is_empty(), "{}", got.join("\n"));
+}
+
+/// Spec 7.2/7.14/9.1: a chain whose writable descriptor precedes a
+/// readable one has a bad layout: EINVAL, not a served request.
+#[test]
+fn spec_writable_before_readable_is_einval() {
+    let (_fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let mut got = Vec::new();
+    for split in [0, 8] {
+        let hdr = vm.req_hdr(OP_STATFS, 0, 0);
+        let h = hdr.as_slice().to_vec();
+        // [W, R(hdr)] or [R(hdr[..8]), W, R(hdr[8..])].
+        let mut segs = vec![
+            Seg::R(h[..split].to_vec()),
+            Seg::W(256),
+            Seg::R(h[split..].to_vec()),
+        ];
+        if split == 0 {
+            segs.remove(0);
+        }
+        let (len, out) = vm.submit(&segs);
+        assert!(len as usize >= HDR);
+        let r: RespHdr = parse(&out);
+        assert_eq!(r.len.to_native(), len);
+        // The header may or may not be considered read: unique 0 or copied.
+        assert!([0, hdr.unique.to_native()].contains(&r.unique.to_native()));
+        if (r.error.to_native(), len as usize) != (libc::EINVAL as u32, HDR) {
+            got.push(format!(
+                "{segs:?}: error {}, {len} bytes",
+                r.error.to_native()
+            ));
+        }
+    }
+    assert!(vm.statfs().is_ok());
+    stop(srv, vm);
+    assert!(
+        got.is_empty(),
+        "chains with a readable descriptor after a writable one were served:\n{}",
+        got.join("\n")
+    );
+}
+
+/// Spec 7.15: before setting EOF the device brings its view up to date,
+/// for a continued listing too.
+#[test]
+fn spec_readdir_eof_sees_other_writers() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let (_, all) = vm.readdir(ROOT_INO, 0, 64 << 10).unwrap();
+    let last = all.last().unwrap().cookie;
+    let cli = fx.other_handle();
+    let mut missed = Vec::new();
+    for i in 0..5 {
+        let name = format!("late{i}");
+        let n = cli.create(&rp(&name), &spec(1)).unwrap();
+        // Right away: the daemon's watcher (every 100 ms) has most likely
+        // not seen it yet.
+        let (flags, rest) = vm.readdir(ROOT_INO, last, 64 << 10).unwrap();
+        assert_eq!(flags, READDIR_F_EOF);
+        if !rest.iter().any(|e| e.nodeid == n.ino) {
+            missed.push(name);
+        }
+    }
+    stop(srv, vm);
+    assert!(
+        missed.is_empty(),
+        "READDIR with a cookie set EOF without {missed:?}"
+    );
+}
+
+/// Spec 7.6: statfs_out.total_bytes is device_size.
+#[test]
+fn spec_statfs_total_is_device_size() {
+    let (_fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let total = vm.statfs().unwrap().total_bytes.to_native();
+    stop(srv, vm);
+    assert_eq!(total, DEV_SIZE);
+}
+
+/// Spec 2, 7.15: without VIRTIO_FAMFS_F_NOTIFY the device never uses
+/// queue 0.
+#[test]
+fn spec_no_notifications_without_f_notify() {
+    let opts = Opts {
+        notify: false,
+        ..Opts::full()
+    };
+    let (fx, srv, mut vm) = session(Access::Master, opts);
+    assert_eq!(vm.features & (1 << F_NOTIFY), 0);
+    let posted = vm.post_notify_buffer();
+    fx.other_handle().create(&rp("quiet"), &spec(1)).unwrap();
+    vm.create(ROOT_INO, "quiet2", 1).unwrap();
+    // A kick on queue 0 makes the device look at it at once, whatever its
+    // watcher (every 100 ms) has seen so far.
+    vm.queues[NOTIFY_QUEUE as usize].kick.write(1).unwrap();
+    let n = vm.wait_notify(&posted, Duration::from_millis(500));
+    stop(srv, vm);
+    assert!(n.is_none(), "notification without F_NOTIFY: {n:?}");
+}
+
+/// shutdown() ends `run` even while a VMM is connected.
+#[test]
+fn shutdown_with_a_connected_vmm() {
+    let (_fx, srv, mut vm) = session(Access::Master, Opts::full());
+    assert!(vm.statfs().is_ok());
+    // `vm` stays connected while the daemon stops.
+    srv.stop();
+    drop(vm);
+}
