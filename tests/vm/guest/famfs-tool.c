@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+/*
+ * famfs-tool: the guest side of the real-guest tests. A static program
+ * (built on the host with gcc -static) with one subcommand per check:
+ *
+ *   verify FILE SEED read|mmap     file holds famfs's seeded pattern
+ *   fill FILE SEED                 write the pattern through a shared mmap
+ *   touch FILE                     read every byte by mmap; print a checksum
+ *                                  and the mapping's smaps entry
+ *   write-at FILE OFFSET STRING    write STRING through a shared mmap
+ *   read-at FILE OFFSET LEN        print LEN bytes read through mmap
+ *   produce FILE COUNT             ring producer (see ring_* below)
+ *   consume FILE COUNT             ring consumer; checks every message
+ *   bench FILE                     mmap read bandwidth of FILE vs the same
+ *                                  size of anonymous memory
+ *   try-write FILE                 attempt write(2) and a shared writable
+ *                                  mmap; print the errno of each
+ *
+ * Exit status 0 on success, 1 on a failed check, 2 on a usage error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int fail(const char *what)
+{
+	fprintf(stderr, "famfs-tool: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
+/* famfs's pattern: splitmix64-seeded xoroshiro128+, low 32 bits per step */
+struct pattern {
+	uint64_t s0, s1;
+	uint8_t spare[4];
+	int nspare;
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static int pattern_init(struct pattern *p, uint64_t seed)
+{
+	uint64_t x = (uint32_t)seed;
+
+	if (!x)
+		return -1;
+	p->s0 = splitmix64(&x);
+	p->s1 = splitmix64(&x);
+	p->nspare = 0;
+	return 0;
+}
+
+static uint32_t pattern_step(struct pattern *p)
+{
+	uint64_t s0 = p->s0, s1 = p->s1, r = s0 + s1;
+
+	s1 ^= s0;
+	p->s0 = rotl(s0, 55) ^ s1 ^ (s1 << 14);
+	p->s1 = rotl(s1, 36);
+	return (uint32_t)r;
+}
+
+static void pattern_fill(struct pattern *p, uint8_t *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && p->nspare)
+		buf[i++] = p->spare[4 - p->nspare--];
+	for (; i + 4 <= len; i += 4) {
+		uint32_t v = pattern_step(p);
+
+		memcpy(buf + i, &v, 4);	/* x86 is little-endian */
+	}
+	if (i < len) {
+		uint32_t v = pattern_step(p);
+
+		memcpy(p->spare, &v, 4);
+		p->nspare = 4 - (int)(len - i);
+		memcpy(buf + i, &v, len - i);
+	}
+}
+
+static void *map_file(const char *path, int prot, size_t *len, int *fdp)
+{
+	struct stat st;
+	void *m;
+	int fd = open(path, (prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	*len = st.st_size;
+	m = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	if (fdp)
+		*fdp = fd;
+	else
+		close(fd);
+	return m;
+}
+
+static int cmd_verify(const char *path, uint64_t seed, const char *how)
+{
+	struct pattern p;
+	static uint8_t want[1 << 20], got[1 << 20];
+	size_t len, off = 0;
+	uint8_t *m = NULL;
+	int fd = -1;
+
+	if (pattern_init(&p, seed))
+		return 2;
+	if (!strcmp(how, "mmap")) {
+		m = map_file(path, PROT_READ, &len, NULL);
+		if (!m)
+			return fail(path);
+	} else {
+		struct stat st;
+
+		fd = open(path, O_RDONLY);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return fail(path);
+		len = st.st_size;
+	}
+	while (off < len) {
+		size_t n = len - off < sizeof(want) ? len - off : sizeof(want);
+		const uint8_t *have = m ? m + off : got;
+
+		if (!m) {
+			size_t done = 0;
+
+			while (done < n) {
+				ssize_t r = pread(fd, got + done, n - done, off + done);
+
+				if (r <= 0)
+					return fail("read");
+				done += r;
+			}
+		}
+		pattern_fill(&p, want, n);
+		if (memcmp(have, want, n)) {
+			size_t i = 0;
+
+			while (have[i] == want[i])
+				i++;
+			printf("verify %s: MISMATCH at offset %zu\n", path, off + i);
+			return 1;
+		}
+		off += n;
+	}
+	printf("verify %s: %zu bytes match seed %llu by %s\n", path, len,
+	       (unsigned long long)seed, how);
+	return 0;
+}
+
+static int cmd_fill(const char *path, uint64_t seed)
+{
+	struct pattern p;
+	size_t len;
+	uint8_t *m = map_file(path, PROT_READ | PROT_WRITE, &len, NULL);
+
+	if (!m)
+		return fail(path);
+	if (pattern_init(&p, seed))
+		return 2;
+	pattern_fill(&p, m, len);
+	if (msync(m, len, MS_SYNC))
+		return fail("msync");
+	printf("fill %s: %zu bytes with seed %llu by mmap\n", path, len,
+	       (unsigned long long)seed);
+	return 0;
+}
+
+/* Prints the smaps entry of the mapping that contains addr. */
+static void print_smaps(const void *addr)
+{
+	char line[512];
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		/* Only a mapping's first line starts with "lo-hi ". */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		if (in)
+			printf("smaps: %s", line);
+	}
+	fclose(f);
+}
+
+static int cmd_touch(const char *path)
+{
+	size_t len, i;
+	uint64_t sum = 0;
+	const uint64_t *w;
+	const uint8_t *m = map_file(path, PROT_READ, &len, NULL);
+
+	if (!m)
+		return fail(path);
+	w = (const uint64_t *)m;
+	for (i = 0; i < len / 8; i++)
+		sum += w[i] * (i | 1);
+	for (i = len & ~7UL; i < len; i++)
+		sum += m[i];
+	printf("touch %s: %zu bytes checksum %016llx\n", path, len,
+	       (unsigned long long)sum);
+	print_smaps(m);
+	return 0;
+}
+
+static int cmd_write_at(const char *path, size_t off, const char *s)
+{
+	size_t len;
+	uint8_t *m = map_file(path, PROT_READ | PROT_WRITE, &len, NULL);
+
+	if (!m)
+		return fail(path);
+	if (off + strlen(s) > len)
+		return 2;
+	memcpy(m + off, s, strlen(s));
+	if (msync(m, len, MS_SYNC))
+		return fail("msync");
+	return 0;
+}
+
+static int cmd_read_at(const char *path, size_t off, size_t n)
+{
+	size_t len;
+	const uint8_t *m = map_file(path, PROT_READ, &len, NULL);
+
+	if (!m)
+		return fail(path);
+	if (off + n > len)
+		return 2;
+	fwrite(m + off, 1, n, stdout);
+	putchar('\n');
+	return 0;
+}
+
+/*
+ * A single-producer single-consumer ring in a shared file. Header: head
+ * (next slot to write) and tail (next slot to read) on separate cache
+ * lines; slots of 64 bytes: sequence number, length, checksum, payload.
+ * The producer writes a slot, then publishes head with a release store;
+ * the consumer reads head with an acquire load, checks the slot, then
+ * publishes tail. On one host the memory is coherent, so these barriers
+ * are all that is needed.
+ */
+#define RING_SLOTS 1024
+struct ring_slot {
+	uint64_t seq;
+	uint32_t len;
+	uint32_t sum;
+	uint8_t payload[48];
+};
+
+struct ring {
+	uint64_t head;
+	uint8_t pad0[56];
+	uint64_t tail;
+	uint8_t pad1[56];
+	struct ring_slot slot[RING_SLOTS];
+};
+
+static uint32_t payload_sum(const uint8_t *p, uint32_t len)
+{
+	uint32_t s = 2166136261u;
+
+	while (len--)
+		s = (s ^ *p++) * 16777619u;
+	return s;
+}
+
+static struct ring *ring_map(const char *path)
+{
+	size_t len;
+	struct ring *r = map_file(path, PROT_READ | PROT_WRITE, &len, NULL);
+
+	if (r && len < sizeof(*r)) {
+		errno = EFBIG;
+		return NULL;
+	}
+	return r;
+}
+
+static int cmd_produce(const char *path, uint64_t count)
+{
+	struct ring *r = ring_map(path);
+	uint64_t i;
+
+	if (!r)
+		return fail(path);
+	for (i = 0; i < count; i++) {
+		struct ring_slot *s = &r->slot[i % RING_SLOTS];
+		uint32_t j;
+
+		while (i - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= RING_SLOTS)
+			usleep(50);
+		s->seq = i;
+		s->len = 8 + (uint32_t)(i % 40);
+		for (j = 0; j < s->len; j++)
+			s->payload[j] = (uint8_t)(i * 31 + j);
+		s->sum = payload_sum(s->payload, s->len);
+		__atomic_store_n(&r->head, i + 1, __ATOMIC_RELEASE);
+	}
+	printf("produce: %llu messages\n", (unsigned long long)count);
+	return 0;
+}
+
+static int cmd_consume(const char *path, uint64_t count)
+{
+	struct ring *r = ring_map(path);
+	uint64_t i, bad = 0;
+	time_t start = time(NULL);
+
+	if (!r)
+		return fail(path);
+	for (i = 0; i < count; i++) {
+		const struct ring_slot *s = &r->slot[i % RING_SLOTS];
+
+		while (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) <= i) {
+			if (time(NULL) - start > 120) {
+				printf("consume: TIMEOUT after %llu messages\n",
+				       (unsigned long long)i);
+				return 1;
+			}
+			usleep(50);
+		}
+		if (s->seq != i || s->len > sizeof(s->payload) ||
+		    s->sum != payload_sum(s->payload, s->len))
+			bad++;
+		__atomic_store_n(&r->tail, i + 1, __ATOMIC_RELEASE);
+	}
+	printf("consume: %llu messages, %llu bad\n", (unsigned long long)count,
+	       (unsigned long long)bad);
+	return bad ? 1 : 0;
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static uint64_t sum_words(const volatile uint64_t *w, size_t n)
+{
+	uint64_t s = 0;
+	size_t i;
+
+	for (i = 0; i < n; i += 8)
+		s += w[i] + w[i + 1] + w[i + 2] + w[i + 3] + w[i + 4] + w[i + 5] +
+		     w[i + 6] + w[i + 7];
+	return s;
+}
+
+static int cmd_bench(const char *path)
+{
+	size_t len;
+	double t0, tf, ta;
+	uint64_t sf, sa;
+	uint64_t *anon;
+	const uint64_t *m = map_file(path, PROT_READ, &len, NULL);
+
+	if (!m)
+		return fail(path);
+	anon = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (anon == MAP_FAILED)
+		return fail("anonymous mmap");
+	madvise(anon, len, MADV_HUGEPAGE);
+	memset(anon, 1, len);	/* fault it in: time reads only, like the file */
+	t0 = now();
+	sf = sum_words(m, len / 8);
+	tf = now() - t0;
+	t0 = now();
+	sa = sum_words(anon, len / 8);
+	ta = now() - t0;
+	printf("bench: file %.1f MB/s (%.3f s), anonymous %.1f MB/s (%.3f s), ratio %.1f%% [%llx %llx]\n",
+	       len / tf / 1e6, tf, len / ta / 1e6, ta, 100.0 * ta / tf,
+	       (unsigned long long)sf, (unsigned long long)sa);
+	return 0;
+}
+
+static int cmd_try_write(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	void *m;
+
+	printf("try-write: open O_RDWR: %s\n", fd < 0 ? strerror(errno) : "ok");
+	if (fd >= 0) {
+		ssize_t r = write(fd, "x", 1);
+
+		printf("try-write: write: %s\n", r < 0 ? strerror(errno) : "ok");
+		m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		printf("try-write: shared writable mmap: %s\n",
+		       m == MAP_FAILED ? strerror(errno) : "ok");
+		close(fd);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *c = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(c, "verify") && argc == 5)
+		return cmd_verify(argv[2], strtoull(argv[3], NULL, 0), argv[4]);
+	if (!strcmp(c, "fill") && argc == 4)
+		return cmd_fill(argv[2], strtoull(argv[3], NULL, 0));
+	if (!strcmp(c, "touch") && argc == 3)
+		return cmd_touch(argv[2]);
+	if (!strcmp(c, "write-at") && argc == 5)
+		return cmd_write_at(argv[2], strtoull(argv[3], NULL, 0), argv[4]);
+	if (!strcmp(c, "read-at") && argc == 5)
+		return cmd_read_at(argv[2], strtoull(argv[3], NULL, 0),
+				   strtoull(argv[4], NULL, 0));
+	if (!strcmp(c, "produce") && argc == 4)
+		return cmd_produce(argv[2], strtoull(argv[3], NULL, 0));
+	if (!strcmp(c, "consume") && argc == 4)
+		return cmd_consume(argv[2], strtoull(argv[3], NULL, 0));
+	if (!strcmp(c, "bench") && argc == 3)
+		return cmd_bench(argv[2]);
+	if (!strcmp(c, "try-write") && argc == 3)
+		return cmd_try_write(argv[2]);
+	fprintf(stderr, "usage: see the comment at the top of famfs-tool.c\n");
+	return 2;
+}
