@@ -245,6 +245,33 @@ impl Device {
         Ok(())
     }
 
+    /// Drops this process's page mappings of `[offset, offset + len)`: the
+    /// bytes stay on the device and are mapped again on the next access.
+    /// Keeps the log pages replay read from counting as our memory.
+    pub fn release(&self, offset: u64, len: u64) {
+        let page = 4096;
+        let start = offset - offset % page;
+        let end = offset.saturating_add(len).min(self.size);
+        if end <= start {
+            return;
+        }
+        let addr = self.map.addr.as_ptr() as usize + start as usize;
+        if let Some(p) = NonNull::new(addr as *mut libc::c_void) {
+            // SAFETY: the range lies inside our own shared mapping; for a
+            // shared mapping MADV_DONTNEED only drops page table entries.
+            let r = unsafe {
+                nix::sys::mman::madvise(
+                    p,
+                    (end - start) as usize,
+                    nix::sys::mman::MmapAdvise::MADV_DONTNEED,
+                )
+            };
+            if let Err(e) = r {
+                log::debug!("madvise(DONTNEED) of {start:#x}..{end:#x}: {e}");
+            }
+        }
+    }
+
     /// Takes the cross-process append lock (flock on the device). Each
     /// `Device` has its own open file description, so two handles in one
     /// process exclude each other too.

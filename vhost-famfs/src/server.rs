@@ -368,10 +368,7 @@ impl<W: Window> Server<W> {
     fn attr(&self, n: &Node) -> Attr {
         let mut a = attr(n);
         if n.is_dir() {
-            let subdirs = self
-                .fs
-                .with_ns(|ns| ns.children_after(n.ino, 0).filter(|c| c.is_dir()).count() as u32);
-            a.nlink = (2 + subdirs).into();
+            a.nlink = (2 + self.fs.with_ns(|ns| ns.subdirs(n.ino))).into();
         }
         a
     }
@@ -403,7 +400,7 @@ impl<W: Window> Server<W> {
 /// The wire attributes of a node.
 pub fn attr(n: &Node) -> Attr {
     let nlink = match &n.kind {
-        NodeKind::Dir { .. } => 2,
+        NodeKind::Dir => 2,
         NodeKind::File { .. } => 1,
     };
     Attr {

@@ -299,6 +299,11 @@ impl Famfs {
             }
         }
         st.applied = h.next_index;
+        if h.next_index > from {
+            let start = super::format::entry_offset(from);
+            self.dev
+                .release(start, super::format::entry_offset(h.next_index) - start);
+        }
         Ok(h.next_index - from)
     }
 

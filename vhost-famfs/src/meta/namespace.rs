@@ -8,7 +8,7 @@
 //! `((i + 1) << 6) | (d + 1)`. Numbers therefore grow in creation order,
 //! which makes them usable as resumable directory cookies.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use super::entry::{DirRecord, FileRecord, LogRecord};
 use super::fmap::{Extent, Fmap};
@@ -30,19 +30,12 @@ pub const S_IFMT: u32 = 0o170000;
 pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFREG: u32 = 0o100000;
 
-/// What a node is.
+/// What a node is. A directory's children live in the `Namespace`, so
+/// that cloning a node stays cheap however large the directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeKind {
-    Dir {
-        /// name → child, and child inode order for readdir.
-        by_name: HashMap<String, Ino>,
-        by_ino: BTreeMap<Ino, String>,
-    },
-    File {
-        size: u64,
-        flags: u32,
-        fmap: Fmap,
-    },
+    Dir,
+    File { size: u64, flags: u32, fmap: Fmap },
 }
 
 /// One file or directory.
@@ -63,34 +56,44 @@ pub struct Node {
 
 impl Node {
     pub fn is_dir(&self) -> bool {
-        matches!(self.kind, NodeKind::Dir { .. })
+        matches!(self.kind, NodeKind::Dir)
     }
     pub fn size(&self) -> u64 {
         match &self.kind {
             NodeKind::File { size, .. } => *size,
-            NodeKind::Dir { .. } => 0,
+            NodeKind::Dir => 0,
         }
     }
     /// Bytes of device memory the node occupies.
     pub fn allocated(&self) -> u64 {
         match &self.kind {
             NodeKind::File { fmap, .. } => fmap.ranges().iter().map(|e| e.len).sum(),
-            NodeKind::Dir { .. } => 0,
+            NodeKind::Dir => 0,
         }
     }
     /// The file's data extents in file order (empty for directories).
     pub fn extents(&self) -> Vec<Extent> {
         match &self.kind {
             NodeKind::File { size, fmap, .. } => fmap.expand(*size),
-            NodeKind::Dir { .. } => Vec::new(),
+            NodeKind::Dir => Vec::new(),
         }
     }
+}
+
+/// A directory's children: by name for lookup, by inode number (creation
+/// order) for readdir; the name itself is stored once, in the node.
+#[derive(Debug, Default)]
+struct Children {
+    by_name: HashMap<Box<str>, Ino>,
+    by_ino: BTreeSet<Ino>,
+    subdirs: u32,
 }
 
 /// The tree.
 #[derive(Debug)]
 pub struct Namespace {
     nodes: HashMap<Ino, Node>,
+    children: HashMap<Ino, Children>,
     files: u64,
     dirs: u64,
 }
@@ -105,14 +108,12 @@ impl Namespace {
             uid,
             gid,
             mode: S_IFDIR | (mode & 0o7777),
-            kind: NodeKind::Dir {
-                by_name: HashMap::new(),
-                by_ino: BTreeMap::new(),
-            },
+            kind: NodeKind::Dir,
             log_index: None,
         };
         Namespace {
             nodes: HashMap::from([(ROOT_INO, root)]),
+            children: HashMap::from([(ROOT_INO, Children::default())]),
             files: 0,
             dirs: 1,
         }
@@ -131,10 +132,13 @@ impl Namespace {
 
     /// The child `name` of directory `parent`.
     pub fn lookup(&self, parent: Ino, name: &str) -> Option<&Node> {
-        match &self.nodes.get(&parent)?.kind {
-            NodeKind::Dir { by_name, .. } => self.nodes.get(by_name.get(name)?),
-            NodeKind::File { .. } => None,
-        }
+        self.nodes
+            .get(self.children.get(&parent)?.by_name.get(name)?)
+    }
+
+    /// Number of subdirectories of `dir` (0 for files).
+    pub fn subdirs(&self, dir: Ino) -> u32 {
+        self.children.get(&dir).map_or(0, |c| c.subdirs)
     }
 
     /// The node at `path` ("" or "/" is the root).
@@ -150,13 +154,11 @@ impl Namespace {
     /// order. Resuming with the last returned number never skips or
     /// repeats an entry, even while entries are being added.
     pub fn children_after(&self, dir: Ino, cookie: u64) -> impl Iterator<Item = &Node> {
-        let map = match self.nodes.get(&dir).map(|n| &n.kind) {
-            Some(NodeKind::Dir { by_ino, .. }) => Some(by_ino),
-            _ => None,
-        };
-        map.into_iter()
-            .flat_map(move |m| m.range(cookie.saturating_add(1)..))
-            .filter_map(|(ino, _)| self.nodes.get(ino))
+        self.children
+            .get(&dir)
+            .into_iter()
+            .flat_map(move |c| c.by_ino.range(cookie.saturating_add(1)..))
+            .filter_map(|ino| self.nodes.get(ino))
     }
 
     /// The path of a node, for messages.
@@ -257,11 +259,15 @@ impl Namespace {
     }
 
     fn insert(&mut self, node: Node) {
-        if let Some(NodeKind::Dir { by_name, by_ino }) =
-            self.nodes.get_mut(&node.parent).map(|p| &mut p.kind)
-        {
-            by_name.insert(node.name.clone(), node.ino);
-            by_ino.insert(node.ino, node.name.clone());
+        if let Some(c) = self.children.get_mut(&node.parent) {
+            c.by_name.insert(node.name.as_str().into(), node.ino);
+            c.by_ino.insert(node.ino);
+            if node.is_dir() {
+                c.subdirs += 1;
+            }
+        }
+        if node.is_dir() {
+            self.children.insert(node.ino, Children::default());
         }
         self.nodes.insert(node.ino, node);
     }
@@ -283,10 +289,7 @@ fn new_dir(
         uid,
         gid,
         mode: S_IFDIR | (mode & 0o7777),
-        kind: NodeKind::Dir {
-            by_name: HashMap::new(),
-            by_ino: BTreeMap::new(),
-        },
+        kind: NodeKind::Dir,
         log_index,
     }
 }

@@ -1,0 +1,806 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! A VMM for tests and benchmarks: it drives a virtio-famfs daemon through
+//! the vhost-user protocol with the `vhost` crate's frontend.
+//!
+//! `Vm::connect` negotiates features, hands over guest memory (a memfd)
+//! and records what the backend sends on its channel (SHMEM_MAP). The
+//! guest is simulated by split virtqueues laid out in that memory, through
+//! which virtio-famfs requests travel as a driver would send them
+//! (spec/virtio-famfs.md); replies are awaited on the call eventfd with
+//! epoll. `Running` serves a device with an in-process `Daemon`.
+//!
+//! Used by tests/frontend.rs (`pub mod common;`) and benches/daemon.rs
+//! (`#[path = "../tests/common/mod.rs"] pub mod common;`). Each includes
+//! the module as `pub` so that the items one of them does not use are
+//! public API of that crate rather than dead code.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::atomic::{fence, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+use vhost::vhost_user::message::{
+    VhostUserConfigFlags, VhostUserHeaderFlag, VhostUserMMap, VhostUserProtocolFeatures,
+    VhostUserShMemConfig, VhostUserVirtioFeatures,
+};
+use vhost::vhost_user::{
+    Frontend, FrontendReqHandler, HandlerResult, VhostUserFrontend, VhostUserFrontendReqHandler,
+};
+use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
+use vhost_famfs::daemon::{remove_sockets, Daemon, DaemonError, SocketSpec};
+use vhost_famfs::meta::format::zeroed;
+use vhost_famfs::meta::namespace::S_IFREG;
+use vhost_famfs::meta::{Famfs, OpenOptions, RelPath};
+use vhost_famfs::protocol::*;
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_ring::{
+    VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
+    VRING_DESC_F_WRITE,
+};
+use vm_memory::{
+    ByteValued, Bytes, FileOffset, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion,
+};
+use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+/// The system uuid of the host that formats devices (the master).
+pub const MASTER: Uuid = Uuid::from_u128(0x6a1f_3c9e_0000_4000_8000_0000_0000_0001);
+/// Guest memory.
+pub const MEM_SIZE: usize = 16 << 20;
+/// Descriptors per virtqueue, and descriptors reserved per chain.
+pub const QSIZE: u16 = 64;
+pub const SLOT: u16 = 8;
+/// Guest memory reserved for the buffers of one chain.
+pub const SLOT_AREA: u64 = 256 << 10;
+/// Any single wait; a hang fails the test instead of blocking it.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sizes of the wire structures.
+pub const HDR: usize = std::mem::size_of::<RespHdr>();
+pub const REQ: usize = std::mem::size_of::<ReqHdr>();
+pub const ATTR: usize = std::mem::size_of::<Attr>();
+/// The smallest writable part a READDIR may come with (spec 7.9).
+pub const READDIR_MIN: u32 = (HDR + 8 + 104) as u32;
+
+/// Opens devices as the master host (`MASTER`).
+pub fn open_opts(writable: bool) -> OpenOptions {
+    OpenOptions {
+        writable,
+        system_uuid: Some(MASTER),
+        system_uuid_file: "/nonexistent/system_uuid".into(),
+    }
+}
+
+pub fn rp(s: &str) -> RelPath {
+    RelPath::new(s).unwrap()
+}
+
+// ---------------------------------------------------------------------
+// The daemon
+// ---------------------------------------------------------------------
+
+/// A daemon running in its own thread.
+pub struct Running {
+    daemon: Arc<Daemon>,
+    done: mpsc::Receiver<Result<(), DaemonError>>,
+    thread: JoinHandle<()>,
+}
+
+impl Running {
+    pub fn start(fs: &Arc<Famfs>, sockets: &[SocketSpec]) -> Self {
+        let daemon = Arc::new(Daemon::new(fs.clone(), sockets, 1).unwrap());
+        let (tx, done) = mpsc::channel();
+        let d = daemon.clone();
+        let thread = std::thread::spawn(move || {
+            let _ = tx.send(d.run());
+        });
+        // Nothing announces a bound socket: look for it.
+        let deadline = Instant::now() + TIMEOUT;
+        for s in sockets {
+            while !s.path.exists() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{} never bound",
+                    s.path.display()
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Running {
+            daemon,
+            done,
+            thread,
+        }
+    }
+
+    /// Shuts the daemon down; `run` must return Ok and the sockets must go.
+    pub fn stop(self) {
+        self.daemon.shutdown();
+        let r = self
+            .done
+            .recv_timeout(TIMEOUT)
+            .expect("Daemon::run did not return within 5 s of shutdown()");
+        assert!(r.is_ok(), "Daemon::run failed: {r:?}");
+        self.thread.join().unwrap();
+        let paths = self.daemon.socket_paths();
+        remove_sockets(&paths);
+        for p in &paths {
+            assert!(!p.exists(), "{} left behind", p.display());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// The VMM: backend channel
+// ---------------------------------------------------------------------
+
+/// What arrived on the backend channel.
+pub enum BackendMsg {
+    Map(VhostUserMMap, File),
+    Unmap(VhostUserMMap),
+    Failed(String),
+}
+
+/// Records SHMEM_MAP/UNMAP requests, keeping a copy of the mapped fd.
+pub struct Recorder(mpsc::Sender<BackendMsg>);
+
+impl VhostUserFrontendReqHandler for Recorder {
+    fn shmem_map(&self, req: &VhostUserMMap, fd: &dyn AsRawFd) -> HandlerResult<u64> {
+        // SAFETY: the handler owns the received fd until this call returns;
+        // it is only borrowed here to duplicate it.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd.as_raw_fd()) };
+        let file = File::from(fd.try_clone_to_owned()?);
+        let _ = self.0.send(BackendMsg::Map(*req, file));
+        Ok(0)
+    }
+
+    fn shmem_unmap(&self, req: &VhostUserMMap) -> HandlerResult<u64> {
+        let _ = self.0.send(BackendMsg::Unmap(*req));
+        Ok(0)
+    }
+}
+
+// ---------------------------------------------------------------------
+// The VMM: guest memory and split virtqueues
+// ---------------------------------------------------------------------
+
+/// One segment of a descriptor chain.
+#[derive(Clone, Debug)]
+pub enum Seg {
+    /// Device-readable bytes.
+    R(Vec<u8>),
+    /// A device-writable buffer of this many bytes.
+    W(u32),
+    /// A device-writable buffer with these initial contents.
+    Wd(Vec<u8>),
+    /// A raw descriptor (address, length, device-writable).
+    Raw(u64, u32, bool),
+}
+
+/// Poison in writable buffers: the device must not write past its reply.
+pub const POISON: u8 = 0xe7;
+
+pub struct Vq {
+    pub index: usize,
+    pub desc: u64,
+    pub avail: u64,
+    pub used: u64,
+    pub data: u64,
+    pub next_avail: u16,
+    pub last_used: u16,
+    pub kick: EventFd,
+    pub call: EventFd,
+    pub epoll: Epoll,
+}
+
+impl Vq {
+    pub fn new(index: usize) -> Self {
+        let base = index as u64 * 0x10000;
+        let call = EventFd::new(EFD_NONBLOCK).unwrap();
+        let epoll = Epoll::new().unwrap();
+        epoll
+            .ctl(
+                ControlOperation::Add,
+                call.as_raw_fd(),
+                EpollEvent::new(EventSet::IN, 0),
+            )
+            .unwrap();
+        Vq {
+            index,
+            desc: base,
+            avail: base + 0x1000,
+            used: base + 0x2000,
+            data: 0x10_0000 + index as u64 * u64::from(QSIZE / SLOT) * SLOT_AREA,
+            next_avail: 0,
+            last_used: 0,
+            kick: EventFd::new(EFD_NONBLOCK).unwrap(),
+            call,
+            epoll,
+        }
+    }
+
+    pub fn write_desc(mem: &GuestMemoryMmap, at: u64, addr: u64, len: u32, flags: u32, next: u16) {
+        mem.write_obj(addr, GuestAddress(at)).unwrap();
+        mem.write_obj(len, GuestAddress(at + 8)).unwrap();
+        mem.write_obj(flags as u16, GuestAddress(at + 12)).unwrap();
+        mem.write_obj(next, GuestAddress(at + 14)).unwrap();
+    }
+
+    /// Writes a chain into the next free slot, makes it available and
+    /// kicks. Returns its head and its writable buffers (address, length,
+    /// poisoned).
+    pub fn add(
+        &mut self,
+        mem: &GuestMemoryMmap,
+        segs: &[Seg],
+        indirect: bool,
+    ) -> (u16, Vec<(u64, u32, bool)>) {
+        assert!(!segs.is_empty() && segs.len() <= SLOT as usize);
+        let slot = self.next_avail % (QSIZE / SLOT);
+        let head = slot * SLOT;
+        let area = self.data + u64::from(slot) * SLOT_AREA;
+        let mut off = 0u64;
+        let mut descs = Vec::new();
+        let mut writable = Vec::new();
+        for s in segs {
+            let at = area + off;
+            let (addr, len, flags) = match s {
+                Seg::R(b) => {
+                    mem.write_slice(b, GuestAddress(at)).unwrap();
+                    (at, b.len() as u32, 0)
+                }
+                Seg::W(n) => {
+                    mem.write_slice(&vec![POISON; *n as usize], GuestAddress(at))
+                        .unwrap();
+                    writable.push((at, *n, true));
+                    (at, *n, VRING_DESC_F_WRITE)
+                }
+                Seg::Wd(b) => {
+                    mem.write_slice(b, GuestAddress(at)).unwrap();
+                    writable.push((at, b.len() as u32, false));
+                    (at, b.len() as u32, VRING_DESC_F_WRITE)
+                }
+                Seg::Raw(addr, len, w) => (*addr, *len, if *w { VRING_DESC_F_WRITE } else { 0 }),
+            };
+            if !matches!(s, Seg::Raw(..)) {
+                off = (off + u64::from(len)).next_multiple_of(16);
+                assert!(off < SLOT_AREA);
+            }
+            descs.push((addr, len, flags));
+        }
+        let n = descs.len();
+        let next_flag = |i: usize| if i + 1 < n { VRING_DESC_F_NEXT } else { 0 };
+        if indirect {
+            let table = area + off;
+            for (i, &(addr, len, flags)) in descs.iter().enumerate() {
+                let at = table + 16 * i as u64;
+                Self::write_desc(mem, at, addr, len, flags | next_flag(i), i as u16 + 1);
+            }
+            let at = self.desc + 16 * u64::from(head);
+            Self::write_desc(mem, at, table, 16 * n as u32, VRING_DESC_F_INDIRECT, 0);
+        } else {
+            for (i, &(addr, len, flags)) in descs.iter().enumerate() {
+                let idx = head + i as u16;
+                let at = self.desc + 16 * u64::from(idx);
+                Self::write_desc(mem, at, addr, len, flags | next_flag(i), idx + 1);
+            }
+        }
+        let ring = self.avail + 4 + 2 * u64::from(self.next_avail % QSIZE);
+        mem.write_obj(head, GuestAddress(ring)).unwrap();
+        // used_event (EVENT_IDX): interrupt as soon as the next entry is used.
+        let used_event = self.avail + 4 + 2 * u64::from(QSIZE);
+        mem.write_obj(self.last_used, GuestAddress(used_event))
+            .unwrap();
+        fence(Ordering::SeqCst);
+        self.next_avail = self.next_avail.wrapping_add(1);
+        mem.write_obj(self.next_avail, GuestAddress(self.avail + 2))
+            .unwrap();
+        fence(Ordering::SeqCst);
+        self.kick.write(1).unwrap();
+        (head, writable)
+    }
+
+    /// Waits on the call eventfd for the next used entry: (id, len).
+    pub fn wait_used(&mut self, mem: &GuestMemoryMmap, timeout: Duration) -> Option<(u32, u32)> {
+        let deadline = Instant::now() + timeout;
+        let mut events = [EpollEvent::default()];
+        loop {
+            fence(Ordering::SeqCst);
+            let idx: u16 = mem.read_obj(GuestAddress(self.used + 2)).unwrap();
+            if idx != self.last_used {
+                fence(Ordering::SeqCst);
+                let e = self.used + 4 + 8 * u64::from(self.last_used % QSIZE);
+                let id: u32 = mem.read_obj(GuestAddress(e)).unwrap();
+                let len: u32 = mem.read_obj(GuestAddress(e + 4)).unwrap();
+                self.last_used = self.last_used.wrapping_add(1);
+                return Some((id, len));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            if self.epoll.wait(ms, &mut events).unwrap() > 0 {
+                let _ = self.call.read();
+            }
+        }
+    }
+
+    pub fn config(&self, base: u64) -> VringConfigData {
+        VringConfigData {
+            queue_max_size: QSIZE,
+            queue_size: QSIZE,
+            flags: 0,
+            desc_table_addr: base + self.desc,
+            used_ring_addr: base + self.used,
+            avail_ring_addr: base + self.avail,
+            log_addr: None,
+        }
+    }
+}
+
+/// How the VMM sets the device up.
+#[derive(Clone, Copy, Debug)]
+pub struct Opts {
+    pub protocol: VhostUserProtocolFeatures,
+    /// Send GET_SHMEM_CONFIG (only with SHMEM).
+    pub shmem_config: bool,
+    pub event_idx: bool,
+    pub notify: bool,
+}
+
+impl Opts {
+    pub fn full() -> Self {
+        Opts {
+            protocol: VhostUserProtocolFeatures::MQ
+                | VhostUserProtocolFeatures::CONFIG
+                | VhostUserProtocolFeatures::BACKEND_REQ
+                | VhostUserProtocolFeatures::REPLY_ACK
+                | VhostUserProtocolFeatures::SHMEM,
+            shmem_config: true,
+            event_idx: true,
+            notify: true,
+        }
+    }
+}
+
+/// A connected VMM with one guest.
+pub struct Vm {
+    pub frontend: Frontend,
+    pub mem: GuestMemoryMmap,
+    pub queues: Vec<Vq>,
+    backend_msgs: mpsc::Receiver<BackendMsg>,
+    /// Our copy of the backend channel, shut down to stop its thread.
+    backend_chan: Option<(UnixStream, JoinHandle<()>)>,
+    pub shmem: Option<VhostUserShMemConfig>,
+    pub features: u64,
+    unique: u64,
+}
+
+impl Vm {
+    /// Connects and sets the device up as a VMM does before the guest
+    /// driver runs; the driver has not sent INIT yet.
+    pub fn connect(path: &Path, opts: Opts) -> Vm {
+        let mut fe = Frontend::connect(path, 2).unwrap();
+        fe.set_hdr_flags(VhostUserHeaderFlag::NEED_REPLY);
+        fe.set_owner().unwrap();
+
+        let offered = fe.get_features().unwrap();
+        assert_ne!(offered & (1 << VIRTIO_F_VERSION_1), 0, "{offered:#x}");
+        assert_ne!(
+            offered & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits(),
+            0
+        );
+        assert_ne!(offered & (1 << F_NOTIFY), 0);
+        assert_ne!(offered & (1 << VIRTIO_RING_F_INDIRECT_DESC), 0);
+        assert_ne!(offered & (1 << VIRTIO_RING_F_EVENT_IDX), 0);
+        let mut features = offered;
+        if !opts.event_idx {
+            features &= !(1 << VIRTIO_RING_F_EVENT_IDX);
+        }
+        if !opts.notify {
+            features &= !(1 << F_NOTIFY);
+        }
+        fe.set_features(features).unwrap();
+
+        let proto = fe.get_protocol_features().unwrap();
+        assert!(proto.contains(Opts::full().protocol), "{proto:?}");
+        fe.set_protocol_features(opts.protocol).unwrap();
+        assert_eq!(fe.get_queue_num().unwrap(), 2);
+
+        let shmem = (opts.shmem_config && opts.protocol.contains(VhostUserProtocolFeatures::SHMEM))
+            .then(|| fe.get_shmem_config().unwrap());
+
+        let (tx, backend_msgs) = mpsc::channel();
+        let backend_chan = opts
+            .protocol
+            .contains(VhostUserProtocolFeatures::BACKEND_REQ)
+            .then(|| {
+                let mut h = FrontendReqHandler::new(Arc::new(Recorder(tx.clone()))).unwrap();
+                h.set_reply_ack_flag(opts.protocol.contains(VhostUserProtocolFeatures::REPLY_ACK));
+                fe.set_backend_request_fd(&h.get_tx_raw_fd()).unwrap();
+                // SAFETY: `h` owns this socket and is alive here; it is only
+                // borrowed to duplicate it.
+                let ours = unsafe { BorrowedFd::borrow_raw(h.get_tx_raw_fd()) };
+                let ours = UnixStream::from(ours.try_clone_to_owned().unwrap());
+                let t = std::thread::spawn(move || loop {
+                    if let Err(e) = h.handle_request() {
+                        let _ = tx.send(BackendMsg::Failed(e.to_string()));
+                        break;
+                    }
+                });
+                (ours, t)
+            });
+
+        // Guest memory: a memfd, shared with the backend.
+        let memfd =
+            nix::sys::memfd::memfd_create("guest-ram", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .unwrap();
+        let file = File::from(memfd);
+        file.set_len(MEM_SIZE as u64).unwrap();
+        let region = GuestRegionMmap::new(
+            MmapRegion::from_file(FileOffset::new(file, 0), MEM_SIZE).unwrap(),
+            GuestAddress(0),
+        )
+        .unwrap();
+        let info = VhostUserMemoryRegionInfo::from_guest_region(&region).unwrap();
+        let base = info.userspace_addr;
+        let mem = GuestMemoryMmap::from_regions(vec![region]).unwrap();
+        fe.set_mem_table(&[info]).unwrap();
+
+        let queues: Vec<Vq> = (0..2).map(Vq::new).collect();
+        for q in &queues {
+            fe.set_vring_num(q.index, QSIZE).unwrap();
+            fe.set_vring_addr(q.index, &q.config(base)).unwrap();
+            fe.set_vring_base(q.index, 0).unwrap();
+            fe.set_vring_call(q.index, &q.call).unwrap();
+            fe.set_vring_kick(q.index, &q.kick).unwrap();
+            fe.set_vring_enable(q.index, true).unwrap();
+        }
+        Vm {
+            frontend: fe,
+            mem,
+            queues,
+            backend_msgs,
+            backend_chan,
+            shmem,
+            features,
+            unique: 0,
+        }
+    }
+
+    pub fn config(&mut self) -> Config {
+        let size = std::mem::size_of::<Config>();
+        let (_, data) = self
+            .frontend
+            .get_config(
+                0,
+                size as u32,
+                VhostUserConfigFlags::empty(),
+                &vec![0; size],
+            )
+            .unwrap();
+        parse(&data)
+    }
+
+    /// Pushes a chain on queue `q` and waits for it to be used. Returns the
+    /// used length and that many bytes of its writable buffers.
+    pub fn submit_on(&mut self, q: usize, segs: &[Seg], indirect: bool) -> (u32, Vec<u8>) {
+        let vq = &mut self.queues[q];
+        let (head, writable) = vq.add(&self.mem, segs, indirect);
+        let (id, len) = vq
+            .wait_used(&self.mem, TIMEOUT)
+            .unwrap_or_else(|| panic!("queue {q}: no reply to {segs:?} within {TIMEOUT:?}"));
+        assert_eq!(id, u32::from(head), "queue {q}: used id");
+        let total: u32 = writable.iter().map(|w| w.1).sum();
+        assert!(len <= total, "used length {len} > writable {total}");
+        let mut out = Vec::new();
+        let mut poisoned = Vec::new();
+        for (addr, n, p) in writable {
+            let mut b = vec![0u8; n as usize];
+            self.mem.read_slice(&mut b, GuestAddress(addr)).unwrap();
+            out.extend_from_slice(&b);
+            poisoned.extend(std::iter::repeat_n(p, n as usize));
+        }
+        let overrun = (len as usize..out.len()).find(|&i| poisoned[i] && out[i] != POISON);
+        assert!(overrun.is_none(), "device wrote past its {len}-byte reply");
+        out.truncate(len as usize);
+        (len, out)
+    }
+
+    pub fn submit(&mut self, segs: &[Seg]) -> (u32, Vec<u8>) {
+        self.submit_on(FIRST_REQUEST_QUEUE as usize, segs, false)
+    }
+
+    pub fn next_unique(&mut self) -> u64 {
+        self.unique += 1;
+        0x5eed_0000_0000 + self.unique
+    }
+
+    pub fn req_hdr(&mut self, opcode: u32, nodeid: u64, body_len: usize) -> ReqHdr {
+        ReqHdr {
+            opcode: opcode.into(),
+            len: ((REQ + body_len) as u32).into(),
+            unique: self.next_unique().into(),
+            nodeid: nodeid.into(),
+        }
+    }
+
+    /// Sends one request (header and body in separate descriptors, reply
+    /// buffer of `resp_cap` bytes) and returns the reply header and payload.
+    pub fn request(
+        &mut self,
+        opcode: u32,
+        nodeid: u64,
+        body: &[u8],
+        resp_cap: u32,
+    ) -> (RespHdr, Vec<u8>) {
+        let hdr = self.req_hdr(opcode, nodeid, body.len());
+        let mut segs = vec![Seg::R(hdr.as_slice().to_vec())];
+        if !body.is_empty() {
+            segs.push(Seg::R(body.to_vec()));
+        }
+        segs.push(Seg::W(resp_cap));
+        let (len, out) = self.submit(&segs);
+        check_reply(&hdr, len, &out)
+    }
+
+    /// A request: Ok(payload) or Err(errno). Errors carry no payload.
+    pub fn call(
+        &mut self,
+        opcode: u32,
+        nodeid: u64,
+        body: &[u8],
+        cap: u32,
+    ) -> Result<Vec<u8>, i32> {
+        let (h, p) = self.request(opcode, nodeid, body, cap);
+        match h.error.to_native() {
+            0 => Ok(p),
+            e => {
+                assert!(p.is_empty(), "error {e} with a {}-byte payload", p.len());
+                Err(e as i32)
+            }
+        }
+    }
+
+    pub fn init(&mut self) -> Result<InitOut, i32> {
+        let inp = InitIn {
+            major: VERSION_MAJOR.into(),
+            minor: VERSION_MINOR.into(),
+            ..Default::default()
+        };
+        self.call(OP_INIT, 0, inp.as_slice(), 256)
+            .map(|p| parse_exact(&p))
+    }
+
+    pub fn statfs(&mut self) -> Result<StatfsOut, i32> {
+        self.call(OP_STATFS, 0, &[], 256).map(|p| parse_exact(&p))
+    }
+
+    pub fn lookup(&mut self, parent: u64, name: &str) -> Result<Attr, i32> {
+        self.call(
+            OP_LOOKUP,
+            parent,
+            &name_body(LookupIn::default(), name.as_bytes()),
+            256,
+        )
+        .map(|p| parse_exact(&p))
+    }
+
+    pub fn getattr(&mut self, node: u64) -> Result<Attr, i32> {
+        self.call(OP_GETATTR, node, &[], 256)
+            .map(|p| parse_exact(&p))
+    }
+
+    pub fn readdir(&mut self, node: u64, cookie: u64, cap: u32) -> Result<(u32, Vec<Entry>), i32> {
+        let inp = ReaddirIn {
+            cookie: cookie.into(),
+        };
+        let p = self.call(OP_READDIR, node, inp.as_slice(), cap)?;
+        Ok(parse_readdir(&p))
+    }
+
+    /// GET_FMAP: (error, fmap_out, extents); fmap_out is zero if absent.
+    pub fn get_fmap(&mut self, node: u64, cap: u32) -> (i32, FmapOut, Vec<(u64, u64)>) {
+        let (h, p) = self.request(OP_GET_FMAP, node, &[], cap);
+        let head = std::mem::size_of::<FmapOut>();
+        if p.len() < head {
+            assert!(p.is_empty(), "partial fmap_out");
+            return (h.error.to_native() as i32, zeroed(), Vec::new());
+        }
+        let out: FmapOut = parse(&p);
+        assert_eq!((p.len() - head) % 16, 0);
+        let exts = p[head..]
+            .chunks(std::mem::size_of::<Extent>())
+            .map(|c| {
+                let e: Extent = parse(c);
+                (e.offset.to_native(), e.len.to_native())
+            })
+            .collect();
+        (h.error.to_native() as i32, out, exts)
+    }
+
+    pub fn create(&mut self, parent: u64, name: &str, size: u64) -> Result<Attr, i32> {
+        let inp = CreateIn {
+            mode: (S_IFREG | 0o640).into(),
+            uid: 7.into(),
+            gid: 8.into(),
+            size: size.into(),
+            ..Default::default()
+        };
+        self.call(OP_CREATE, parent, &name_body(inp, name.as_bytes()), 256)
+            .map(|p| parse_exact(&p))
+    }
+
+    pub fn mkdir(&mut self, parent: u64, name: &str) -> Result<Attr, i32> {
+        let inp = MkdirIn {
+            mode: 0o711.into(),
+            uid: 7.into(),
+            gid: 8.into(),
+            ..Default::default()
+        };
+        self.call(OP_MKDIR, parent, &name_body(inp, name.as_bytes()), 256)
+            .map(|p| parse_exact(&p))
+    }
+
+    /// The next message of the backend channel.
+    pub fn backend_msg(&self) -> BackendMsg {
+        self.backend_msgs
+            .recv_timeout(TIMEOUT)
+            .expect("no message on the backend channel")
+    }
+
+    pub fn no_backend_msg(&self) {
+        match self.backend_msgs.try_recv() {
+            Err(_) => {}
+            Ok(BackendMsg::Map(m, _)) => panic!("unexpected SHMEM_MAP {m:?}"),
+            Ok(BackendMsg::Unmap(m)) => panic!("unexpected SHMEM_UNMAP {m:?}"),
+            Ok(BackendMsg::Failed(e)) => panic!("backend channel failed: {e}"),
+        }
+    }
+
+    /// Posts a notification buffer on queue 0 (split over two
+    /// descriptors, as a driver may post it); returns its head.
+    pub fn post_notify_buffer(&mut self) -> (u16, Vec<(u64, u32, bool)>) {
+        let q = &mut self.queues[NOTIFY_QUEUE as usize];
+        q.add(&self.mem, &[Seg::W(8), Seg::W(24)], false)
+    }
+
+    /// Waits for a notification in the buffer `posted`.
+    pub fn wait_notify(
+        &mut self,
+        posted: &(u16, Vec<(u64, u32, bool)>),
+        timeout: Duration,
+    ) -> Option<Notify> {
+        let q = &mut self.queues[NOTIFY_QUEUE as usize];
+        let (id, len) = q.wait_used(&self.mem, timeout)?;
+        assert_eq!(id, u32::from(posted.0));
+        assert_eq!(len as usize, std::mem::size_of::<Notify>());
+        let mut b = Vec::new();
+        for &(addr, n, _) in &posted.1 {
+            let mut part = vec![0u8; n as usize];
+            self.mem.read_slice(&mut part, GuestAddress(addr)).unwrap();
+            b.extend(part);
+        }
+        Some(parse(&b))
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Some((sock, thread)) = self.backend_chan.take() {
+            // Unblocks the handler thread's recv.
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+            let _ = thread.join();
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub nodeid: u64,
+    pub cookie: u64,
+    pub dtype: u32,
+    pub name: String,
+}
+
+pub fn parse<T: ByteValued>(b: &[u8]) -> T {
+    let mut v: T = zeroed();
+    let n = std::mem::size_of::<T>();
+    assert!(b.len() >= n, "{} bytes, {} needed", b.len(), n);
+    v.as_mut_slice().copy_from_slice(&b[..n]);
+    v
+}
+
+/// A reply payload that must be exactly one `T`.
+pub fn parse_exact<T: ByteValued>(b: &[u8]) -> T {
+    assert_eq!(b.len(), std::mem::size_of::<T>(), "reply payload length");
+    parse(b)
+}
+
+pub fn parse_readdir(p: &[u8]) -> (u32, Vec<Entry>) {
+    let out: ReaddirOut = parse(p);
+    let mut at = std::mem::size_of::<ReaddirOut>();
+    let mut entries = Vec::new();
+    for _ in 0..out.nentries.to_native() {
+        let d: Dirent = parse(&p[at..]);
+        at += std::mem::size_of::<Dirent>();
+        let n = d.namelen.to_native() as usize;
+        assert!((1..=79).contains(&n), "namelen {n}");
+        let name = String::from_utf8(p[at..at + n].to_vec()).unwrap();
+        let end = at + n.next_multiple_of(8);
+        assert!(p[at + n..end].iter().all(|&b| b == 0), "dirent padding");
+        at = end;
+        entries.push(Entry {
+            nodeid: d.nodeid.to_native(),
+            cookie: d.cookie.to_native(),
+            dtype: d.type_.to_native(),
+            name,
+        });
+    }
+    assert_eq!(at, p.len(), "READDIR reply length");
+    let flags = out.flags.to_native();
+    assert!(
+        flags & READDIR_F_EOF != 0 || !entries.is_empty(),
+        "no EOF, no entry"
+    );
+    (flags, entries)
+}
+
+/// An op-specific struct whose `namelen` is set, followed by the name.
+pub fn name_body<T: ByteValued>(mut inp: T, name: &[u8]) -> Vec<u8> {
+    // namelen is the 4 bytes before padding in LookupIn, the last field
+    // of MkdirIn, and at offset 24 of CreateIn.
+    let at = match std::mem::size_of::<T>() {
+        8 => 0,
+        16 => 12,
+        32 => 24,
+        n => panic!("no namelen in a {n}-byte struct"),
+    };
+    inp.as_mut_slice()[at..at + 4].copy_from_slice(&(name.len() as u32).to_le_bytes());
+    let mut body = inp.as_slice().to_vec();
+    body.extend_from_slice(name);
+    body
+}
+
+/// Checks a reply against its request: used length, header length, unique.
+pub fn check_reply(req: &ReqHdr, used: u32, out: &[u8]) -> (RespHdr, Vec<u8>) {
+    assert!(
+        used as usize >= HDR,
+        "used length {used}: no response header"
+    );
+    let h: RespHdr = parse(out);
+    assert_eq!(h.len.to_native(), used, "RespHdr.len vs used length");
+    assert_eq!(h.unique.to_native(), req.unique.to_native(), "unique");
+    assert!(h.error.to_native() < 4096, "error {}", h.error.to_native());
+    (h, out[HDR..].to_vec())
+}
+
+/// Reads a whole directory with READDIR replies of `cap` bytes; returns
+/// the entries and the number of replies.
+pub fn read_all(vm: &mut Vm, dir: u64, cap: u32) -> (Vec<Entry>, usize) {
+    let mut all: Vec<Entry> = Vec::new();
+    let mut cookie = 0;
+    for pages in 1..1000 {
+        let (flags, entries) = vm.readdir(dir, cookie, cap).unwrap();
+        if let Some(last) = entries.last() {
+            cookie = last.cookie;
+        }
+        all.extend(entries);
+        if flags & READDIR_F_EOF != 0 {
+            return (all, pages);
+        }
+    }
+    panic!("READDIR never reached EOF");
+}
+
+pub fn stop(srv: Running, vm: Vm) {
+    vm.no_backend_msg();
+    drop(vm);
+    srv.stop();
+}
