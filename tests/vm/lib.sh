@@ -50,19 +50,27 @@ vm_accel() {
     esac
 }
 
-# vm_build_module SRC_DIR OUT_DIR: copy SRC_DIR to OUT_DIR (the source tree
-# stays clean) and build it out of tree against $KHEADERS with W=1. Fails on
-# any compiler or modpost warning, or a vermagic other than $KVER. Prints the
-# built .ko paths, one per line.
+# vm_build_module SRC_DIR OUT_DIR: copy SRC_DIR to OUT_DIR/<name of SRC_DIR>
+# (the source tree stays clean), with its sibling spec/ (the wire header,
+# which guest-driver/Kbuild includes as ../spec) copied to OUT_DIR/spec, and
+# build it out of tree against $KHEADERS with W=1. Fails on any compiler or
+# modpost warning, or a vermagic other than $KVER. Prints the built .ko
+# paths, one per line.
 vm_build_module() {
-    local src=$1 out ko kos
+    local src=$1 out mod spec ko kos
     out=$(realpath -m "$2")
     [ -d "$src" ] || { vm_log "vm_build_module: no directory $src"; return 1; }
     [ -n "${KHEADERS:-}" ] || { vm_log "vm_build_module: KHEADERS unset (vm_setup first)"; return 1; }
     case $out/ in "$(realpath "$src")"/*) vm_log "vm_build_module: OUT_DIR must not be inside SRC_DIR"; return 1 ;; esac
     rm -rf "$out"; mkdir -p "$out"
-    cp -a "$src"/. "$out"/
-    if ! make -C "$KHEADERS" M="$out" W="${VM_KBUILD_W:-1}" -j"$(nproc)" modules >"$out/build.log" 2>&1; then
+    mod=$out/$(basename "$(realpath "$src")")
+    mkdir -p "$mod"
+    cp -a "$src"/. "$mod"/
+    spec=$(realpath "$src")/../spec
+    if [ -d "$spec" ] && [ "$(basename "$mod")" != spec ]; then
+        mkdir -p "$out/spec" && cp -a "$spec"/. "$out/spec"/
+    fi
+    if ! make -C "$KHEADERS" M="$mod" W="${VM_KBUILD_W:-1}" -j"$(nproc)" modules >"$out/build.log" 2>&1; then
         cat "$out/build.log" >&2; vm_log "module build failed ($out/build.log)"; return 1
     fi
     # Case-insensitive: gcc says "warning:", modpost says "WARNING:".

@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-famfs: regular files.
+ *
+ * A file's extent map is fetched once per in-core inode (GET_FMAP) and
+ * kept: famfs files never change. read(2), write(2) and page faults then
+ * resolve file offsets to window offsets from that map, with no request,
+ * and go through fs-dax, which maps 2 MiB pages where file and device
+ * are 2 MiB aligned.
+ *
+ * famfs files have one size, fixed when they are created, and are fully
+ * allocated. A file made with O_CREAT exists only in this guest until
+ * its first ftruncate() or fallocate() to a non-zero size, which creates
+ * it on the device with that size. After that every size change fails
+ * with EPERM, and writes stop at the end of the file (ENOSPC at EOF).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dax.h>
+#include <linux/dcache.h>
+#include <linux/fs.h>
+#include <linux/huge_mm.h>
+#include <linux/iomap.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/pagemap.h>
+#include <linux/pfn_t.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include "famfs.h"
+
+/* ---- extent maps ------------------------------------------------------- */
+
+/**
+ * famfs_fmap_free - free an inode's extent map
+ * @fi: the inode, being evicted
+ */
+void famfs_fmap_free(struct famfs_inode *fi)
+{
+	kvfree(fi->fmap);
+	fi->fmap = NULL;
+}
+
+static int famfs_bad_fmap(struct famfs_vdev *fdev, u64 nodeid,
+			  const char *why, u64 val)
+{
+	famfs_stat_inc(fdev, FAMFS_STAT_REQ_ERRORS);
+	pr_err_ratelimited("%s: invalid GET_FMAP reply for node %llu: %s (%llu)\n",
+			   fdev->tag, nodeid, why, val);
+	return -EIO;
+}
+
+/* Section 7.10: check every extent before anything maps it. */
+static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
+			    struct famfs_fmap **fmapp)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
+	const struct virtio_famfs_fmap_out *out = buf;
+	const struct virtio_famfs_extent *ext = (const void *)(out + 1);
+	u64 nodeid = FAMFS_I(inode)->nodeid, au = fdev->alloc_unit;
+	u64 size = le64_to_cpu(out->file_size), total = 0;
+	u32 n = le32_to_cpu(out->nextents), i;
+	struct famfs_fmap *fmap;
+
+	if (n > min_t(u32, fdev->max_extents, FAMFS_MAX_EXTENTS))
+		return famfs_bad_fmap(fdev, nodeid, "too many extents", n);
+	if ((len - sizeof(*out)) / sizeof(*ext) < n)
+		return famfs_bad_fmap(fdev, nodeid, "extents do not fit", len);
+	if (!n && size)
+		return famfs_bad_fmap(fdev, nodeid, "no extents", size);
+	if (size != i_size_read(inode)) {
+		/* The device contradicts the attributes: never map this. */
+		FAMFS_I(inode)->bad = true;
+		return famfs_bad_fmap(fdev, nodeid, "size differs from attr",
+				      size);
+	}
+
+	fmap = kvmalloc(struct_size(fmap, ext, n), GFP_KERNEL);
+	if (!fmap)
+		return -ENOMEM;
+	fmap->nextents = n;
+	for (i = 0; i < n; i++) {
+		u64 off = le64_to_cpu(ext[i].offset);
+		u64 elen = le64_to_cpu(ext[i].len);
+
+		if (!elen || !IS_ALIGNED(off, au) || !IS_ALIGNED(elen, au)) {
+			kvfree(fmap);
+			return famfs_bad_fmap(fdev, nodeid, "misaligned extent",
+					      i);
+		}
+		if (off < fdev->meta_size || off >= fdev->window_len ||
+		    elen > fdev->window_len - off) {
+			kvfree(fmap);
+			return famfs_bad_fmap(fdev, nodeid,
+					      "extent outside the device", i);
+		}
+		fmap->ext[i].file_off = total;
+		fmap->ext[i].dev_off = off;
+		fmap->ext[i].len = elen;
+		if (check_add_overflow(total, elen, &total)) {
+			kvfree(fmap);
+			return famfs_bad_fmap(fdev, nodeid, "extents overflow",
+					      i);
+		}
+	}
+	if (total < size) {
+		kvfree(fmap);
+		return famfs_bad_fmap(fdev, nodeid,
+				      "extents shorter than the file", total);
+	}
+	fmap->file_size = size;
+	fmap->mapped = total;
+	*fmapp = fmap;
+	return 0;
+}
+
+/* GET_FMAP, retried once with the room an E2BIG reply asked for. */
+static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
+	u32 cap = min_t(u32, fdev->max_extents, FAMFS_MAX_EXTENTS);
+	const struct virtio_famfs_fmap_out *out;
+	u64 nodeid = FAMFS_I(inode)->nodeid;
+	u32 room = min_t(u32, cap, FAMFS_FMAP_FIRST);
+	struct famfs_req *req;
+	bool retried = false;
+	u32 need;
+	int err;
+
+	for (;;) {
+		req = famfs_req_alloc(0, sizeof(*out) +
+				      room * sizeof(struct virtio_famfs_extent));
+		if (!req)
+			return -ENOMEM;
+		err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_GET_FMAP,
+				     nodeid, sizeof(*out));
+		if (err != -E2BIG || retried)
+			break;
+		out = famfs_req_reply(req);
+		if (famfs_req_reply_len(req) < sizeof(*out)) {
+			famfs_req_put(req);
+			return famfs_bad_fmap(fdev, nodeid, "short E2BIG", 0);
+		}
+		need = le32_to_cpu(out->nextents);
+		famfs_req_put(req);
+		if (need <= room || need > cap)
+			return famfs_bad_fmap(fdev, nodeid,
+					      "E2BIG asks for extents", need);
+		room = need;
+		retried = true;
+	}
+	if (err == -E2BIG)
+		err = famfs_bad_fmap(fdev, nodeid, "E2BIG twice", room);
+	else if (!err)
+		err = famfs_fmap_parse(inode, famfs_req_reply(req),
+				       famfs_req_reply_len(req), fmapp);
+	famfs_req_put(req);
+	return err;
+}
+
+/*
+ * Makes sure the extent map is cached; a file that is still pending has
+ * none and needs none (its size is 0).
+ */
+static int famfs_fmap_get(struct inode *inode)
+{
+	struct famfs_inode *fi = FAMFS_I(inode);
+	struct famfs_fmap *fmap = NULL;
+	int err = 0;
+
+	if (famfs_inode_fmap(fi))
+		return 0;
+	if (READ_ONCE(fi->bad))
+		return -EIO;
+	if (famfs_inode_pending(fi))
+		return 0;
+
+	mutex_lock(&fi->fmap_lock);
+	if (!fi->fmap) {
+		err = famfs_fmap_fetch(inode, &fmap);
+		if (!err) {
+			famfs_set_fmap(fi, fmap);
+			famfs_stat_inc(famfs_sb_vdev(inode->i_sb),
+				       FAMFS_STAT_FMAPS_CACHED);
+		}
+	}
+	mutex_unlock(&fi->fmap_lock);
+	return err;
+}
+
+/* True if no request is needed before I/O: mapped, or nothing to map. */
+static bool famfs_fmap_cached(struct inode *inode)
+{
+	struct famfs_inode *fi = FAMFS_I(inode);
+
+	return famfs_inode_fmap(fi) || famfs_inode_pending(fi);
+}
+
+static const struct famfs_extent *famfs_fmap_find(const struct famfs_fmap *fmap,
+						  u64 pos)
+{
+	u32 lo = 0, hi = fmap->nextents;
+
+	while (hi - lo > 1) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (fmap->ext[mid].file_off <= pos)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &fmap->ext[lo];
+}
+
+/* ---- iomap ------------------------------------------------------------- */
+
+static int famfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
+			     unsigned int flags, struct iomap *iomap,
+			     struct iomap *srcmap)
+{
+	struct famfs_fmap *fmap = famfs_inode_fmap(FAMFS_I(inode));
+	const struct famfs_extent *e;
+
+	iomap->dax_dev = famfs_sb_vdev(inode->i_sb)->dax_dev;
+	iomap->bdev = NULL;
+	iomap->flags = 0;
+	if (!fmap || READ_ONCE(FAMFS_I(inode)->bad))
+		return -EIO;
+	if (pos >= fmap->mapped) {
+		/* Callers stop at i_size, which the extents cover. */
+		if (flags & IOMAP_WRITE)
+			return -EIO;
+		iomap->type = IOMAP_HOLE;
+		iomap->addr = IOMAP_NULL_ADDR;
+		iomap->offset = pos;
+		iomap->length = length;
+		return 0;
+	}
+	e = famfs_fmap_find(fmap, pos);
+	iomap->type = IOMAP_MAPPED;
+	iomap->offset = e->file_off;
+	iomap->length = e->len;
+	iomap->addr = e->dev_off;
+	return 0;
+}
+
+static const struct iomap_ops famfs_iomap_ops = {
+	.iomap_begin	= famfs_iomap_begin,
+};
+
+/* ---- read and write ---------------------------------------------------- */
+
+static int famfs_write_denied(struct inode *inode)
+{
+	if (sb_rdonly(inode->i_sb) ||
+	    famfs_vdev_read_only(famfs_sb_vdev(inode->i_sb)))
+		return -EROFS;
+	if (FAMFS_I(inode)->attr_flags & VIRTIO_FAMFS_ATTR_F_RDONLY)
+		return -EPERM;
+	if (READ_ONCE(FAMFS_I(inode)->bad))
+		return -EIO;
+	return 0;
+}
+
+static ssize_t famfs_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	size_t shorted;
+	loff_t size;
+	ssize_t ret;
+
+	if (!iov_iter_count(to))
+		return 0;
+	if ((iocb->ki_flags & IOCB_NOWAIT) && !famfs_fmap_cached(inode))
+		return -EAGAIN;
+	ret = famfs_fmap_get(inode);
+	if (ret)
+		return ret;
+
+	if (iocb->ki_flags & IOCB_NOWAIT) {
+		if (!inode_trylock_shared(inode))
+			return -EAGAIN;
+	} else {
+		inode_lock_shared(inode);
+	}
+	size = i_size_read(inode);
+	if (iocb->ki_pos >= size) {
+		inode_unlock_shared(inode);
+		return 0;
+	}
+	shorted = iov_iter_count(to);
+	iov_iter_truncate(to, size - iocb->ki_pos);
+	shorted -= iov_iter_count(to);
+	ret = dax_iomap_rw(iocb, to, &famfs_iomap_ops);
+	iov_iter_reexpand(to, iov_iter_count(to) + shorted);
+	inode_unlock_shared(inode);
+
+	file_accessed(iocb->ki_filp);
+	return ret;
+}
+
+static ssize_t famfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	size_t shorted;
+	loff_t size;
+	ssize_t ret;
+
+	ret = famfs_write_denied(inode);
+	if (ret)
+		return ret;
+	if ((iocb->ki_flags & IOCB_NOWAIT) && !famfs_fmap_cached(inode))
+		return -EAGAIN;
+	ret = famfs_fmap_get(inode);
+	if (ret)
+		return ret;
+
+	if (iocb->ki_flags & IOCB_NOWAIT) {
+		if (!inode_trylock(inode))
+			return -EAGAIN;
+	} else {
+		inode_lock(inode);
+	}
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto out;
+	/* A famfs file never grows: stop at its end. */
+	size = i_size_read(inode);
+	if (iocb->ki_pos >= size) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	shorted = iov_iter_count(from);
+	iov_iter_truncate(from, size - iocb->ki_pos);
+	shorted -= iov_iter_count(from);
+	ret = dax_iomap_rw(iocb, from, &famfs_iomap_ops);
+	iov_iter_reexpand(from, iov_iter_count(from) + shorted);
+out:
+	inode_unlock(inode);
+	return ret;
+}
+
+/* ---- mmap and faults --------------------------------------------------- */
+
+static vm_fault_t famfs_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
+	bool write = (vmf->flags & FAULT_FLAG_WRITE) &&
+		     (vmf->vma->vm_flags & VM_SHARED);
+	vm_fault_t ret;
+	pfn_t pfn;
+
+	if (order && order != PMD_ORDER)
+		return VM_FAULT_FALLBACK;
+	/* Only a file created after it was mapped has no map yet. */
+	if (famfs_fmap_get(inode))
+		return VM_FAULT_SIGBUS;
+	if (write) {
+		if (famfs_write_denied(inode))
+			return VM_FAULT_SIGBUS;
+		sb_start_pagefault(inode->i_sb);
+	}
+	ret = dax_iomap_fault(vmf, order, &pfn, NULL, &famfs_iomap_ops);
+	if (write)
+		sb_end_pagefault(inode->i_sb);
+
+	if (order) {
+		if (ret & VM_FAULT_FALLBACK)
+			famfs_stat_inc(fdev, FAMFS_STAT_FAULT_FALLBACK);
+		else if (!(ret & VM_FAULT_ERROR))
+			famfs_stat_inc(fdev, FAMFS_STAT_FAULT_PMD);
+	} else if (!(ret & VM_FAULT_ERROR)) {
+		famfs_stat_inc(fdev, FAMFS_STAT_FAULT_PTE);
+	}
+	return ret;
+}
+
+static vm_fault_t famfs_filemap_fault(struct vm_fault *vmf)
+{
+	return famfs_fault(vmf, 0);
+}
+
+static vm_fault_t famfs_filemap_huge_fault(struct vm_fault *vmf,
+					   unsigned int order)
+{
+	return famfs_fault(vmf, order);
+}
+
+static vm_fault_t famfs_filemap_mkwrite(struct vm_fault *vmf)
+{
+	return famfs_fault(vmf, 0);
+}
+
+static const struct vm_operations_struct famfs_vm_ops = {
+	.fault		= famfs_filemap_fault,
+	.huge_fault	= famfs_filemap_huge_fault,
+	.page_mkwrite	= famfs_filemap_mkwrite,
+	.pfn_mkwrite	= famfs_filemap_mkwrite,
+};
+
+static int famfs_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct inode *inode = file_inode(file);
+	int err;
+
+	if ((vma->vm_flags & VM_SHARED) && (vma->vm_flags & VM_MAYWRITE)) {
+		err = famfs_write_denied(inode);
+		if (err)
+			return err;
+	}
+	err = famfs_fmap_get(inode);
+	if (err)
+		return err;
+	file_accessed(file);
+	vma->vm_ops = &famfs_vm_ops;
+	vm_flags_set(vma, VM_HUGEPAGE);
+	return 0;
+}
+
+/* ---- open, release and sizes ------------------------------------------- */
+
+static int famfs_file_open(struct inode *inode, struct file *file)
+{
+	struct famfs_inode *fi = FAMFS_I(inode);
+	int err;
+
+	err = generic_file_open(inode, file);
+	if (err)
+		return err;
+	if (READ_ONCE(fi->bad))
+		return -EIO;
+	err = famfs_fmap_get(inode);
+	if (err)
+		return err;
+	/* DAX I/O never goes through a page cache anyway. */
+	file->f_mode |= FMODE_CAN_ODIRECT;
+	atomic_inc(&fi->opens);
+	return 0;
+}
+
+/*
+ * A file made with O_CREAT and never given a size was never created on
+ * the device: when its last user closes it, it goes away.
+ */
+static int famfs_file_release(struct inode *inode, struct file *file)
+{
+	struct famfs_inode *fi = FAMFS_I(inode);
+
+	if (atomic_dec_and_test(&fi->opens) &&
+	    famfs_inode_pending(fi)) {
+		inode_lock(inode);
+		if (fi->pending && !atomic_read(&fi->opens))
+			d_drop(file->f_path.dentry);
+		inode_unlock(inode);
+	}
+	return 0;
+}
+
+/*
+ * Creates a pending file on the device with its final size. Called with
+ * the inode locked.
+ */
+static int famfs_create_pending(struct dentry *dentry, loff_t size)
+{
+	struct inode *inode = d_inode(dentry);
+	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
+	struct famfs_inode *fi = FAMFS_I(inode);
+	struct virtio_famfs_create_in *in;
+	struct virtio_famfs_attr *attr;
+	struct name_snapshot name;
+	struct famfs_req *req;
+	struct dentry *parent;
+	int err;
+
+	if (size <= 0)
+		return 0;
+	if (sb_rdonly(inode->i_sb) || !famfs_vdev_may_create(fdev))
+		return -EROFS;
+
+	parent = dget_parent(dentry);
+	take_dentry_name_snapshot(&name, dentry);
+	req = famfs_req_alloc(sizeof(*in) + name.name.len, sizeof(*attr));
+	if (!req) {
+		err = -ENOMEM;
+		goto out;
+	}
+	in = famfs_req_body(req);
+	in->mode = cpu_to_le32(inode->i_mode & 07777);
+	in->uid = cpu_to_le32(from_kuid_munged(&init_user_ns, inode->i_uid));
+	in->gid = cpu_to_le32(from_kgid_munged(&init_user_ns, inode->i_gid));
+	in->size = cpu_to_le64(size);
+	in->namelen = cpu_to_le32(name.name.len);
+	memcpy(in + 1, name.name.name, name.name.len);
+
+	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_CREATE,
+			     FAMFS_I(d_inode(parent))->nodeid, sizeof(*attr));
+	famfs_dir_changed(d_inode(parent));
+	if (err)
+		goto out;
+	attr = famfs_req_reply(req);
+	err = famfs_check_attr(fdev, attr, S_IFREG);
+	if (err)
+		goto out;
+	if (le64_to_cpu(attr->size) != size) {
+		err = famfs_bad_fmap(fdev, le64_to_cpu(attr->nodeid),
+				     "CREATE gave another size",
+				     le64_to_cpu(attr->size));
+		goto out;
+	}
+
+	i_size_write(inode, size);
+	inode->i_blocks = le64_to_cpu(attr->blocks);
+	inode->i_generation = (u32)le64_to_cpu(attr->generation);
+	fi->attr_flags = le32_to_cpu(attr->flags);
+	err = famfs_hash_inode(inode, le64_to_cpu(attr->nodeid));
+	if (err)
+		fi->bad = true;
+	famfs_clear_pending(fi);
+out:
+	famfs_req_put(req);
+	release_dentry_name_snapshot(&name);
+	dput(parent);
+	return err;
+}
+
+static long famfs_fallocate(struct file *file, int mode, loff_t offset,
+			    loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	loff_t end;
+	long ret;
+
+	/* Files are fully allocated: nothing to punch, zero or collapse. */
+	if (mode)
+		return -EOPNOTSUPP;
+	if (check_add_overflow(offset, len, &end))
+		return -EFBIG;
+	inode_lock(inode);
+	if (FAMFS_I(inode)->pending)
+		ret = famfs_create_pending(file->f_path.dentry, end);
+	else
+		ret = end <= i_size_read(inode) ? 0 : -EPERM;
+	inode_unlock(inode);
+	return ret;
+}
+
+/**
+ * famfs_setattr - change attributes, which famfs mostly does not allow
+ * @idmap: idmap of the mount
+ * @dentry: the node
+ * @attr: what to change
+ *
+ * Mode and owner are fixed (EPERM). The size of a pending file is set
+ * once, which creates it on the device; any other size change is EPERM.
+ * famfs keeps no timestamps: setting them succeeds and changes nothing.
+ *
+ * Return: 0 or a negative errno.
+ */
+int famfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+		  struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	int err;
+
+	err = setattr_prepare(idmap, dentry, attr);
+	if (err)
+		return err;
+	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
+		return -EPERM;
+	if (!(attr->ia_valid & ATTR_SIZE) ||
+	    attr->ia_size == i_size_read(inode))
+		return 0;
+	if (!FAMFS_I(inode)->pending)
+		return -EPERM;
+	return famfs_create_pending(dentry, attr->ia_size);
+}
+
+const struct address_space_operations famfs_dax_aops = {
+	.dirty_folio	= noop_dirty_folio,
+};
+
+const struct file_operations famfs_file_operations = {
+	.llseek			= generic_file_llseek,
+	.read_iter		= famfs_read_iter,
+	.write_iter		= famfs_write_iter,
+	.splice_read		= copy_splice_read,
+	.splice_write		= iter_file_splice_write,
+	.mmap			= famfs_file_mmap,
+	.open			= famfs_file_open,
+	.release		= famfs_file_release,
+	.fsync			= noop_fsync,
+	.get_unmapped_area	= thp_get_unmapped_area,
+	.fallocate		= famfs_fallocate,
+};
+
+const struct inode_operations famfs_file_inode_operations = {
+	.setattr	= famfs_setattr,
+	.getattr	= famfs_getattr,
+};

@@ -1,0 +1,880 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-famfs: the "famfs" file system type.
+ *
+ * The namespace lives on the device; this file turns its answers into
+ * inodes and dentries. famfs nodes never change, move or disappear, so
+ * positive dentries and inodes are cached for good. Only negative
+ * dentries and directory listings go stale; NAMESPACE_CHANGED
+ * notifications bump the device's namespace sequence, which both are
+ * checked against.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
+#include <linux/string.h>
+#include <linux/uidgid.h>
+
+#include "famfs.h"
+
+static struct kmem_cache *famfs_inode_cachep;
+
+static const struct inode_operations famfs_dir_inode_operations;
+static const struct file_operations famfs_dir_operations;
+
+/* A reply that passed the transport checks but cannot be used. */
+static int famfs_bad_node(struct famfs_vdev *fdev, const char *op,
+			  const char *why, u64 val)
+{
+	famfs_stat_inc(fdev, FAMFS_STAT_REQ_ERRORS);
+	pr_err_ratelimited("%s: invalid %s reply: %s (%llu)\n", fdev->tag, op,
+			   why, val);
+	return -EIO;
+}
+
+/**
+ * famfs_check_attr - check attributes a device sent
+ * @fdev: the device
+ * @attr: the attributes
+ * @type: S_IFDIR or S_IFREG if the node must be of that type, else 0
+ *
+ * Return: 0, or -EIO (logged) if they cannot be used.
+ */
+int famfs_check_attr(struct famfs_vdev *fdev,
+		     const struct virtio_famfs_attr *attr, umode_t type)
+{
+	u32 mode = le32_to_cpu(attr->mode);
+
+	if (!le64_to_cpu(attr->nodeid))
+		return famfs_bad_node(fdev, "attr", "node id 0", 0);
+	if (mode & ~(S_IFMT | 07777))
+		return famfs_bad_node(fdev, "attr", "mode", mode);
+	if (!S_ISDIR(mode) && !S_ISREG(mode))
+		return famfs_bad_node(fdev, "attr", "file type", mode);
+	if (type && (mode & S_IFMT) != type)
+		return famfs_bad_node(fdev, "attr", "unexpected type", mode);
+	if (S_ISREG(mode) && le64_to_cpu(attr->size) > MAX_LFS_FILESIZE)
+		return famfs_bad_node(fdev, "attr", "size",
+				      le64_to_cpu(attr->size));
+	return 0;
+}
+
+static void famfs_set_times(struct inode *inode)
+{
+	struct timespec64 t = FAMFS_SB(inode->i_sb)->mount_time;
+
+	inode_set_atime_to_ts(inode, t);
+	inode_set_mtime_to_ts(inode, t);
+	inode_set_ctime_to_ts(inode, t);
+}
+
+static void famfs_fill_inode(struct inode *inode,
+			     const struct virtio_famfs_attr *attr)
+{
+	struct famfs_inode *fi = FAMFS_I(inode);
+	u32 mode = le32_to_cpu(attr->mode);
+
+	inode->i_mode = mode;
+	inode->i_uid = make_kuid(&init_user_ns, le32_to_cpu(attr->uid));
+	inode->i_gid = make_kgid(&init_user_ns, le32_to_cpu(attr->gid));
+	set_nlink(inode, max(le32_to_cpu(attr->nlink), 1U));
+	inode->i_generation = (u32)le64_to_cpu(attr->generation);
+	fi->attr_flags = le32_to_cpu(attr->flags);
+	famfs_set_times(inode);
+
+	if (S_ISDIR(mode)) {
+		inode->i_op = &famfs_dir_inode_operations;
+		inode->i_fop = &famfs_dir_operations;
+		return;
+	}
+	inode->i_op = &famfs_file_inode_operations;
+	inode->i_fop = &famfs_file_operations;
+	inode->i_mapping->a_ops = &famfs_dax_aops;
+	inode->i_flags |= S_DAX;
+	if (fi->attr_flags & VIRTIO_FAMFS_ATTR_F_RDONLY)
+		inode->i_flags |= S_IMMUTABLE;
+	i_size_write(inode, le64_to_cpu(attr->size));
+	inode->i_blocks = le64_to_cpu(attr->blocks);
+}
+
+static int famfs_inode_test(struct inode *inode, void *data)
+{
+	return FAMFS_I(inode)->nodeid == *(u64 *)data;
+}
+
+static int famfs_inode_set(struct inode *inode, void *data)
+{
+	FAMFS_I(inode)->nodeid = *(u64 *)data;
+	inode->i_ino = *(u64 *)data;
+	return 0;
+}
+
+/**
+ * famfs_iget - the inode of a node, from the cache or new
+ * @sb: the super block
+ * @attr: the node's attributes, checked with famfs_check_attr()
+ *
+ * A cached inode must agree with @attr on type and size: famfs nodes never
+ * change, so a device that says otherwise is not trusted for this node.
+ *
+ * Return: the inode with a reference, or an ERR_PTR().
+ */
+struct inode *famfs_iget(struct super_block *sb,
+			 const struct virtio_famfs_attr *attr)
+{
+	u64 nodeid = le64_to_cpu(attr->nodeid);
+	u32 mode = le32_to_cpu(attr->mode);
+	struct inode *inode;
+
+	inode = iget5_locked(sb, nodeid, famfs_inode_test, famfs_inode_set,
+			     &nodeid);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	if (inode->i_state & I_NEW) {
+		famfs_fill_inode(inode, attr);
+		unlock_new_inode(inode);
+		return inode;
+	}
+	if (inode_wrong_type(inode, mode) ||
+	    (S_ISREG(mode) && i_size_read(inode) != le64_to_cpu(attr->size))) {
+		FAMFS_I(inode)->bad = true;
+		famfs_stat_inc(famfs_sb_vdev(sb), FAMFS_STAT_REQ_ERRORS);
+		pr_err_ratelimited("%s: node %llu changed type or size\n",
+				   famfs_sb_vdev(sb)->tag, nodeid);
+		iput(inode);
+		return ERR_PTR(-EIO);
+	}
+	if (S_ISDIR(mode))
+		set_nlink(inode, max(le32_to_cpu(attr->nlink), 1U));
+	return inode;
+}
+
+/**
+ * famfs_hash_inode - give a newly created file its node id
+ * @inode: a pending inode that the device has just created
+ * @nodeid: the node id the device gave it
+ *
+ * Return: 0, or -EIO if an inode with that node id is already cached.
+ */
+int famfs_hash_inode(struct inode *inode, u64 nodeid)
+{
+	struct inode *other;
+
+	other = ilookup5(inode->i_sb, nodeid, famfs_inode_test, &nodeid);
+	if (other) {
+		iput(other);
+		pr_err_ratelimited("%s: new node %llu is already known\n",
+				   famfs_sb_vdev(inode->i_sb)->tag, nodeid);
+		return -EIO;
+	}
+	FAMFS_I(inode)->nodeid = nodeid;
+	inode->i_ino = nodeid;
+	__insert_inode_hash(inode, nodeid);
+	return 0;
+}
+
+static int famfs_getattr_req(struct famfs_vdev *fdev, u64 nodeid,
+			     struct virtio_famfs_attr *attr, umode_t type)
+{
+	struct famfs_req *req;
+	int err;
+
+	req = famfs_req_alloc(0, sizeof(*attr));
+	if (!req)
+		return -ENOMEM;
+	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_GETATTR, nodeid,
+			     sizeof(*attr));
+	if (!err) {
+		memcpy(attr, famfs_req_reply(req), sizeof(*attr));
+		err = famfs_check_attr(fdev, attr, type);
+		if (!err && le64_to_cpu(attr->nodeid) != nodeid)
+			err = famfs_bad_node(fdev, "GETATTR", "other node",
+					     le64_to_cpu(attr->nodeid));
+	}
+	famfs_req_put(req);
+	return err;
+}
+
+/* ---- dentries ---------------------------------------------------------- */
+
+/*
+ * Positive dentries stay valid for good. A negative one is valid until
+ * the namespace changes; without notifications it is not trusted at all.
+ */
+static int famfs_d_revalidate(struct dentry *dentry, unsigned int flags)
+{
+	struct famfs_vdev *fdev;
+
+	if (d_really_is_positive(dentry))
+		return 1;
+	fdev = famfs_sb_vdev(dentry->d_sb);
+	return fdev->notify &&
+	       READ_ONCE(dentry->d_time) == (unsigned long)famfs_ns_seq(fdev);
+}
+
+static const struct dentry_operations famfs_dentry_operations = {
+	.d_revalidate	= famfs_d_revalidate,
+};
+
+/* ---- directories ------------------------------------------------------- */
+
+static bool famfs_valid_name(const char *name, size_t len)
+{
+	if (!len || len > VIRTIO_FAMFS_NAME_MAX)
+		return false;
+	if (memchr(name, '/', len) || memchr(name, '\0', len))
+		return false;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return false;
+	return true;
+}
+
+static struct dentry *famfs_lookup(struct inode *dir, struct dentry *dentry,
+				   unsigned int flags)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(dir->i_sb);
+	const struct qstr *name = &dentry->d_name;
+	struct virtio_famfs_lookup_in *in;
+	struct virtio_famfs_attr *attr;
+	struct inode *inode = NULL;
+	struct famfs_req *req;
+	u64 seq;
+	int err;
+
+	if (name->len > VIRTIO_FAMFS_NAME_MAX)
+		return ERR_PTR(-ENAMETOOLONG);
+
+	/* Taken first: a change during the request makes the answer stale. */
+	seq = famfs_ns_seq(fdev);
+	req = famfs_req_alloc(sizeof(*in) + name->len, sizeof(*attr));
+	if (!req)
+		return ERR_PTR(-ENOMEM);
+	in = famfs_req_body(req);
+	in->namelen = cpu_to_le32(name->len);
+	memcpy(in + 1, name->name, name->len);
+
+	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_LOOKUP,
+			     FAMFS_I(dir)->nodeid, sizeof(*attr));
+	if (!err) {
+		attr = famfs_req_reply(req);
+		err = famfs_check_attr(fdev, attr, 0);
+		if (!err)
+			inode = famfs_iget(dir->i_sb, attr);
+	}
+	famfs_req_put(req);
+
+	if (err == -ENOENT)
+		dentry->d_time = seq;
+	else if (err)
+		return ERR_PTR(err);
+	return d_splice_alias(inode, dentry);
+}
+
+static int famfs_dir_reserve(struct famfs_vdev *fdev,
+			     struct famfs_dir_cache *dc, u32 more)
+{
+	struct famfs_dirent *ents;
+	u32 cap;
+
+	if (more > FAMFS_DIR_MAX_ENTRIES - dc->nr)
+		return famfs_bad_node(fdev, "READDIR", "too many entries",
+				      (u64)dc->nr + more);
+	if (dc->nr + more <= dc->cap)
+		return 0;
+	cap = max3(dc->nr + more, dc->cap * 2, 16U);
+	cap = min(cap, FAMFS_DIR_MAX_ENTRIES);
+	ents = kvrealloc(dc->ents, array_size(cap, sizeof(*ents)), GFP_KERNEL);
+	if (!ents)
+		return -ENOMEM;
+	dc->ents = ents;
+	dc->cap = cap;
+	return 0;
+}
+
+/* Appends the entries of one READDIR reply to @dc, or nothing. */
+static int famfs_readdir_parse(struct famfs_vdev *fdev,
+			       struct famfs_dir_cache *dc, const void *buf,
+			       size_t len, bool *eof)
+{
+	const struct virtio_famfs_readdir_out *out = buf;
+	u64 last = dc->nr ? dc->ents[dc->nr - 1].nodeid : 0;
+	size_t off = sizeof(*out);
+	u32 n, i, nr0 = dc->nr;
+	const char *why;
+	int err;
+
+	n = le32_to_cpu(out->nentries);
+	*eof = le32_to_cpu(out->flags) & VIRTIO_FAMFS_READDIR_F_EOF;
+	if (!n && !*eof)
+		return famfs_bad_node(fdev, "READDIR", "no entries, no EOF", 0);
+	if (n > (len - off) / VIRTIO_FAMFS_DIRENT_SIZE(1))
+		return famfs_bad_node(fdev, "READDIR", "entries do not fit", n);
+	err = famfs_dir_reserve(fdev, dc, n);
+	if (err)
+		return err;
+
+	for (i = 0; i < n; i++) {
+		const struct virtio_famfs_dirent *de = buf + off;
+		struct famfs_dirent *e = &dc->ents[dc->nr];
+		const char *name = (const char *)(de + 1);
+		u32 namelen, type;
+		size_t rec;
+
+		why = "entry does not fit";
+		if (len - off < sizeof(*de))
+			goto bad;
+		namelen = le32_to_cpu(de->namelen);
+		why = "bad name length";
+		if (!namelen || namelen > VIRTIO_FAMFS_NAME_MAX)
+			goto bad;
+		rec = VIRTIO_FAMFS_DIRENT_SIZE(namelen);
+		why = "entry does not fit";
+		if (len - off < rec)
+			goto bad;
+		why = "invalid name";
+		if (!famfs_valid_name(name, namelen))
+			goto bad;
+		why = "padding not zero";
+		if (memchr_inv(name + namelen, 0, rec - sizeof(*de) - namelen))
+			goto bad;
+		type = le32_to_cpu(de->type);
+		why = "unknown type";
+		if (type != VIRTIO_FAMFS_DT_DIR && type != VIRTIO_FAMFS_DT_REG)
+			goto bad;
+		why = "node ids not ascending";
+		if (le64_to_cpu(de->nodeid) <= last)
+			goto bad;
+
+		last = le64_to_cpu(de->nodeid);
+		e->nodeid = last;
+		e->cookie = le64_to_cpu(de->cookie);
+		e->type = type;
+		e->namelen = namelen;
+		memcpy(e->name, name, namelen);
+		dc->nr++;
+		off += rec;
+	}
+	return 0;
+bad:
+	dc->nr = nr0;
+	return famfs_bad_node(fdev, "READDIR", why, i);
+}
+
+/* Fetches the entries after the last cached one. */
+static int famfs_readdir_fetch(struct famfs_vdev *fdev, struct famfs_inode *fi)
+{
+	struct famfs_dir_cache *dc = &fi->dir;
+	struct virtio_famfs_readdir_in *in;
+	u64 seq = famfs_ns_seq(fdev);
+	struct famfs_req *req;
+	bool eof;
+	int err;
+
+	req = famfs_req_alloc(sizeof(*in),
+			      sizeof(struct virtio_famfs_readdir_out) +
+			      fdev->readdir_bytes);
+	if (!req)
+		return -ENOMEM;
+	in = famfs_req_body(req);
+	in->cookie = cpu_to_le64(dc->nr ? dc->ents[dc->nr - 1].cookie : 0);
+	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_READDIR, fi->nodeid,
+			     sizeof(struct virtio_famfs_readdir_out));
+	if (!err)
+		err = famfs_readdir_parse(fdev, dc, famfs_req_reply(req),
+					  famfs_req_reply_len(req), &eof);
+	famfs_req_put(req);
+	if (err)
+		return err;
+	dc->eof = eof;
+	dc->seq = seq;
+	return 0;
+}
+
+/*
+ * The listing is cached on the directory and only ever grows at its end
+ * (the device returns entries in node-id order and new nodes get larger
+ * ids), so ctx->pos is simply an index into it.
+ */
+static int famfs_readdir(struct file *file, struct dir_context *ctx)
+{
+	struct inode *dir = file_inode(file);
+	struct famfs_vdev *fdev = famfs_sb_vdev(dir->i_sb);
+	struct famfs_inode *fi = FAMFS_I(dir);
+	struct famfs_dir_cache *dc = &fi->dir;
+	int err = 0, refetch = 0;
+
+	mutex_lock(&fi->dir_lock);
+	/* Without notifications every new listing asks the device. */
+	if (!fdev->notify && ctx->pos <= 2)
+		dc->eof = false;
+	/* A listing that cannot be read fails before "." and "..". */
+	if (ctx->pos == 0 && !dc->nr && !dc->eof) {
+		err = famfs_readdir_fetch(fdev, fi);
+		if (err)
+			goto out;
+	}
+	if (!dir_emit_dots(file, ctx))
+		goto out;
+	for (;;) {
+		while (ctx->pos - 2 < dc->nr) {
+			struct famfs_dirent *e = &dc->ents[ctx->pos - 2];
+
+			if (!dir_emit(ctx, e->name, e->namelen, e->nodeid,
+				      e->type))
+				goto out;
+			ctx->pos++;
+		}
+		if (dc->eof && (dc->seq == famfs_ns_seq(fdev) ||
+				refetch++ >= FAMFS_READDIR_REFETCH))
+			break;
+		err = famfs_readdir_fetch(fdev, fi);
+		if (err)
+			break;
+	}
+out:
+	mutex_unlock(&fi->dir_lock);
+	return err;
+}
+
+/**
+ * famfs_dir_changed - forget that a directory's listing is complete
+ * @dir: a directory that got an entry from this driver
+ */
+void famfs_dir_changed(struct inode *dir)
+{
+	struct famfs_inode *fi = FAMFS_I(dir);
+
+	mutex_lock(&fi->dir_lock);
+	fi->dir.eof = false;
+	mutex_unlock(&fi->dir_lock);
+}
+
+static int famfs_may_create(struct inode *dir, struct dentry *dentry)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(dir->i_sb);
+
+	if (sb_rdonly(dir->i_sb) || famfs_vdev_read_only(fdev) ||
+	    !famfs_vdev_may_create(fdev))
+		return -EROFS;
+	if (!famfs_valid_name(dentry->d_name.name, dentry->d_name.len))
+		return dentry->d_name.len > VIRTIO_FAMFS_NAME_MAX ?
+			-ENAMETOOLONG : -EINVAL;
+	return 0;
+}
+
+/*
+ * O_CREAT makes a file that exists only in this guest, of size 0: a famfs
+ * file gets its one and only size when it is created on the device, which
+ * happens at its first ftruncate() or fallocate() (famfs_file.c).
+ */
+static int famfs_create(struct mnt_idmap *idmap, struct inode *dir,
+			struct dentry *dentry, umode_t mode, bool excl)
+{
+	struct famfs_inode *fi;
+	struct inode *inode;
+	int err;
+
+	err = famfs_may_create(dir, dentry);
+	if (err)
+		return err;
+	inode = new_inode(dir->i_sb);
+	if (!inode)
+		return -ENOMEM;
+	fi = FAMFS_I(inode);
+	fi->pending = true;
+	inode->i_ino = get_next_ino();
+	inode_init_owner(idmap, inode, dir, S_IFREG | (mode & 07777));
+	set_nlink(inode, 1);
+	famfs_set_times(inode);
+	inode->i_op = &famfs_file_inode_operations;
+	inode->i_fop = &famfs_file_operations;
+	inode->i_mapping->a_ops = &famfs_dax_aops;
+	inode->i_flags |= S_DAX;
+	d_instantiate(dentry, inode);
+	return 0;
+}
+
+static int famfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *dentry, umode_t mode)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(dir->i_sb);
+	const struct qstr *name = &dentry->d_name;
+	struct virtio_famfs_mkdir_in *in;
+	struct virtio_famfs_attr *attr;
+	struct famfs_req *req;
+	struct inode *inode;
+	kgid_t gid = current_fsgid();
+	int err;
+
+	err = famfs_may_create(dir, dentry);
+	if (err)
+		return err;
+	if (dir->i_mode & S_ISGID) {
+		gid = dir->i_gid;
+		mode |= S_ISGID;
+	}
+
+	req = famfs_req_alloc(sizeof(*in) + name->len, sizeof(*attr));
+	if (!req)
+		return -ENOMEM;
+	in = famfs_req_body(req);
+	in->mode = cpu_to_le32(mode & 07777);
+	in->uid = cpu_to_le32(from_kuid_munged(&init_user_ns, current_fsuid()));
+	in->gid = cpu_to_le32(from_kgid_munged(&init_user_ns, gid));
+	in->namelen = cpu_to_le32(name->len);
+	memcpy(in + 1, name->name, name->len);
+
+	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_MKDIR,
+			     FAMFS_I(dir)->nodeid, sizeof(*attr));
+	famfs_dir_changed(dir);
+	if (err)
+		goto out;
+	attr = famfs_req_reply(req);
+	err = famfs_check_attr(fdev, attr, S_IFDIR);
+	if (err)
+		goto out;
+	inode = famfs_iget(dir->i_sb, attr);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto out;
+	}
+	inc_nlink(dir);
+	d_instantiate(dentry, inode);
+out:
+	famfs_req_put(req);
+	return err;
+}
+
+/**
+ * famfs_getattr - stat a node
+ * @idmap: idmap of the mount
+ * @path: the node
+ * @stat: filled in
+ * @request_mask: statx fields asked for
+ * @flags: AT_* flags
+ *
+ * Attributes never change except a directory's link count, which is
+ * asked for again after the namespace changed.
+ *
+ * Return: 0 or a negative errno.
+ */
+int famfs_getattr(struct mnt_idmap *idmap, const struct path *path,
+		  struct kstat *stat, u32 request_mask, unsigned int flags)
+{
+	struct inode *inode = d_inode(path->dentry);
+	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
+	struct famfs_inode *fi = FAMFS_I(inode);
+	struct virtio_famfs_attr attr;
+	u64 seq = famfs_ns_seq(fdev);
+
+	if (S_ISDIR(inode->i_mode) && READ_ONCE(fi->attr_seq) != seq &&
+	    !(flags & AT_STATX_DONT_SYNC)) {
+		if (!famfs_getattr_req(fdev, fi->nodeid, &attr, S_IFDIR)) {
+			set_nlink(inode, max(le32_to_cpu(attr.nlink), 1U));
+			WRITE_ONCE(fi->attr_seq, seq);
+		}
+	}
+	generic_fillattr(idmap, request_mask, inode, stat);
+	return 0;
+}
+
+static const struct inode_operations famfs_dir_inode_operations = {
+	.lookup		= famfs_lookup,
+	.create		= famfs_create,
+	.mkdir		= famfs_mkdir,
+	/*
+	 * No unlink, rmdir, rename, link, symlink or mknod of devices: the
+	 * VFS fails them with EPERM, as famfs never removes or renames.
+	 */
+	.setattr	= famfs_setattr,
+	.getattr	= famfs_getattr,
+};
+
+static const struct file_operations famfs_dir_operations = {
+	.llseek		= generic_file_llseek,
+	.read		= generic_read_dir,
+	.iterate_shared	= famfs_readdir,
+	.fsync		= noop_fsync,
+};
+
+/* ---- super block ------------------------------------------------------- */
+
+static struct inode *famfs_alloc_inode(struct super_block *sb)
+{
+	struct famfs_inode *fi;
+
+	fi = alloc_inode_sb(sb, famfs_inode_cachep, GFP_KERNEL);
+	if (!fi)
+		return NULL;
+	fi->nodeid = 0;
+	fi->attr_flags = 0;
+	fi->pending = false;
+	fi->bad = false;
+	atomic_set(&fi->opens, 0);
+	fi->fmap = NULL;
+	memset(&fi->dir, 0, sizeof(fi->dir));
+	fi->attr_seq = 0;
+	return &fi->vfs_inode;
+}
+
+static void famfs_free_inode(struct inode *inode)
+{
+	kmem_cache_free(famfs_inode_cachep, FAMFS_I(inode));
+}
+
+static void famfs_evict_inode(struct inode *inode)
+{
+	struct famfs_inode *fi = FAMFS_I(inode);
+
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+	famfs_fmap_free(fi);
+	kvfree(fi->dir.ents);
+	fi->dir.ents = NULL;
+}
+
+static int famfs_statfs(struct dentry *dentry, struct kstatfs *buf)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(dentry->d_sb);
+	const struct virtio_famfs_statfs_out *out;
+	u64 au = fdev->alloc_unit, slots, used;
+	struct famfs_req *req;
+	int err;
+
+	req = famfs_req_alloc(0, sizeof(*out));
+	if (!req)
+		return -ENOMEM;
+	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_STATFS, 0,
+			     sizeof(*out));
+	if (err)
+		goto out;
+	out = famfs_req_reply(req);
+
+	buf->f_type = FAMFS_SUPER_MAGIC;
+	buf->f_bsize = au;
+	buf->f_frsize = au;
+	buf->f_blocks = le64_to_cpu(out->total_bytes) / au;
+	buf->f_bfree = min(le64_to_cpu(out->free_bytes) / au, buf->f_blocks);
+	buf->f_bavail = buf->f_bfree;
+	slots = le64_to_cpu(out->log_slots);
+	used = min(le64_to_cpu(out->log_used), slots);
+	buf->f_ffree = slots - used;
+	buf->f_files = min(le64_to_cpu(out->files), U64_MAX / 4) +
+		       min(le64_to_cpu(out->dirs), U64_MAX / 4) +
+		       min(buf->f_ffree, U64_MAX / 4);
+	buf->f_namelen = VIRTIO_FAMFS_NAME_MAX;
+	buf->f_fsid = uuid_to_fsid(fdev->fs_uuid);
+out:
+	famfs_req_put(req);
+	return err;
+}
+
+static const struct super_operations famfs_super_operations = {
+	.alloc_inode	= famfs_alloc_inode,
+	.free_inode	= famfs_free_inode,
+	.evict_inode	= famfs_evict_inode,
+	.statfs		= famfs_statfs,
+};
+
+static int famfs_fill_super(struct super_block *sb, struct fs_context *fc)
+{
+	struct famfs_sb_info *sbi = FAMFS_SB(sb);
+	struct famfs_vdev *fdev = sbi->fdev;
+	struct virtio_famfs_attr attr;
+	struct inode *root;
+	int err;
+
+	sb->s_magic = FAMFS_SUPER_MAGIC;
+	sb->s_op = &famfs_super_operations;
+	sb->s_d_op = &famfs_dentry_operations;
+	sb->s_maxbytes = MAX_LFS_FILESIZE;
+	sb->s_blocksize = PAGE_SIZE;
+	sb->s_blocksize_bits = PAGE_SHIFT;
+	sb->s_time_gran = 1;
+	super_set_uuid(sb, fdev->fs_uuid, sizeof(fdev->fs_uuid));
+	ktime_get_real_ts64(&sbi->mount_time);
+
+	err = famfs_getattr_req(fdev, fdev->root_nodeid, &attr, S_IFDIR);
+	if (err) {
+		errorfc(fc, "tag %s: cannot get the root directory: %d",
+			fdev->tag, err);
+		return err;
+	}
+	root = famfs_iget(sb, &attr);
+	if (IS_ERR(root))
+		return PTR_ERR(root);
+	sb->s_root = d_make_root(root);
+	if (!sb->s_root)
+		return -ENOMEM;
+	return 0;
+}
+
+static int famfs_test_super(struct super_block *sb, struct fs_context *fc)
+{
+	struct famfs_sb_info *new = fc->s_fs_info;
+
+	return FAMFS_SB(sb)->fdev == new->fdev;
+}
+
+static int famfs_get_tree(struct fs_context *fc)
+{
+	struct famfs_sb_info *sbi;
+	struct famfs_vdev *fdev;
+	struct super_block *sb;
+	int err;
+
+	if (!fc->source)
+		return invalfc(fc, "no device tag given");
+	fdev = famfs_vdev_get_by_tag(fc->source);
+	if (!fdev) {
+		errorfc(fc, "no virtio-famfs device with tag \"%s\"", fc->source);
+		return -ENOENT;
+	}
+	sbi = kzalloc(sizeof(*sbi), GFP_KERNEL);
+	if (!sbi) {
+		famfs_vdev_put(fdev);
+		return -ENOMEM;
+	}
+	sbi->fdev = fdev;
+	fc->s_fs_info = sbi;	/* famfs_free_fc() drops it if unused */
+
+	if (fdev->no_window) {
+		errorfc(fc, "tag %s: %s", fdev->tag, fdev->no_window);
+		return -ENXIO;
+	}
+	err = famfs_vdev_start(fdev);
+	if (err) {
+		errorfc(fc, "tag %s: the device failed to initialize: %d",
+			fdev->tag, err);
+		return err;
+	}
+	if (famfs_vdev_read_only(fdev) && !(fc->sb_flags & SB_RDONLY)) {
+		infofc(fc, "tag %s: read-only device, mounting read-only", fdev->tag);
+		fc->sb_flags |= SB_RDONLY;
+	}
+
+	sb = sget_fc(fc, famfs_test_super, set_anon_super_fc);
+	if (IS_ERR(sb))
+		return PTR_ERR(sb);
+	if (!sb->s_root) {
+		err = famfs_fill_super(sb, fc);
+		if (err) {
+			deactivate_locked_super(sb);
+			return err;
+		}
+		sb->s_flags |= SB_ACTIVE;
+	} else if ((fc->sb_flags ^ sb->s_flags) & SB_RDONLY) {
+		deactivate_locked_super(sb);
+		errorfc(fc, "tag %s: already mounted %s", fdev->tag,
+			sb_rdonly(sb) ? "read-only" : "read-write");
+		return -EBUSY;
+	}
+	fc->root = dget(sb->s_root);
+	return 0;
+}
+
+static int famfs_reconfigure(struct fs_context *fc)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(fc->root->d_sb);
+
+	if (!(fc->sb_flags & SB_RDONLY) && famfs_vdev_read_only(fdev)) {
+		errorfc(fc, "tag %s: the device is read-only", fdev->tag);
+		return -EROFS;
+	}
+	return 0;
+}
+
+static void famfs_free_fc(struct fs_context *fc)
+{
+	struct famfs_sb_info *sbi = fc->s_fs_info;
+
+	if (sbi) {
+		famfs_vdev_put(sbi->fdev);
+		kfree(sbi);
+	}
+}
+
+static const struct fs_context_operations famfs_context_ops = {
+	.free		= famfs_free_fc,
+	.get_tree	= famfs_get_tree,
+	.reconfigure	= famfs_reconfigure,
+};
+
+static int famfs_init_fs_context(struct fs_context *fc)
+{
+	fc->ops = &famfs_context_ops;
+	return 0;
+}
+
+static void famfs_kill_sb(struct super_block *sb)
+{
+	struct famfs_sb_info *sbi = FAMFS_SB(sb);
+
+	kill_anon_super(sb);
+	if (sbi) {
+		famfs_vdev_put(sbi->fdev);
+		kfree(sbi);
+	}
+}
+
+static struct file_system_type famfs_fs_type = {
+	.owner			= THIS_MODULE,
+	.name			= FAMFS_NAME,
+	.init_fs_context	= famfs_init_fs_context,
+	.kill_sb		= famfs_kill_sb,
+};
+MODULE_ALIAS_FS(FAMFS_NAME);
+
+static void famfs_inode_init_once(void *p)
+{
+	struct famfs_inode *fi = p;
+
+	inode_init_once(&fi->vfs_inode);
+	mutex_init(&fi->fmap_lock);
+	mutex_init(&fi->dir_lock);
+}
+
+static int __init famfs_init(void)
+{
+	int err;
+
+	famfs_inode_cachep = kmem_cache_create("famfs_inode",
+					       sizeof(struct famfs_inode), 0,
+					       SLAB_RECLAIM_ACCOUNT | SLAB_ACCOUNT,
+					       famfs_inode_init_once);
+	if (!famfs_inode_cachep)
+		return -ENOMEM;
+	err = register_filesystem(&famfs_fs_type);
+	if (err)
+		goto out_cache;
+	err = famfs_vio_init();
+	if (err)
+		goto out_fs;
+	return 0;
+
+out_fs:
+	unregister_filesystem(&famfs_fs_type);
+out_cache:
+	kmem_cache_destroy(famfs_inode_cachep);
+	return err;
+}
+
+static void __exit famfs_exit(void)
+{
+	famfs_vio_exit();
+	unregister_filesystem(&famfs_fs_type);
+	/* Inodes are freed after an RCU grace period. */
+	rcu_barrier();
+	kmem_cache_destroy(famfs_inode_cachep);
+}
+
+module_init(famfs_init);
+module_exit(famfs_exit);
+
+MODULE_DESCRIPTION("virtio-famfs: famfs over a VIRTIO shared memory window");
+MODULE_LICENSE("GPL");

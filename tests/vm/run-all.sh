@@ -1,0 +1,13 @@
+#!/bin/bash
+# Every real-guest test: provisions what it needs (cached), then runs the
+# driver scenarios and the multi-VM sharing scenarios. Part of
+# scripts/test.sh, hence of CI.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+t0=$SECONDS
+tests/vm/provision.sh
+tests/vm/run-driver-tests.sh
+if [ -x tests/vm/run-sharing-tests.sh ]; then
+    tests/vm/run-sharing-tests.sh
+fi
+echo "real-guest tests: PASS in $((SECONDS - t0))s"

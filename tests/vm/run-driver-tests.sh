@@ -1,0 +1,131 @@
+#!/bin/bash
+# Boots Debian 6.12 guests with virtio_famfs.ko against a vhost-famfs daemon
+# (QEMU 11.1 via tests/vm/lib.sh) and runs guest-<scenario>.sh in each.
+#
+#   tests/vm/run-driver-tests.sh [SCENARIO...]
+#
+# Scenarios (default: all):
+#   basic   master: mount, ls, mmap (1 GET_FMAP, PMD faults), read, mkdir,
+#           truncate -s creates files, famfs refusals; host checks the log
+#   ro      role=ro: forced read-only mount, every write path refused
+#   client  role=client: no creation, writes to existing files work
+#   notify  host creates a file while mounted: negative dentry and the
+#           cached listing are dropped on NAMESPACE_CHANGED
+#   dead    the daemon is killed while mounted: requests fail with EIO
+#           within request_timeout, cached mmaps keep working, umount and
+#           rmmod are clean
+#   hostile hostile_device.py instead of the daemon: malformed replies of
+#           every kind fail with EIO and are logged; no oops, clean rmmod
+# Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
+# VM_MEM, ...); RQ=N request queues (default 1).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TESTS=$ROOT/tests/vm/driver
+cd "$ROOT"
+. tests/vm/lib.sh
+vm_setup
+tmp=$(vm_tmpdir)
+
+BIN=$ROOT/target/release/vhost-famfs
+cargo build --release --locked --quiet -p vhost-famfs
+export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
+export VHOST_FAMFS_DEVICE=/dev/shm/virtio-famfs-test.$$.dev
+trap 'rm -f "$VHOST_FAMFS_DEVICE"; vm_cleanup' EXIT
+RQ=${RQ:-1}
+
+gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
+mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
+
+# on_marker LOG MARKER CMD...: run CMD once the guest prints MARKER.
+on_marker() {
+    local log=$1 marker=$2; shift 2
+    (
+        for _ in $(seq 1 6000); do
+            if tr -d '\r' <"$log" 2>/dev/null | grep -q "^$marker\$"; then
+                "$@"; exit 0
+            fi
+            sleep 0.1
+        done
+    ) &
+}
+
+# run_guest NAME ROLE: boot a guest on a fresh daemon socket with ROLE.
+daemon_pid=
+run_guest() {
+    local name=$1 role=$2 rc=0 nvqs=$((RQ + 1))
+    [ "$role" != hostile ] || nvqs=2
+    vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
+        "${kos[@]}" "$tmp/famfs_mmap_test"
+    rm -f "$tmp/$name.sock"
+    if [ "$role" = hostile ]; then
+        python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
+            >"$tmp/$name.daemon.log" 2>&1 &
+    else
+        "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
+            >"$tmp/$name.daemon.log" 2>&1 &
+    fi
+    daemon_pid=$!
+    vm_register_pid "$daemon_pid"
+    vm_wait_socket "$tmp/$name.sock" 10
+    : >"$tmp/$name.log"
+    case $name in
+        notify) on_marker "$tmp/$name.log" "GUEST-HOST: create-late" \
+                    "$BIN" creat -s 2M -S 5 late ;;
+        dead)   on_marker "$tmp/$name.log" "GUEST-HOST: kill-daemon" \
+                    kill -KILL "$daemon_pid" ;;
+    esac
+    vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
+        -chardev socket,id=fs0,path="$tmp/$name.sock" \
+        -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96
+    vm_wait "$name" 600 || rc=1
+    tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* ' || true
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+    return $rc
+}
+
+fresh_fs() {
+    rm -f "$VHOST_FAMFS_DEVICE"
+    "$BIN" mkfs --size 1G >/dev/null
+    "$BIN" creat -s 64M -S 7 f
+    "$BIN" mkdir sub
+    "$BIN" creat -s 4M -S 3 sub/g
+    # 4 strips of 2 MiB chunks: 128 extents, more than the first GET_FMAP
+    # has room for (E2BIG, then one retry).
+    "$BIN" creat -s 256M -N 4 -C 2M -S 21 striped
+}
+
+scenario() {
+    local s=$1 rc=0
+    echo "=== scenario $s"
+    fresh_fs
+    case $s in
+        basic)
+            run_guest basic master || rc=1
+            echo "--- host view"
+            "$BIN" ls && "$BIN" ls newdir || rc=1
+            "$BIN" verify -S 9 newfile || rc=1
+            "$BIN" verify -S 11 newdir/w || rc=1 ;;
+        ro)
+            run_guest ro ro || rc=1
+            "$BIN" verify -S 7 f || rc=1 ;;
+        client)
+            run_guest client client || rc=1
+            "$BIN" verify -S 13 f || rc=1 ;;
+        notify)
+            run_guest notify master || rc=1 ;;
+        dead)
+            run_guest dead master || rc=1 ;;
+        hostile)
+            run_guest hostile hostile || rc=1 ;;
+        *) echo "unknown scenario $s"; return 1 ;;
+    esac
+    echo "=== scenario $s: $([ $rc = 0 ] && echo PASS || echo FAIL)"
+    return $rc
+}
+
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile
+fails=0
+for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
+[ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"
+exit $((fails > 0))
