@@ -16,6 +16,8 @@
 #           rmmod are clean
 #   hostile hostile_device.py instead of the daemon: malformed replies of
 #           every kind fail with EIO and are logged; no oops, clean rmmod
+#   bench   (only when named) mmap read bandwidth of a 1 GiB file against
+#           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
 # VM_MEM, ...); RQ=N request queues (default 1).
 set -euo pipefail
@@ -34,6 +36,7 @@ trap 'rm -f "$VHOST_FAMFS_DEVICE"; vm_cleanup' EXIT
 RQ=${RQ:-1}
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
+gcc -O2 -Wall -Wextra -static -o "$tmp/famfs-tool" "$ROOT/tests/vm/guest/famfs-tool.c"
 mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
 
 # on_marker LOG MARKER CMD...: run CMD once the guest prints MARKER.
@@ -55,7 +58,7 @@ run_guest() {
     local name=$1 role=$2 rc=0 nvqs=$((RQ + 1))
     [ "$role" != hostile ] || nvqs=2
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
-        "${kos[@]}" "$tmp/famfs_mmap_test"
+        "${kos[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool"
     rm -f "$tmp/$name.sock"
     if [ "$role" = hostile ]; then
         python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
@@ -78,7 +81,7 @@ run_guest() {
         -chardev socket,id=fs0,path="$tmp/$name.sock" \
         -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96
     vm_wait "$name" 600 || rc=1
-    tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* ' || true
+    tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|GUEST-BENCH|^bench:|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* ' || true
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
     return $rc
@@ -118,6 +121,12 @@ scenario() {
             run_guest dead master || rc=1 ;;
         hostile)
             run_guest hostile hostile || rc=1 ;;
+        bench)
+            # Not part of the default list: a benchmark, not a test.
+            rm -f "$VHOST_FAMFS_DEVICE"
+            "$BIN" mkfs --size 2G >/dev/null
+            "$BIN" creat -s 1G -S 17 big
+            VM_MEM=3G run_guest bench master || rc=1 ;;
         *) echo "unknown scenario $s"; return 1 ;;
     esac
     echo "=== scenario $s: $([ $rc = 0 ] && echo PASS || echo FAIL)"

@@ -19,16 +19,38 @@ ls -l $M $M/sub
 df $M
 show_stats "after mount and ls"
 
+# ls/stat/df agree with what the host made (run-driver-tests.sh fresh_fs:
+# 1 GiB device, 10 MiB metadata, 64 + 4 + 256 MiB allocated, uid 0).
+[ "$(stat -c '%s %a %u %g %F' $M/f)" = "67108864 644 0 0 regular file" ] \
+    || fail "stat f: $(stat -c '%s %a %u %g %F' $M/f)"
+[ "$(stat -c '%a %F' $M/sub)" = "755 directory" ] || fail "stat sub: $(stat -c '%a %F' $M/sub)"
+ls -l $M | grep -q ' 67108864 .* f$' || fail "ls -l size of f"
+avail=$(df -k $M | awk 'NR == 2 {print $4}')
+[ "$avail" = $(((1024 - 10 - 64 - 4 - 256) * 1024)) ] || fail "df available ${avail} KiB"
+
 # An unknown tag and an rw remount are refused cleanly.
 mkdir -p /mnt2
 if mount -t famfs nosuchtag /mnt2 2>/dev/null; then fail "unknown tag mounted"; fi
 
-# mmap: one GET_FMAP, 2 MiB faults.
-before=$(stat_of req_get_fmap)
+# mmap of a 64 MiB file, every byte: exactly one GET_FMAP and no other
+# request, and every fault a 2 MiB (PMD) mapping.
+before=$(stat_of req_get_fmap); total=$(stat_of req_total)
+pmd=$(stat_of fault_pmd); pte=$(stat_of fault_pte)
 famfs_mmap_test verify $M/f 7 || fail "mmap verify f"
-after=$(stat_of req_get_fmap)
-[ $((after - before)) = 1 ] || fail "f needed $((after - before)) GET_FMAP, not 1"
-[ "$(stat_of fault_pmd)" -gt 0 ] || fail "no PMD faults"
+[ $(($(stat_of req_get_fmap) - before)) = 1 ] || fail "f needed $(($(stat_of req_get_fmap) - before)) GET_FMAP, not 1"
+[ $(($(stat_of req_total) - total)) = 1 ] || fail "f cost $(($(stat_of req_total) - total)) requests, not 1"
+pmd=$(($(stat_of fault_pmd) - pmd)); pte=$(($(stat_of fault_pte) - pte))
+echo "GUEST-CHECK: f: 1 request, $pmd PMD faults, $pte PTE faults"
+[ $((pmd * 2048)) -ge $((65536 * 99 / 100)) ] || fail "only $pmd PMD faults for 64 MiB"
+[ "$pte" = 0 ] || fail "$pte PTE faults on a 2 MiB-aligned file"
+# A second pass over the mapping, with its smaps entry: a DAX mapping has
+# no page cache behind it (Rss 0 although every byte was read) and is
+# marked for huge pages (hg).
+famfs-tool touch $M/f >/tmp/touch || fail "touch f"
+cat /tmp/touch
+grep -q '^smaps: Size: *65536 kB' /tmp/touch || fail "smaps: no 64 MiB mapping"
+grep -q '^smaps: Rss: *0 kB' /tmp/touch || fail "smaps: page cache behind the mapping"
+grep -q '^smaps: VmFlags:.* hg' /tmp/touch || fail "smaps: not marked hg"
 show_stats "after mmap of f"
 
 # read(2) of a file in a subdirectory.
