@@ -9,6 +9,19 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::args::Cli::parse();
+    if !matches!(args.command, cli::args::Command::Serve { .. }) {
+        // Listing commands end quietly when their reader goes away
+        // (`vhost-famfs ls | head`), like other Unix tools. The daemon
+        // keeps SIGPIPE ignored: a VMM hanging up must not kill it.
+        // SAFETY: setting a signal's disposition to its default has no
+        // preconditions; no handler runs.
+        let _ = unsafe {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            )
+        };
+    }
     let level = match args.verbose {
         0 => "warn",
         1 => "info",
