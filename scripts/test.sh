@@ -27,6 +27,9 @@ cargo test --workspace --locked
 step "benchmarks build and start"
 cargo bench --workspace --locked --no-run
 
+step "fuzzing the request decoder (bounded)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+
 if [ -x tests/vm/run-all.sh ]; then
     step "real-guest tests"
     tests/vm/run-all.sh

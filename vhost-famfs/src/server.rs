@@ -366,11 +366,7 @@ impl<W: Window> Server<W> {
 
     /// A node's attributes; a directory's nlink counts its subdirectories.
     fn attr(&self, n: &Node) -> Attr {
-        let mut a = attr(n);
-        if n.is_dir() {
-            a.nlink = (2 + self.fs.with_ns(|ns| ns.subdirs(n.ino))).into();
-        }
-        a
+        attr(n, self.fs.with_ns(|ns| ns.subdirs(n.ino)))
     }
 
     fn mkdir(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
@@ -397,10 +393,11 @@ impl<W: Window> Server<W> {
     }
 }
 
-/// The wire attributes of a node.
-pub fn attr(n: &Node) -> Attr {
+/// The wire attributes of a node with `subdirs` subdirectories (a
+/// directory's nlink is 2 plus that, as in other Unix file systems).
+pub fn attr(n: &Node, subdirs: u32) -> Attr {
     let nlink = match &n.kind {
-        NodeKind::Dir => 2,
+        NodeKind::Dir => 2 + subdirs,
         NodeKind::File { .. } => 1,
     };
     Attr {
