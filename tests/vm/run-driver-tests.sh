@@ -96,6 +96,9 @@ fresh_fs() {
     # 4 strips of 2 MiB chunks: 128 extents, more than the first GET_FMAP
     # has room for (E2BIG, then one retry).
     "$BIN" creat -s 256M -N 4 -C 2M -S 21 striped
+    # A host file copied in with cp: the guest compares it with the copy of
+    # the same program that its initramfs carries.
+    "$BIN" cp "$tmp/famfs-tool" sub/famfs-tool.copy
 }
 
 scenario() {

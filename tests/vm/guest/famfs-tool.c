@@ -15,6 +15,18 @@
  *                                  size of anonymous memory
  *   try-write FILE                 attempt write(2) and a shared writable
  *                                  mmap; print the errno of each
+ *   wait-at FILE OFFSET STRING SECS  poll a shared mapping of FILE until the
+ *                                  bytes at OFFSET are STRING (SECS 0: look
+ *                                  once); exit 1 on timeout
+ *   watch FILE OFFSET STRING RDYOFF RDY SECS
+ *                                  map FILE once, write RDY at RDYOFF through
+ *                                  the mapping, then poll that same mapping
+ *                                  until OFFSET holds STRING
+ *   bar-read RES OFFSET LEN        map a PCI resource file (a BAR) read-only;
+ *                                  print a summary of LEN bytes at OFFSET
+ *   bar-write RES OFFSET STRING    write STRING into a BAR through a shared
+ *                                  writable mapping of its resource file
+ *   bar-fill RES OFFSET LEN BYTE   fill LEN bytes of a BAR with BYTE
  *
  * Exit status 0 on success, 1 on a failed check, 2 on a usage error.
  */
@@ -420,6 +432,176 @@ static int cmd_try_write(const char *path)
 		       m == MAP_FAILED ? strerror(errno) : "ok");
 		close(fd);
 	}
+	/* The paths that need no writable descriptor. */
+	fd = open(path, O_RDONLY);
+	printf("try-write: open O_RDONLY: %s\n", fd < 0 ? strerror(errno) : "ok");
+	if (fd >= 0) {
+		m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		printf("try-write: shared writable mmap of an O_RDONLY fd: %s\n",
+		       m == MAP_FAILED ? strerror(errno) : "ok");
+		m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED) {
+			int r = mprotect(m, 4096, PROT_READ | PROT_WRITE);
+
+			printf("try-write: mprotect of a shared read-only mapping to PROT_WRITE: %s\n",
+			       r ? strerror(errno) : "ok");
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static double now(void);
+
+/* Do the bytes at m equal s? Volatile reads: another VM writes them. */
+static int bytes_are(const volatile uint8_t *m, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (m[i] != (uint8_t)s[i])
+			return 0;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return 1;
+}
+
+/* Polls m + off until it holds s, for at most secs; returns the wait in s or -1. */
+static double poll_for(const uint8_t *m, size_t off, const char *s, double secs)
+{
+	double t0 = now();
+
+	for (;;) {
+		if (bytes_are(m + off, s, strlen(s)))
+			return now() - t0;
+		if (now() - t0 >= secs)
+			return -1;
+		usleep(1000);
+	}
+}
+
+static int cmd_wait_at(const char *path, size_t off, const char *s, double secs)
+{
+	size_t len;
+	double t;
+	const uint8_t *m = map_file(path, PROT_READ, &len, NULL);
+
+	if (!m)
+		return fail(path);
+	if (off + strlen(s) > len)
+		return 2;
+	t = poll_for(m, off, s, secs);
+	if (t < 0) {
+		if (secs > 0)
+			printf("wait-at %s: \"%s\" not at %zu after %.0f s\n", path, s, off, secs);
+		return 1;
+	}
+	if (secs > 0)
+		printf("wait-at %s: \"%s\" at %zu after %.3f s\n", path, s, off, t);
+	return 0;
+}
+
+static int cmd_watch(const char *path, size_t off, const char *s, size_t rdy_off,
+		     const char *rdy, double secs)
+{
+	size_t len, n = strlen(s);
+	double t;
+	char before[64];
+	uint8_t *m = map_file(path, PROT_READ | PROT_WRITE, &len, NULL);
+
+	if (!m)
+		return fail(path);
+	if (off + n > len || rdy_off + strlen(rdy) > len || n >= sizeof(before))
+		return 2;
+	/* Fault both pages in before telling the writer to go. */
+	memcpy(before, m + off, n);
+	before[n] = 0;
+	for (size_t i = 0; i < n; i++)
+		if ((uint8_t)before[i] < 0x20 || (uint8_t)before[i] > 0x7e)
+			before[i] = '.';
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(m + rdy_off, rdy, strlen(rdy));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	printf("watch %s: mapped at %p; %zu bytes at %zu were \"%s\"; wrote \"%s\" at %zu\n",
+	       path, (void *)m, n, off, before, rdy, rdy_off);
+	fflush(stdout);
+	t = poll_for(m, off, s, secs);
+	if (t < 0) {
+		printf("watch %s: \"%s\" did not appear at %zu in %.0f s\n", path, s, off, secs);
+		return 1;
+	}
+	printf("watch %s: \"%s\" appeared at %zu after %.3f s in the same mapping\n",
+	       path, s, off, t);
+	return 0;
+}
+
+/* Maps [off, off + len) of a PCI resource file (a BAR). */
+static uint8_t *bar_map(const char *res, size_t off, size_t len, int prot)
+{
+	size_t base = off & ~4095UL;
+	uint8_t *m;
+	int fd = open(res, (prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+
+	if (fd < 0)
+		return NULL;
+	m = mmap(NULL, len + off - base, prot, MAP_SHARED, fd, base);
+	close(fd);
+	if (m == MAP_FAILED)
+		return NULL;
+	return m + (off - base);
+}
+
+static int cmd_bar_read(const char *res, size_t off, size_t len)
+{
+	const volatile uint8_t *m = bar_map(res, off, len, PROT_READ);
+	size_t i, zero = 0, ff = 0;
+	uint32_t h = 2166136261u;
+
+	if (!m)
+		return fail(res);
+	for (i = 0; i < len; i++) {
+		uint8_t b = m[i];
+
+		zero += b == 0;
+		ff += b == 0xff;
+		h = (h ^ b) * 16777619u;
+	}
+	printf("bar-read %s: %zu bytes at %#zx: %zu zero, %zu 0xff, fnv %08x, first:",
+	       res, len, off, zero, ff, h);
+	for (i = 0; i < len && i < 16; i++)
+		printf(" %02x", m[i]);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_bar_write(const char *res, size_t off, const char *s)
+{
+	size_t i, n = strlen(s);
+	volatile uint8_t *m = bar_map(res, off, n, PROT_READ | PROT_WRITE);
+
+	if (!m)
+		return fail(res);
+	for (i = 0; i < n; i++)
+		m[i] = (uint8_t)s[i];
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	printf("bar-write %s: wrote \"%s\" at %#zx; reads back \"", res, s, off);
+	for (i = 0; i < n; i++)
+		putchar(m[i] >= 0x20 && m[i] < 0x7f ? m[i] : '.');
+	printf("\"\n");
+	return 0;
+}
+
+static int cmd_bar_fill(const char *res, size_t off, size_t len, uint8_t byte)
+{
+	volatile uint64_t *m = (volatile uint64_t *)bar_map(res, off, len, PROT_READ | PROT_WRITE);
+	uint64_t v = byte * 0x0101010101010101ULL;
+	size_t i;
+
+	if (!m || (off | len) & 7)
+		return m ? 2 : fail(res);
+	for (i = 0; i < len / 8; i++)
+		m[i] = v;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	printf("bar-fill %s: %zu bytes at %#zx with %#x\n", res, len, off, byte);
 	return 0;
 }
 
@@ -446,6 +628,21 @@ int main(int argc, char **argv)
 		return cmd_bench(argv[2]);
 	if (!strcmp(c, "try-write") && argc == 3)
 		return cmd_try_write(argv[2]);
+	if (!strcmp(c, "wait-at") && argc == 6)
+		return cmd_wait_at(argv[2], strtoull(argv[3], NULL, 0), argv[4],
+				   strtod(argv[5], NULL));
+	if (!strcmp(c, "watch") && argc == 8)
+		return cmd_watch(argv[2], strtoull(argv[3], NULL, 0), argv[4],
+				 strtoull(argv[5], NULL, 0), argv[6], strtod(argv[7], NULL));
+	if (!strcmp(c, "bar-read") && argc == 5)
+		return cmd_bar_read(argv[2], strtoull(argv[3], NULL, 0),
+				    strtoull(argv[4], NULL, 0));
+	if (!strcmp(c, "bar-write") && argc == 5)
+		return cmd_bar_write(argv[2], strtoull(argv[3], NULL, 0), argv[4]);
+	if (!strcmp(c, "bar-fill") && argc == 6)
+		return cmd_bar_fill(argv[2], strtoull(argv[3], NULL, 0),
+				    strtoull(argv[4], NULL, 0),
+				    (uint8_t)strtoul(argv[5], NULL, 0));
 	fprintf(stderr, "usage: see the comment at the top of famfs-tool.c\n");
 	return 2;
 }

@@ -1,0 +1,471 @@
+#!/bin/bash
+# Multi-VM sharing tests: two Debian 6.12 guests (QEMU 11.1 via
+# tests/vm/lib.sh) with virtio_famfs.ko share ONE famfs device (a 1 GiB
+# file on /dev/shm) through vhost-famfs daemons, at the same time.
+#
+#   tests/vm/run-sharing-tests.sh [SCENARIO...]
+#
+# Scenarios (default: all but reconnect):
+#   one-daemon    one daemon, two sockets (a master, b client): a creates
+#                 x/data and fills it through mmap; b, mounted before, sees
+#                 it appear, checks it by mmap and read(2), then sees a's
+#                 later write through the mapping it already had
+#   two-daemons   the same with one daemon per VM on the same device
+#   ring          producer in a, consumer in b, through one mapped file:
+#                 RING_COUNT messages, none lost, duplicated or corrupted
+#   read-only     b role=ro: every write path fails; then root in b writes
+#                 through the window's BAR (/dev/mem, iomem=relaxed) and the
+#                 host reports whether that reached its memory
+#   metadata-safe both VMs read and write window offsets 0..meta_size (the
+#                 superblock and log, never mapped) through the BAR: nothing
+#                 readable, host metadata unchanged, fsck clean
+#   host-creates  the host CLI creates files (creat, cp) while both VMs are
+#                 mounted; both see and read them without remounting
+#   concurrent-creators
+#                 host CLI and VM a create CREATORS files each at the same
+#                 time; fsck clean, both VMs list all of them
+#   faults        kill -9 b's QEMU while a reads and writes shared files (a
+#                 completes), then kill -9 the daemon while a creates files
+#                 (EIO within request_timeout, mapped files keep working,
+#                 fsck clean, every listed file intact)
+#   reconnect     (only when named) what QEMU 11.1.2 does with
+#                 -chardev socket,reconnect-ms=1000; reports, never fails
+#
+# Every VM boots the same initramfs (module, famfs-tool, famfs_mmap_test,
+# tests/vm/sharing/*.sh); the kernel command line picks the guest script
+# (famfs_test.scenario=, famfs_test.vm=). The guests coordinate through a
+# control file ctl that every VM maps (the host writes it through the device
+# file) and through "GUEST-HOST: <marker>" console lines the host waits for;
+# nothing waits for a fixed time. See docs/sharing.md.
+#
+# Knobs: RING_COUNT (1000000), CREATORS (200), VM_MEM (512M), VM_SMP (1),
+# VM_KEEP=1 keeps logs, and the other tests/vm/lib.sh knobs.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SHARING=$ROOT/tests/vm/sharing
+cd "$ROOT"
+. tests/vm/lib.sh
+
+ALL=(one-daemon two-daemons ring read-only metadata-safe host-creates concurrent-creators faults)
+[ $# -gt 0 ] || set -- "${ALL[@]}"
+for s in "$@"; do
+    case " ${ALL[*]} reconnect " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]} reconnect)" >&2; exit 2 ;; esac
+done
+
+T_START=$(date +%s%N)
+vm_setup
+tmp=$(vm_tmpdir)
+BIN=$ROOT/target/release/vhost-famfs
+cargo build --release --locked --quiet -p vhost-famfs
+export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
+DEV=/dev/shm/vhost-famfs-sharing.$$.dev
+export VHOST_FAMFS_DEVICE=$DEV
+trap 'rm -f "$DEV"; vm_cleanup' EXIT
+export VM_MEM=${VM_MEM:-512M} VM_SMP=${VM_SMP:-1}
+RING_COUNT=${RING_COUNT:-1000000}
+CREATORS=${CREATORS:-200}
+
+gcc -static -O2 -Wall -Wextra -Werror -o "$tmp/famfs-tool" tests/vm/guest/famfs-tool.c
+gcc -static -O2 -Wall -o "$tmp/famfs_mmap_test" tests/vm/guest/famfs_mmap_test.c
+mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
+items=()
+for f in "$SHARING"/*.sh; do
+    [ "$(basename "$f")" = guest-main.sh ] || items+=("$f:/sharing/$(basename "$f")")
+done
+vm_build_initramfs "$tmp/ir.cpio.gz" "$SHARING/guest-main.sh" "${kos[@]}" \
+    "$tmp/famfs-tool" "$tmp/famfs_mmap_test" "${items[@]}"
+echo "setup (provision, build, initramfs): $((($(date +%s%N) - T_START) / 1000000)) ms"
+
+# ---------------------------------------------------------------- helpers
+S=        # the scenario running
+rc=0      # its result
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+say() { echo "$S: $*"; }
+bad() { echo "$S: FAIL: $*"; rc=1; }
+
+# fresh_fs: a new 1 GiB device with the control file ctl (2 MiB, zeros).
+fresh_fs() {
+    rm -f "$DEV"
+    "$BIN" mkfs --size 1G >/dev/null
+    "$BIN" creat -s 2M ctl
+    CTL=$(file_off ctl)
+    META=$("$BIN" fsck | awk '/metadata \(sb \+ log\)/ {printf "%d", $(NF - 1) * 1048576}')
+}
+
+# file_off PATH: device offset of PATH's first extent (the window offset).
+file_off() { echo $((16#$("$BIN" getmap "$1" | awk '/^\t\t/ {print $1; exit}'))); }
+# dev_read OFFSET LEN: bytes of the device file.
+dev_read() { tail -c +$(($1 + 1)) "$DEV" | head -c "$2"; }
+# ctl_set SLOT TEXT: what a guest's ctl_set does, from the host (one write).
+ctl_set() { printf '%s' "$2" | dd of="$DEV" bs=64 seek=$((CTL / 64 + $1)) conv=notrunc status=none; }
+
+# start_daemon ID SOCK[,OPTS]...: one daemon serving these sockets.
+declare -A DPID=()
+start_daemon() {
+    local id=$1 s args=()
+    shift
+    for s in "$@"; do rm -f "$tmp/${s%%,*}"; args+=(-s "$tmp/$s"); done
+    "$BIN" -v serve "${args[@]}" >"$tmp/$S.daemon-$id.log" 2>&1 &
+    DPID[$id]=$!
+    vm_register_pid "$!"
+    for s in "$@"; do vm_wait_socket "$tmp/${s%%,*}" 10 || { bad "daemon $id: no socket"; return 1; }; done
+}
+stop_daemons() {
+    local id pid
+    for id in "${!DPID[@]}"; do
+        pid=${DPID[$id]}
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        vm_unregister_pid "$pid"
+    done
+    DPID=()
+}
+
+# boot NAME SOCK [KERNEL ARGS...]: start VM NAME (a or b) on socket SOCK.
+boot() {
+    local name=$1 sock=$2
+    shift 2
+    VM_APPEND="famfs_test.scenario=$GUEST famfs_test.vm=$name $*" \
+        vm_start "$name" "$tmp/ir.cpio.gz" "$tmp/$S.$name.log" \
+        -chardev socket,id=fs0,path="$tmp/$sock" \
+        -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=2,config_size=96
+}
+
+# wait_marker NAME MARKER [TIMEOUT]: until VM NAME prints "GUEST-HOST: MARKER".
+wait_marker() {
+    local name=$1 m=$2 t0=$SECONDS log=$tmp/$S.$1.log pid=${VM_PID[$1]:-}
+    until tr -d '\r' <"$log" 2>/dev/null | grep -q "GUEST-HOST: $m\$"; do
+        if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || grep -q 'GUEST-RESULT:' "$log"; then
+            bad "$name ended before '$m'"; return 1
+        fi
+        [ $((SECONDS - t0)) -lt "${3:-240}" ] || { bad "no '$m' from $name in ${3:-240} s"; return 1; }
+        sleep 0.05
+    done
+}
+
+# kill_vm NAME: kill -9 its QEMU and reap it.
+kill_vm() {
+    local pid=${VM_PID[$1]}
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    vm_unregister_pid "$pid"
+    unset "VM_PID[$1]"
+}
+
+# abort_vms: a host step failed; stop every VM now (vm_wait then fails).
+abort_vms() {
+    local n
+    for n in "${!VM_PID[@]}"; do kill -KILL "${VM_PID[$n]}" 2>/dev/null || true; done
+}
+
+show() { # NAME: the interesting lines of a guest's log
+    tr -d '\r' <"$tmp/$S.$1.log" | grep -a -E 'GUEST-CHECK|GUEST-FORCED|^(verify|watch|consume|produce|fill|bar-|wait-at)' |
+        sed "s/^/  [$1] /" || true
+}
+
+finish_vms() { # NAME...: wait for each VM to pass
+    local n
+    for n in "$@"; do
+        vm_wait "$n" 300 || bad "VM $n failed"
+        show "$n"
+    done
+}
+
+fsck_clean() {
+    local out st=0
+    out=$("$BIN" fsck 2>&1) || st=$?
+    if [ $st = 0 ]; then say "fsck: clean ($(awk '/log entries/ {print $3}' <<<"$out") log entries)"
+    else bad "fsck exit $st:"; sed 's/^/    /' <<<"$out"; fi
+}
+
+# ---------------------------------------------------------------- scenarios
+sc_exchange() { # one-daemon | two-daemons
+    GUEST=exchange
+    fresh_fs
+    if [ "$S" = one-daemon ]; then
+        start_daemon d "$S-a.sock,role=master" "$S-b.sock,role=client" || return
+    else
+        start_daemon a "$S-a.sock,role=master" || return
+        start_daemon b "$S-b.sock,role=client" || return
+    fi
+    boot a "$S-a.sock"
+    boot b "$S-b.sock"
+    finish_vms a b
+    [ $rc = 0 ] || return
+    local off
+    off=$(file_off x/data)
+    [ "$(dev_read $((off + 4096)) 13)" = MARKER-FROM-A ] || bad "device: no MARKER-FROM-A at x/data+4096"
+    [ "$(dev_read $((off + 8192)) 8)" = B-MAPPED ] || bad "device: no B-MAPPED at x/data+8192"
+    say "host: x/data at device offset $(printf %#x "$off") holds both VMs' markers"
+    fsck_clean
+}
+
+sc_ring() {
+    GUEST=ring
+    fresh_fs
+    "$BIN" creat -s 2M ring
+    start_daemon d "$S-a.sock,role=master" "$S-b.sock,role=client" || return
+    boot a "$S-a.sock" famfs_test.count="$RING_COUNT"
+    boot b "$S-b.sock" famfs_test.count="$RING_COUNT"
+    finish_vms a b
+    local off head tail
+    off=$(file_off ring)
+    head=$(od -An -tu8 -j "$off" -N 8 "$DEV" | tr -d ' ')
+    tail=$(od -An -tu8 -j $((off + 64)) -N 8 "$DEV" | tr -d ' ')
+    [ "$head" = "$RING_COUNT" ] && [ "$tail" = "$RING_COUNT" ] || bad "ring head $head tail $tail, not $RING_COUNT"
+    say "host: ring head = tail = $head"
+}
+
+FORCED=
+sc_read_only() {
+    GUEST=read-only
+    fresh_fs
+    "$BIN" creat -s 4M -S 7 f
+    local off forced
+    off=$(file_off f)
+    start_daemon d "$S-a.sock,role=master" "$S-b.sock,role=ro" || return
+    boot a "$S-a.sock"
+    boot b "$S-b.sock" famfs_test.off="$off" iomem=relaxed
+    if wait_marker b b-mounted; then
+        ctl_set 0 go
+        if wait_marker b forced-done; then
+            forced=$(dev_read $((off + 4096)) 15)
+            ctl_set 2 forced
+        fi
+    fi
+    [ $rc = 0 ] || abort_vms
+    finish_vms a b
+    [ $rc = 0 ] || return
+    grep -a 'window mapped' "$tmp/$S.daemon-d.log" | sed 's/^.*] /  [daemon] /'
+    if [ "$forced" = RO-FORCED-WRITE ]; then
+        FORCED="REACHED host memory (QEMU 11.1.2 maps a role=ro window read-write)"
+    else
+        FORCED="did not reach host memory (device holds '$(tr -cd '[:print:]' <<<"$forced")')"
+    fi
+    say "forced write by role=ro VM b through the BAR: $FORCED"
+    "$BIN" verify -S 77 fromA >/dev/null || bad "fromA"
+    fsck_clean
+}
+
+sc_metadata_safe() {
+    GUEST=metadata-safe
+    fresh_fs
+    head -c "$META" "$DEV" >"$tmp/meta.before"
+    start_daemon d "$S-a.sock,role=master" "$S-b.sock,role=client" || return
+    boot a "$S-a.sock" famfs_test.meta="$META" iomem=relaxed
+    boot b "$S-b.sock" famfs_test.meta="$META" iomem=relaxed
+    if wait_marker a attacked-a && wait_marker b attacked-b; then
+        if cmp -s <(head -c "$META" "$DEV") "$tmp/meta.before"; then
+            say "host: superblock and log ($((META >> 20)) MiB) unchanged after both VMs wrote the BAR there"
+        else
+            bad "host metadata changed: $(cmp <(head -c "$META" "$DEV") "$tmp/meta.before" 2>&1 | head -n1)"
+        fi
+        fsck_clean
+        ctl_set 0 checked
+    fi
+    [ $rc = 0 ] || abort_vms
+    finish_vms a b
+    [ $rc = 0 ] || return
+    "$BIN" verify -S 99 after >/dev/null || bad "verify after"
+    fsck_clean
+}
+
+sc_host_creates() {
+    GUEST=host-creates
+    fresh_fs
+    start_daemon d "$S-a.sock,role=master" "$S-b.sock,role=client" || return
+    boot a "$S-a.sock"
+    boot b "$S-b.sock"
+    if wait_marker a ready-a && wait_marker b ready-b; then
+        "$BIN" mkdir -p h/sub
+        "$BIN" creat -s 4M -S 31 h/one
+        "$BIN" creat -s 2M -S 32 h/sub/two
+        "$BIN" cp "$tmp/famfs-tool" h/famfs-tool
+        ctl_set 0 created
+        say "host: created h/one, h/sub/two and copied h/famfs-tool while both VMs were mounted"
+    fi
+    [ $rc = 0 ] || abort_vms
+    finish_vms a b
+    fsck_clean
+}
+
+sc_concurrent_creators() {
+    GUEST=concurrent-creators
+    fresh_fs
+    "$BIN" mkdir h
+    start_daemon d "$S-a.sock,role=master" "$S-b.sock,role=client" || return
+    boot a "$S-a.sock" famfs_test.count="$CREATORS"
+    boot b "$S-b.sock" famfs_test.count="$CREATORS"
+    local i t0 before=0 na nh
+    if wait_marker a start; then
+        t0=$(date +%s%N)
+        for ((i = 1; i <= CREATORS; i++)); do
+            "$BIN" creat -s 2M "h/f$i" || { bad "host creat h/f$i"; break; }
+            grep -q 'GUEST-HOST: a-done' "$tmp/$S.a.log" || before=$i
+        done
+        say "host: created $CREATORS files in $(ms_since "$t0") ms ($before of them while a was still creating)"
+        if wait_marker a a-done; then
+            fsck_clean
+            na=$("$BIN" ls a | wc -l); nh=$("$BIN" ls h | wc -l)
+            say "host: lists $na files in a/ and $nh in h/"
+            [ "$na" = "$CREATORS" ] && [ "$nh" = "$CREATORS" ] || bad "host lists $na + $nh files"
+            ctl_set 1 all-done
+        fi
+    fi
+    [ $rc = 0 ] || abort_vms
+    finish_vms a b
+}
+
+sc_faults() {
+    GUEST=faults
+    fresh_fs
+    "$BIN" creat -s 4M -S 5 s
+    "$BIN" creat -s 2M m
+    start_daemon d "$S-a.sock,role=master" "$S-b.sock,role=client" || return
+    boot a "$S-a.sock"
+    boot b "$S-b.sock"
+    local t0 trouble f n listed=0 filled=0
+    if wait_marker b b-working && wait_marker a a-working; then
+        kill_vm b
+        ctl_set 1 b-killed
+        say "host: killed b's QEMU (kill -9) while a and b were reading and writing s and m"
+        trouble=$(tr -d '\r' <"$tmp/$S.b.log" | grep -E 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|GUEST-CHECK: FAIL' || true)
+        [ -z "$trouble" ] || bad "b's log before the kill: $trouble"
+        if wait_marker a kill-daemon; then
+            kill -KILL "${DPID[d]}"
+            wait "${DPID[d]}" 2>/dev/null || true
+            vm_unregister_pid "${DPID[d]}"
+            unset "DPID[d]"
+            t0=$(date +%s%N)
+            say "host: killed the daemon (kill -9) while a was creating files"
+        fi
+    fi
+    [ $rc = 0 ] || abort_vms
+    finish_vms a
+    [ $rc = 0 ] || return
+    grep -a 'VMM disconnected' "$tmp/$S.daemon-d.log" | sed 's/^.*] /  [daemon] /' || true
+    fsck_clean
+    # Every file the host lists is intact: 2 MiB, and the seeded pattern in
+    # every one a reported filled; every file a reported is listed.
+    for f in $("$BIN" ls c); do
+        listed=$((listed + 1))
+        [ "$("$BIN" stat "c/$f" | awk '/size:/ {print $2; exit}')" = 2097152 ] || bad "c/$f: size"
+        if tr -d '\r' <"$tmp/$S.a.log" | grep -q "^GUEST-CREATED: c/$f\$"; then
+            "$BIN" verify -S "${f#f}" "c/$f" >/dev/null || bad "c/$f: content"
+            filled=$((filled + 1))
+        fi
+    done
+    n=$(tr -d '\r' <"$tmp/$S.a.log" | grep -c '^GUEST-CREATED: ' || true)
+    [ "$n" = "$filled" ] || bad "a filled $n files, the host verified $filled"
+    say "host: c/ lists $listed files, the $filled that a filled hold their patterns"
+}
+
+# hmp SOCKET COMMAND: one QEMU human monitor command; prints the reply.
+hmp() {
+    python3 - "$@" <<'PY'
+import re, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+def reply():
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+    return buf.decode(errors="replace")
+reply()
+s.sendall(sys.argv[2].encode() + b"\n")
+out = re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\r", "", reply())
+print("\n".join(l for l in out.splitlines()[1:] if l and not l.startswith("(qemu)")))
+PY
+}
+
+# reconnect: what QEMU 11.1.2 does with reconnect-ms (reported, not judged).
+sc_reconnect() {
+    GUEST=reconnect
+    fresh_fs
+    "$BIN" creat -s 4M -S 7 f
+    local dev="vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=2,config_size=96"
+    local chr="socket,id=fs0,path=$tmp/$S-a.sock,reconnect-ms=1000" t0 n
+    # 1. The device on the command line, as everywhere else.
+    start_daemon d "$S-a.sock,role=master" || return
+    VM_APPEND="famfs_test.scenario=$GUEST famfs_test.vm=a" \
+        vm_start a "$tmp/ir.cpio.gz" "$tmp/$S.a.log" -chardev "$chr" -device "$dev"
+    vm_wait a 60 >/dev/null 2>&1 || true
+    say "1. -chardev $chr -device ...: QEMU says:"
+    tr -d '\r' <"$tmp/$S.a.log" | grep -a 'qemu-system' | sed 's/^/  [qemu] /' || true
+    # 2. The device hot-plugged once the chardev is connected: realize
+    # then finds it connected. The guest needs pci=no_e820 to place the
+    # hot-plugged 1 GiB BAR (QEMU's "-cpu max" E820-reserves the top of
+    # the 40-bit space, where the 64-bit PCI window lies) and the root port
+    # a 64-bit prefetchable window that can hold it.
+    stop_daemons
+    start_daemon d "$S-a.sock,role=master" || return
+    VM_APPEND="famfs_test.scenario=$GUEST famfs_test.vm=a ${RECONNECT_APPEND-pci=no_e820}" \
+        vm_start a "$tmp/ir.cpio.gz" "$tmp/$S.a.log" -chardev "$chr" \
+        -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,pref64-reserve=2G \
+        -monitor unix:"$tmp/$S.mon",server=on,wait=off
+    if wait_marker a booted 120; then
+        say "2. QEMU booted with the reconnecting chardev and no device; device_add:"
+        hmp "$tmp/$S.mon" "device_add $dev,bus=rp1,id=famfs0" | sed 's/^/  [hmp] /'
+        if wait_marker a mounted 60; then
+            say "   the hot-plugged device mounted; killing the daemon (kill -9) and starting a new one"
+            kill -KILL "${DPID[d]}"; wait "${DPID[d]}" 2>/dev/null || true
+            vm_unregister_pid "${DPID[d]}"; unset "DPID[d]"
+            sleep "${RECONNECT_DELAY:-0}"
+            start_daemon d2 "$S-a.sock,role=master" || return
+            t0=$SECONDS
+            until grep -q 'VMM connected' "$tmp/$S.daemon-d2.log" || [ $((SECONDS - t0)) -ge 10 ]; do sleep 0.1; done
+            if grep -q 'VMM connected' "$tmp/$S.daemon-d2.log"; then say "   QEMU reconnected to the new daemon"
+            else say "   QEMU did not reconnect in 10 s"; fi
+            "$BIN" creat -s 2M -S 9 late
+            ctl_set 0 restarted
+        fi
+    fi
+    rc=0
+    vm_wait a 120 >/dev/null 2>&1 || true
+    if grep -q 'Assertion' "$tmp/$S.a.log"; then
+        say "   => QEMU aborted after reconnecting: $(tr -d '\r' <"$tmp/$S.a.log" | grep -a -m1 'Assertion' | sed 's/^qemu-system-x86_64: //')"
+    fi
+    tr -d '\r' <"$tmp/$S.a.log" | grep -a -E 'GUEST-RECONNECT|qemu-system|famfs:|virtio_famfs' | sed 's/^/  [a] /' || true
+    n=$(grep -c 'VMM connected' "$tmp/$S.daemon-d2.log" 2>/dev/null || true)
+    say "   the new daemon saw ${n:-0} connection(s):"
+    grep -a -E 'INFO|WARN|ERROR' "$tmp/$S.daemon-d2.log" 2>/dev/null | sed 's/^.*Z /  [daemon] /' | head -n 20 || true
+    rc=0
+}
+
+scenario() {
+    local t0 n ms
+    S=$1 rc=0
+    t0=$(date +%s%N)
+    echo "=== $S"
+    case $S in
+        one-daemon|two-daemons) sc_exchange ;;
+        ring) sc_ring ;;
+        read-only) sc_read_only ;;
+        metadata-safe) sc_metadata_safe ;;
+        host-creates) sc_host_creates ;;
+        concurrent-creators) sc_concurrent_creators ;;
+        faults) sc_faults ;;
+        reconnect) sc_reconnect ;;
+    esac
+    abort_vms
+    for n in "${!VM_PID[@]}"; do vm_wait "$n" 10 >/dev/null 2>&1 || true; done
+    stop_daemons
+    ms=$(ms_since "$t0")
+    RESULTS+=("$(printf '%-20s %s %3d.%d s' "$S" "$([ $rc != 0 ] && echo FAIL || { [ "$S" = reconnect ] && echo REPORTED || echo PASS; })" $((ms / 1000)) $((ms % 1000 / 100)))")
+    echo "=== $S: $([ $rc = 0 ] && echo PASS || echo FAIL) in $((ms / 1000)).$((ms % 1000 / 100)) s"
+    return $rc
+}
+
+RESULTS=()
+fails=0
+for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
+echo "--- summary"
+printf '%s\n' "${RESULTS[@]}"
+[ -z "$FORCED" ] || echo "read-only: forced BAR write from the role=ro VM $FORCED"
+echo "total $(($(ms_since "$T_START") / 1000)) s"
+if [ $fails = 0 ]; then echo "run-sharing-tests: PASS"; else echo "run-sharing-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"; fi
+exit $((fails > 0))
