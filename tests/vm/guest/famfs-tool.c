@@ -558,12 +558,25 @@ static int cmd_bar_read(const char *res, size_t off, size_t len)
 
 	if (!m)
 		return fail(res);
-	for (i = 0; i < len; i++) {
-		uint8_t b = m[i];
+	for (i = 0; i < len;) {
+		/* 8-byte loads where aligned: every load may be an MMIO exit */
+		uint8_t b[8];
+		size_t j, n = 1;
 
-		zero += b == 0;
-		ff += b == 0xff;
-		h = (h ^ b) * 16777619u;
+		if (!((uintptr_t)(m + i) & 7) && len - i >= 8) {
+			uint64_t v = *(const volatile uint64_t *)(m + i);
+
+			memcpy(b, &v, 8);
+			n = 8;
+		} else {
+			b[0] = m[i];
+		}
+		for (j = 0; j < n; j++) {
+			zero += b[j] == 0;
+			ff += b[j] == 0xff;
+			h = (h ^ b[j]) * 16777619u;
+		}
+		i += n;
 	}
 	printf("bar-read %s: %zu bytes at %#zx: %zu zero, %zu 0xff, fnv %08x, first:",
 	       res, len, off, zero, ff, h);

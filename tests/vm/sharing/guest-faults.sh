@@ -35,7 +35,7 @@ a)
         [ $n != 2 ] || { marker a-working; b0=$(mvm 4096); }
         if [ $after -gt 0 ] || ctl_is 1 b-killed; then after=$((after + 1)); else before=$n; fi
     done
-    check "$before rounds of reads and writes before b was killed, $after after; b's marker in m went from '$b0' to '$(mvm 4096)'"
+    check "$before rounds of reads and writes before b was killed, $after after; b's marker in m: '$b0' at a's round 2, '$(mvm 4096)' at the end"
     mkdir $M/c || fail "mkdir c after b died"
     check "the daemon still serves a after b's QEMU died"
 

@@ -6,7 +6,9 @@
 #   b: mounted read-only; every write path fails (EROFS or EACCES), also on
 #      fromA, which a creates while b is mounted and b sees appear.
 #   b: the forced path: writes RO-FORCED-WRITE at f + 4096 through the BAR
-#      and reports what it reads back; the host checks the device file.
+#      and reports what it reads back; the host checks the device file and
+#      a reads f + 4096 through its own mapping.
+#   a (booted without iomem=relaxed) reports whether /dev/mem maps the BAR.
 # ctl slots (b cannot write, the host relays b's markers): 0 go (host: b
 # mounted), 1 a-done (a: fromA filled), 2 forced (host: b wrote the BAR).
 OFF=$(arg off)
@@ -18,6 +20,14 @@ a)
     famfs-tool fill $M/fromA 77 || fail "fill fromA"
     ctl_set 1 a-done
     check "created fromA (2 MiB, seed 77) while b was mounted read-only"
+    # Without iomem=relaxed (a's kernel command line) the kernel refuses
+    # /dev/mem on a range a driver holds (CONFIG_IO_STRICT_DEVMEM).
+    base=$(bar_base 4)
+    if out=$(famfs-tool bar-read /dev/mem $((base + OFF)) 16 2>&1); then
+        echo "GUEST-FORCED: a (no iomem=relaxed) can map the BAR through /dev/mem: $out"
+    else
+        echo "GUEST-FORCED: a (no iomem=relaxed) cannot map the BAR through /dev/mem: $out"
+    fi
     ctl_wait 2 forced
     seen=$(famfs-tool read-at $M/f 4096 15)
     echo "GUEST-FORCED: a reads f+4096 through its own mapping: '$seen'"
