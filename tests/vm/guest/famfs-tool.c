@@ -42,73 +42,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "famfs_pattern.h"
+
 static int fail(const char *what)
 {
 	fprintf(stderr, "famfs-tool: %s: %s\n", what, strerror(errno));
 	return 1;
-}
-
-/* famfs's pattern: splitmix64-seeded xoroshiro128+, low 32 bits per step */
-struct pattern {
-	uint64_t s0, s1;
-	uint8_t spare[4];
-	int nspare;
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static int pattern_init(struct pattern *p, uint64_t seed)
-{
-	uint64_t x = (uint32_t)seed;
-
-	if (!x)
-		return -1;
-	p->s0 = splitmix64(&x);
-	p->s1 = splitmix64(&x);
-	p->nspare = 0;
-	return 0;
-}
-
-static uint32_t pattern_step(struct pattern *p)
-{
-	uint64_t s0 = p->s0, s1 = p->s1, r = s0 + s1;
-
-	s1 ^= s0;
-	p->s0 = rotl(s0, 55) ^ s1 ^ (s1 << 14);
-	p->s1 = rotl(s1, 36);
-	return (uint32_t)r;
-}
-
-static void pattern_fill(struct pattern *p, uint8_t *buf, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && p->nspare)
-		buf[i++] = p->spare[4 - p->nspare--];
-	for (; i + 4 <= len; i += 4) {
-		uint32_t v = pattern_step(p);
-
-		memcpy(buf + i, &v, 4);	/* x86 is little-endian */
-	}
-	if (i < len) {
-		uint32_t v = pattern_step(p);
-
-		memcpy(p->spare, &v, 4);
-		p->nspare = 4 - (int)(len - i);
-		memcpy(buf + i, &v, len - i);
-	}
 }
 
 static void *map_file(const char *path, int prot, size_t *len, int *fdp)

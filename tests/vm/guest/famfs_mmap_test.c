@@ -37,78 +37,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "famfs_pattern.h"
+
 #define PMD_SIZE	(2UL << 20)
-
-struct pattern {
-	uint64_t s0, s1;
-};
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z;
-
-	*state += 0x9e3779b97f4a7c15ULL;
-	z = *state;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static int pattern_init(struct pattern *p, uint64_t seed)
-{
-	uint64_t state = (uint32_t)seed;
-
-	if (!state)
-		return -1;
-	p->s0 = splitmix64(&state);
-	p->s1 = splitmix64(&state);
-	return 0;
-}
-
-static uint32_t pattern_step(struct pattern *p)
-{
-	uint64_t s0 = p->s0, s1 = p->s1, r = s0 + s1;
-
-	s1 ^= s0;
-	p->s0 = rotl(s0, 55) ^ s1 ^ (s1 << 14);
-	p->s1 = rotl(s1, 36);
-	return (uint32_t)r;
-}
-
-/* Fills or checks buf (len a multiple of 4 except at the very end). */
-static void pattern_fill(struct pattern *p, unsigned char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 4) {
-		uint32_t v = pattern_step(p);
-		size_t j;
-
-		for (j = 0; j < 4 && i + j < len; j++)
-			buf[i + j] = v >> (8 * j);
-	}
-}
-
-static long pattern_check(struct pattern *p, const unsigned char *buf,
-			  size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 4) {
-		uint32_t v = pattern_step(p);
-		size_t j;
-
-		for (j = 0; j < 4 && i + j < len; j++)
-			if (buf[i + j] != (unsigned char)(v >> (8 * j)))
-				return (long)(i + j);
-	}
-	return -1;
-}
 
 static uint64_t fnv1a(uint64_t h, const unsigned char *buf, size_t len)
 {
