@@ -41,7 +41,7 @@ KSERIES=6.12
 QEMU_SUITE=forky
 QEMU_MIN=11.1   # first release whose vhost-user-test-device-pci maps SHMEM regions
 QEMU_SEEDS=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
-HOST_PKGS=(gcc-12 make pahole zstd xz-utils bc binutils libc6-dev debian-archive-keyring)
+HOST_PKGS=(gcc gcc-12 python3 make pahole zstd xz-utils bc binutils libc6-dev debian-archive-keyring)
 
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
 

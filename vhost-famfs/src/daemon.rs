@@ -44,7 +44,13 @@ impl std::str::FromStr for SocketSpec {
         for p in parts {
             match p.split_once('=') {
                 Some(("role", r)) => spec.access = Some(r.parse()?),
-                Some(("tag", t)) => spec.tag = t.to_string(),
+                Some(("tag", t)) => {
+                    // The config space holds 36 bytes, NUL-padded.
+                    if t.is_empty() || t.len() >= crate::protocol::TAG_LEN || t.contains('\0') {
+                        return Err(format!("tag {t:?}: 1 to 35 bytes"));
+                    }
+                    spec.tag = t.to_string()
+                }
                 _ => return Err(format!("{p:?}: expected role=... or tag=...")),
             }
         }
@@ -293,5 +299,12 @@ mod tests {
         assert!("".parse::<SocketSpec>().is_err());
         assert!("/x,role=boss".parse::<SocketSpec>().is_err());
         assert!("/x,color=red".parse::<SocketSpec>().is_err());
+        assert!("/x,tag=".parse::<SocketSpec>().is_err());
+        assert!(format!("/x,tag={}", "t".repeat(36))
+            .parse::<SocketSpec>()
+            .is_err());
+        assert!(format!("/x,tag={}", "t".repeat(35))
+            .parse::<SocketSpec>()
+            .is_ok());
     }
 }

@@ -50,8 +50,8 @@ pub struct DeviceArg {
 /// Owner and permissions for new files and directories.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct OwnerArgs {
-    /// Permission bits, in octal (default: 0644 for files, 0755 for
-    /// directories, the source's for cp).
+    /// Permission bits, in octal (defaults: creat 0644 minus the umask,
+    /// mkdir 0755, cp the source's).
     #[arg(short, long, value_parser = parse_mode)]
     pub mode: Option<u32>,
     /// Owner uid (default: yours).
@@ -80,9 +80,10 @@ pub enum Command {
         #[command(flatten)]
         device: DeviceArg,
         /// PATH[,role=master|client|ro][,tag=TAG]; repeat for more VMs.
+        /// TAG is what the guest mounts (1-35 bytes, default "famfs").
         #[arg(short, long = "socket", required = true)]
         sockets: Vec<vhost_famfs::daemon::SocketSpec>,
-        /// Request queues per device.
+        /// Request queues per device (1-16).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
         request_queues: u16,
     },
@@ -141,6 +142,7 @@ pub enum Command {
         chunk: Option<u64>,
         #[command(flatten)]
         owner: OwnerArgs,
+        /// Paths relative to the file system root, e.g. data/run1.
         #[arg(required = true)]
         paths: Vec<String>,
     },
@@ -178,12 +180,14 @@ pub enum Command {
     Stat {
         #[command(flatten)]
         device: DeviceArg,
+        /// Path relative to the file system root, e.g. data/run1/out.bin.
         path: String,
     },
     /// Print a file's extent map (the format famfs getmap prints).
     Getmap {
         #[command(flatten)]
         device: DeviceArg,
+        /// Path relative to the file system root, e.g. data/run1/out.bin.
         path: String,
     },
     /// Check the file system and report space and log usage.
@@ -201,6 +205,7 @@ pub enum Command {
         /// The seed the file was filled with.
         #[arg(short = 'S', long)]
         seed: u64,
+        /// Path relative to the file system root, e.g. data/run1/out.bin.
         path: String,
     },
 }
