@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Moving file data between the host and a file's extents on the device.
 
-use vm_memory::{ReadVolatile, VolatileSlice};
+use vm_memory::VolatileSlice;
 
 use crate::device::Device;
 use crate::meta::{MetaError, Node, Result};
@@ -26,50 +26,31 @@ pub fn data_ranges(node: &Node) -> Vec<(u64, u64, u64)> {
     out
 }
 
+/// The file's bytes in steps of at most `STEP`, as
+/// (file offset, device offset, length), in file order.
+fn steps(node: &Node) -> Vec<(u64, u64, usize)> {
+    let mut out = Vec::new();
+    for (file_off, dev_off, len) in data_ranges(node) {
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(STEP as u64);
+            out.push((file_off + at, dev_off + at, n as usize));
+            at += n;
+        }
+    }
+    out
+}
+
 /// Calls `f` on successive device slices covering the file's bytes.
 fn for_each_slice(
     dev: &Device,
     node: &Node,
     mut f: impl FnMut(u64, VolatileSlice<'_>) -> Result<()>,
 ) -> Result<()> {
-    for (file_off, dev_off, len) in data_ranges(node) {
-        let mut done = 0;
-        while done < len {
-            let n = (len - done).min(STEP as u64);
-            let s = dev.slice(dev_off + done, n as usize)?;
-            f(file_off + done, s)?;
-            done += n;
-        }
+    for (file_off, dev_off, n) in steps(node) {
+        f(file_off, dev.slice(dev_off, n)?)?;
     }
     Ok(())
-}
-
-/// Copies `src` into the file's extents (the file is preallocated: no
-/// metadata changes). `progress` is told each step's bytes.
-pub fn copy_in(
-    dev: &Device,
-    node: &Node,
-    src: &mut impl ReadVolatile,
-    mut progress: impl FnMut(u64),
-) -> Result<()> {
-    let name = node.name.clone();
-    for_each_slice(dev, node, |off, s| {
-        let want = s.len();
-        let mut got = 0;
-        while got < want {
-            let mut part = s.offset(got).map_err(|_| short(&name, off))?;
-            match src.read_volatile(&mut part) {
-                Ok(0) => return Err(short(&name, off + got as u64)),
-                Ok(n) => got += n,
-                Err(e) => {
-                    let e = std::io::Error::other(e);
-                    return Err(MetaError::io(format!("reading the source of {name}"), e));
-                }
-            }
-        }
-        progress(want as u64);
-        Ok(())
-    })
 }
 
 /// Copies regular file `src` into the file's extents with positional
@@ -84,15 +65,7 @@ pub fn copy_file_in(
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
-    let mut steps = Vec::new();
-    for (file_off, dev_off, len) in data_ranges(node) {
-        let mut at = 0;
-        while at < len {
-            let n = (len - at).min(STEP as u64);
-            steps.push((file_off + at, dev_off + at, n as usize));
-            at += n;
-        }
-    }
+    let steps = steps(node);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
