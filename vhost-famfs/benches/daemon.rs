@@ -16,6 +16,7 @@
 
 #[path = "../tests/common/mod.rs"]
 pub mod common;
+mod util;
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -26,8 +27,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use util::{report, scratch_dir, spec};
 use vhost_famfs::device::Device;
-use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, ROOT_INO};
+use vhost_famfs::meta::{Famfs, MkfsOptions, ROOT_INO};
 use vhost_famfs::protocol::*;
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
@@ -43,25 +45,6 @@ const WARMUP: usize = 2_000;
 const ROUNDS: usize = 20_000;
 /// Room for a GET_FMAP reply of up to 14 extents.
 const FMAP_CAP: u32 = 256;
-
-fn scratch_dir() -> tempfile::TempDir {
-    let base = Path::new("/dev/shm");
-    if base.is_dir() {
-        tempfile::tempdir_in(base).unwrap()
-    } else {
-        tempfile::tempdir().unwrap()
-    }
-}
-
-fn spec(size: u64) -> FileSpec {
-    FileSpec {
-        size,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        striping: None,
-    }
-}
 
 fn root_name(i: usize) -> String {
     format!("f{i:05}")
@@ -203,21 +186,6 @@ fn connect(srv: &Served) -> Vm {
         BackendMsg::Failed(e) => panic!("backend channel failed: {e}"),
     }
     vm
-}
-
-fn pct(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * p) as usize]
-}
-
-fn report(name: &str, samples: &mut [Duration]) {
-    println!(
-        "{name:<48} n={:<6} p50={:>10.1?} p90={:>10.1?} p99={:>10.1?}",
-        samples.len(),
-        pct(samples, 0.5),
-        pct(samples, 0.9),
-        pct(samples, 0.99)
-    );
 }
 
 /// One timed operation; its argument counts the rounds.

@@ -5,26 +5,20 @@
 //! latencies (create p50) and ratios (cp against memcpy in the same run).
 //! Devices live on tmpfs (/dev/shm) so that memory, not a disk, is timed.
 
+mod util;
+
 use std::fs::File;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use util::{pct, report, scratch_dir, spec};
 use uuid::Uuid;
 use vhost_famfs::device::Device;
 use vhost_famfs::hostio;
-use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, OpenOptions, RelPath};
+use vhost_famfs::meta::{Famfs, MkfsOptions, OpenOptions, RelPath};
 
 const MASTER: Uuid = Uuid::from_u128(0xbe4c);
-
-fn scratch_dir() -> tempfile::TempDir {
-    let base = Path::new("/dev/shm");
-    if base.is_dir() {
-        tempfile::tempdir_in(base).unwrap()
-    } else {
-        tempfile::tempdir().unwrap()
-    }
-}
 
 fn mkfs(path: &Path, size: u64) -> Famfs {
     Device::create_file(path, size).unwrap();
@@ -46,31 +40,6 @@ fn open(path: &Path) -> Famfs {
         ..Default::default()
     };
     Famfs::open(path, &opts).unwrap()
-}
-
-fn spec(size: u64) -> FileSpec {
-    FileSpec {
-        size,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        striping: None,
-    }
-}
-
-fn pct(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * p) as usize]
-}
-
-fn report(name: &str, samples: &mut [Duration]) {
-    println!(
-        "{name:<40} n={:<6} p50={:>10.1?} p90={:>10.1?} p99={:>10.1?}",
-        samples.len(),
-        pct(samples, 0.5),
-        pct(samples, 0.9),
-        pct(samples, 0.99)
-    );
 }
 
 /// One file create (allocate + log append + flush), on a log that fills up.
