@@ -263,6 +263,14 @@ static int famfs_write_denied(struct inode *inode)
 	return 0;
 }
 
+/* Read and write need the extent map; NOWAIT callers only if it is cached. */
+static int famfs_rw_fmap(struct kiocb *iocb, struct inode *inode)
+{
+	if ((iocb->ki_flags & IOCB_NOWAIT) && !famfs_fmap_cached(inode))
+		return -EAGAIN;
+	return famfs_fmap_get(inode);
+}
+
 static ssize_t famfs_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
@@ -272,9 +280,7 @@ static ssize_t famfs_read_iter(struct kiocb *iocb, struct iov_iter *to)
 
 	if (!iov_iter_count(to))
 		return 0;
-	if ((iocb->ki_flags & IOCB_NOWAIT) && !famfs_fmap_cached(inode))
-		return -EAGAIN;
-	ret = famfs_fmap_get(inode);
+	ret = famfs_rw_fmap(iocb, inode);
 	if (ret)
 		return ret;
 
@@ -310,9 +316,7 @@ static ssize_t famfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	ret = famfs_write_denied(inode);
 	if (ret)
 		return ret;
-	if ((iocb->ki_flags & IOCB_NOWAIT) && !famfs_fmap_cached(inode))
-		return -EAGAIN;
-	ret = famfs_fmap_get(inode);
+	ret = famfs_rw_fmap(iocb, inode);
 	if (ret)
 		return ret;
 
