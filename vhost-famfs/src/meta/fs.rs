@@ -348,19 +348,16 @@ impl Famfs {
     }
 
     /// Appends one entry under both locks: replay first, so that `prepare`
-    /// sees every entry other writers committed, then commit.
-    fn append<T>(
-        &self,
-        prepare: impl FnOnce(&mut State) -> Result<(LogRecord, T)>,
-        undo: impl FnOnce(&mut State, &LogRecord),
-    ) -> Result<(u64, T)> {
+    /// sees every entry other writers committed, then commit. If the commit
+    /// fails, the units a FILE record's `prepare` allocated are freed.
+    fn append(&self, prepare: impl FnOnce(&mut State) -> Result<LogRecord>) -> Result<u64> {
         let mut st = self.write_state();
         self.check_may_write(&st)?;
         let _flock = self.dev.lock()?;
         let h = self.log().header()?;
         self.replay_locked(&mut st, &h)?;
         self.check_may_write(&st)?;
-        let (rec, extra) = prepare(&mut st)?;
+        let rec = prepare(&mut st)?;
         match self.log().append(&h, &rec) {
             Ok(index) => {
                 if let Err(what) = st.ns.apply(index, &rec) {
@@ -368,10 +365,12 @@ impl Famfs {
                     log::error!("entry {index} committed but not applied: {what}");
                 }
                 st.applied = index + 1;
-                Ok((index, extra))
+                Ok(index)
             }
             Err(e) => {
-                undo(&mut st, &rec);
+                if let LogRecord::File(f) = &rec {
+                    st.alloc.free(&f.fmap);
+                }
                 Err(e)
             }
         }
@@ -396,45 +395,33 @@ impl Famfs {
     /// Creates a file: allocate, then commit its log entry. Every file
     /// gets at least one allocation unit, even an empty one.
     pub fn create(&self, path: &RelPath, spec: &FileSpec) -> Result<Node> {
-        self.append(
-            |st| {
-                Self::check_new_name(&st.ns, path)?;
-                let fmap = st.alloc.alloc(spec.size, spec.striping)?;
-                let rec = LogRecord::File(FileRecord {
-                    path: path.clone(),
-                    size: spec.size,
-                    flags: FILE_FLAG_ALL_HOSTS_RW,
-                    uid: spec.uid,
-                    gid: spec.gid,
-                    mode: spec.mode & 0o7777,
-                    fmap,
-                });
-                Ok((rec, ()))
-            },
-            |st, rec| {
-                if let LogRecord::File(f) = rec {
-                    st.alloc.free(&f.fmap);
-                }
-            },
-        )?;
+        self.append(|st| {
+            Self::check_new_name(&st.ns, path)?;
+            let fmap = st.alloc.alloc(spec.size, spec.striping)?;
+            Ok(LogRecord::File(FileRecord {
+                path: path.clone(),
+                size: spec.size,
+                flags: FILE_FLAG_ALL_HOSTS_RW,
+                uid: spec.uid,
+                gid: spec.gid,
+                mode: spec.mode & 0o7777,
+                fmap,
+            }))
+        })?;
         self.stat(path.as_str())
     }
 
     /// Creates a directory.
     pub fn mkdir(&self, path: &RelPath, mode: u32, uid: u32, gid: u32) -> Result<Node> {
-        self.append(
-            |st| {
-                Self::check_new_name(&st.ns, path)?;
-                let rec = LogRecord::Mkdir(DirRecord {
-                    path: path.clone(),
-                    uid,
-                    gid,
-                    mode: mode & 0o7777,
-                });
-                Ok((rec, ()))
-            },
-            |_, _| {},
-        )?;
+        self.append(|st| {
+            Self::check_new_name(&st.ns, path)?;
+            Ok(LogRecord::Mkdir(DirRecord {
+                path: path.clone(),
+                uid,
+                gid,
+                mode: mode & 0o7777,
+            }))
+        })?;
         self.stat(path.as_str())
     }
 
