@@ -193,6 +193,7 @@ void famfs_vio_exit(void);
 struct famfs_sb_info {
 	struct famfs_vdev *fdev;
 	struct timespec64 mount_time;	/* famfs keeps no timestamps */
+	bool allow_suid;		/* show setuid/setgid bits (option) */
 };
 
 static inline struct famfs_sb_info *FAMFS_SB(struct super_block *sb)

@@ -335,6 +335,10 @@ static ssize_t famfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		ret = -ENOSPC;
 		goto out;
 	}
+	/* Writing drops setuid/setgid (in this guest: see famfs_setattr()). */
+	ret = file_remove_privs(iocb->ki_filp);
+	if (ret)
+		goto out;
 	shorted = iov_iter_count(from);
 	iov_iter_truncate(from, size - iocb->ki_pos);
 	shorted -= iov_iter_count(from);
@@ -550,13 +554,29 @@ static long famfs_fallocate(struct file *file, int mode, loff_t offset,
 	return ret;
 }
 
+/*
+ * The one mode change famfs allows: dropping setuid/setgid when a file is
+ * written or truncated (ATTR_KILL_SUID/SGID, from file_remove_privs() and
+ * the truncate paths). It holds in this guest only; the device's mode is
+ * fixed.
+ */
+static bool famfs_only_drops_privs(struct inode *inode, struct iattr *attr)
+{
+	umode_t privs = S_ISUID | S_ISGID;
+
+	return (attr->ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID)) &&
+	       (attr->ia_mode & ~privs) == (inode->i_mode & ~privs) &&
+	       !(attr->ia_mode & ~inode->i_mode);
+}
+
 /**
  * famfs_setattr - change attributes, which famfs mostly does not allow
  * @idmap: idmap of the mount
  * @dentry: the node
  * @attr: what to change
  *
- * Mode and owner are fixed (EPERM). The size of a pending file is set
+ * Owner and mode are fixed (EPERM), except that writes drop setuid/setgid
+ * in this guest (famfs_only_drops_privs()). The size of a pending file is set
  * once, which creates it on the device; any other size change is EPERM.
  * famfs keeps no timestamps: setting them succeeds and changes nothing.
  *
@@ -571,8 +591,13 @@ int famfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
-	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
+	if (attr->ia_valid & (ATTR_UID | ATTR_GID))
 		return -EPERM;
+	if (attr->ia_valid & ATTR_MODE) {
+		if (!famfs_only_drops_privs(inode, attr))
+			return -EPERM;
+		inode->i_mode = attr->ia_mode;
+	}
 	if (!(attr->ia_valid & ATTR_SIZE) ||
 	    attr->ia_size == i_size_read(inode))
 		return 0;

@@ -14,7 +14,10 @@
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/fs_parser.h>
 #include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
 #include <linux/string.h>
@@ -73,13 +76,28 @@ static void famfs_set_times(struct inode *inode)
 	inode_set_ctime_to_ts(inode, t);
 }
 
+/*
+ * Another guest, or the host, may have made a file setuid: unless this
+ * mount trusts them (allow_suid), such bits are not shown, so they grant
+ * nothing here. Setgid without group execute marks no privilege; it stays.
+ */
+static umode_t famfs_trusted_mode(struct super_block *sb, umode_t mode)
+{
+	if (S_ISREG(mode) && !FAMFS_SB(sb)->allow_suid) {
+		mode &= ~S_ISUID;
+		if (mode & 0010)	/* group execute */
+			mode &= ~S_ISGID;
+	}
+	return mode;
+}
+
 static void famfs_fill_inode(struct inode *inode,
 			     const struct virtio_famfs_attr *attr)
 {
 	struct famfs_inode *fi = FAMFS_I(inode);
 	u32 mode = le32_to_cpu(attr->mode);
 
-	inode->i_mode = mode;
+	inode->i_mode = famfs_trusted_mode(inode->i_sb, mode);
 	inode->i_uid = make_kuid(&init_user_ns, le32_to_cpu(attr->uid));
 	inode->i_gid = make_kgid(&init_user_ns, le32_to_cpu(attr->gid));
 	set_nlink(inode, max(le32_to_cpu(attr->nlink), 1U));
@@ -674,11 +692,19 @@ out:
 	return err;
 }
 
+static int famfs_show_options(struct seq_file *m, struct dentry *root)
+{
+	if (FAMFS_SB(root->d_sb)->allow_suid)
+		seq_puts(m, ",allow_suid");
+	return 0;
+}
+
 static const struct super_operations famfs_super_operations = {
 	.alloc_inode	= famfs_alloc_inode,
 	.free_inode	= famfs_free_inode,
 	.evict_inode	= famfs_evict_inode,
 	.statfs		= famfs_statfs,
+	.show_options	= famfs_show_options,
 };
 
 static int famfs_fill_super(struct super_block *sb, struct fs_context *fc)
@@ -714,6 +740,47 @@ static int famfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	return 0;
 }
 
+/* ---- mount options ---------------------------------------------------- */
+
+/*
+ * "suid"/"nosuid" never reach a file system (mount(8) turns them into
+ * MS_NOSUID), hence a name of our own.
+ */
+enum famfs_param {
+	FAMFS_OPT_ALLOW_SUID,
+};
+
+static const struct fs_parameter_spec famfs_fs_parameters[] = {
+	fsparam_flag("allow_suid", FAMFS_OPT_ALLOW_SUID),
+	{}
+};
+
+/* Options parsed into fc->fs_private, used when the super block is set up. */
+struct famfs_fs_opts {
+	bool allow_suid;
+};
+
+static int famfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
+{
+	struct famfs_fs_opts *opts = fc->fs_private;
+	struct fs_parse_result result;
+	int opt;
+
+	opt = fs_parse(fc, famfs_fs_parameters, param, &result);
+	if (opt < 0)
+		return opt;
+	if (opt == FAMFS_OPT_ALLOW_SUID)
+		opts->allow_suid = true;
+	return 0;
+}
+
+static bool famfs_fc_allow_suid(struct fs_context *fc)
+{
+	const struct famfs_fs_opts *opts = fc->fs_private;
+
+	return opts->allow_suid;
+}
+
 static int famfs_test_super(struct super_block *sb, struct fs_context *fc)
 {
 	struct famfs_sb_info *new = fc->s_fs_info;
@@ -741,6 +808,7 @@ static int famfs_get_tree(struct fs_context *fc)
 		return -ENOMEM;
 	}
 	sbi->fdev = fdev;
+	sbi->allow_suid = famfs_fc_allow_suid(fc);
 	fc->s_fs_info = sbi;	/* famfs_free_fc() drops it if unused */
 
 	if (fdev->no_window) {
@@ -773,6 +841,12 @@ static int famfs_get_tree(struct fs_context *fc)
 		errorfc(fc, "tag %s: already mounted %s", fdev->tag,
 			sb_rdonly(sb) ? "read-only" : "read-write");
 		return -EBUSY;
+	} else if (FAMFS_SB(sb)->allow_suid != sbi->allow_suid) {
+		/* Mounts of one tag share their inodes, and so their modes. */
+		deactivate_locked_super(sb);
+		errorfc(fc, "tag %s: already mounted %s allow_suid", fdev->tag,
+			sbi->allow_suid ? "without" : "with");
+		return -EBUSY;
 	}
 	fc->root = dget(sb->s_root);
 	return 0;
@@ -786,6 +860,11 @@ static int famfs_reconfigure(struct fs_context *fc)
 		errorfc(fc, "tag %s: the device is read-only", fdev->tag);
 		return -EROFS;
 	}
+	if (famfs_fc_allow_suid(fc) != FAMFS_SB(fc->root->d_sb)->allow_suid) {
+		errorfc(fc, "tag %s: allow_suid cannot change on remount",
+			fdev->tag);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -797,16 +876,24 @@ static void famfs_free_fc(struct fs_context *fc)
 		famfs_vdev_put(sbi->fdev);
 		kfree(sbi);
 	}
+	kfree(fc->fs_private);
 }
 
 static const struct fs_context_operations famfs_context_ops = {
 	.free		= famfs_free_fc,
+	.parse_param	= famfs_parse_param,
 	.get_tree	= famfs_get_tree,
 	.reconfigure	= famfs_reconfigure,
 };
 
 static int famfs_init_fs_context(struct fs_context *fc)
 {
+	struct famfs_fs_opts *opts;
+
+	opts = kzalloc(sizeof(*opts), GFP_KERNEL);
+	if (!opts)
+		return -ENOMEM;
+	fc->fs_private = opts;
 	fc->ops = &famfs_context_ops;
 	return 0;
 }
@@ -826,6 +913,7 @@ static struct file_system_type famfs_fs_type = {
 	.owner			= THIS_MODULE,
 	.name			= FAMFS_NAME,
 	.init_fs_context	= famfs_init_fs_context,
+	.parameters		= famfs_fs_parameters,
 	.kill_sb		= famfs_kill_sb,
 };
 MODULE_ALIAS_FS(FAMFS_NAME);
