@@ -56,6 +56,7 @@ enum famfs_stat {
 };
 
 struct famfs_vdev;
+struct famfs_window;
 
 /* One virtqueue and the requests it holds. */
 struct famfs_vq {
@@ -99,6 +100,7 @@ struct famfs_vdev {
 	void *window_kaddr;
 	phys_addr_t window_phys;
 	u64 window_len;			/* bytes covered by struct pages */
+	struct famfs_window *window;	/* its pagemap (famfs_vio.c) */
 	const char *no_window;		/* why the file system cannot mount */
 
 	/* Session state, set by the first INIT that succeeds. */

@@ -531,6 +531,29 @@ static void famfs_post_notify_all(struct famfs_vdev *fdev)
 
 /* ---- the DAX window ---------------------------------------------------- */
 
+/*
+ * The window's pagemap, with what it learnt of memory failures. It lives
+ * until the pagemap is gone, so the failure hook never needs the device.
+ */
+struct famfs_window {
+	struct dev_pagemap pgmap;
+	atomic_t failures;		/* memory failures seen in the window */
+};
+
+/*
+ * Pages from @pfn on that hold no poison: @nr, or fewer, or -EHWPOISON if
+ * the first one is poisoned (as pmem does with its bad blocks).
+ */
+static long famfs_window_good_pages(unsigned long pfn, long nr)
+{
+	long i;
+
+	for (i = 0; i < nr; i++)
+		if (PageHWPoison(pfn_to_page(pfn + i)))
+			return i ? i : -EHWPOISON;
+	return nr;
+}
+
 static long famfs_dax_direct_access(struct dax_device *dax_dev, pgoff_t pgoff,
 				    long nr_pages, enum dax_access_mode mode,
 				    void **kaddr, pfn_t *pfn)
@@ -543,11 +566,22 @@ static long famfs_dax_direct_access(struct dax_device *dax_dev, pgoff_t pgoff,
 		return -ENXIO;
 	if (off < fdev->meta_size || off >= fdev->window_len)
 		return -ERANGE;
+	nr_pages = min_t(long, nr_pages, PHYS_PFN(fdev->window_len - off));
+	/*
+	 * Poisoned memory cannot be repaired from the guest: no recovery
+	 * write either, so writes over poison fail with EIO like reads.
+	 */
+	if (unlikely(atomic_read(&fdev->window->failures))) {
+		nr_pages = famfs_window_good_pages(PHYS_PFN(fdev->window_phys +
+							    off), nr_pages);
+		if (nr_pages < 0)
+			return nr_pages;
+	}
 	if (kaddr)
 		*kaddr = fdev->window_kaddr + off;
 	if (pfn)
 		*pfn = phys_to_pfn_t(fdev->window_phys + off, PFN_DEV | PFN_MAP);
-	return min_t(long, nr_pages, PHYS_PFN(fdev->window_len - off));
+	return nr_pages;
 }
 
 static int famfs_dax_zero_page_range(struct dax_device *dax_dev, pgoff_t pgoff,
@@ -572,6 +606,34 @@ static const struct dax_operations famfs_dax_ops = {
 	.zero_page_range = famfs_dax_zero_page_range,
 };
 
+/*
+ * A memory failure (machine check, CXL poison, or injected) in the window:
+ * remember the page, so that direct_access keeps read(2), write(2) and new
+ * faults away from it (EIO, SIGBUS), then let the generic handler unmap it
+ * from every process that maps it and send those SIGBUS (-EOPNOTSUPP asks
+ * for that handler).
+ */
+static int famfs_window_memory_failure(struct dev_pagemap *pgmap,
+				       unsigned long pfn,
+				       unsigned long nr_pages, int mf_flags)
+{
+	struct famfs_window *win = container_of(pgmap, struct famfs_window,
+						pgmap);
+	unsigned long i;
+
+	for (i = 0; i < nr_pages; i++)
+		SetPageHWPoison(pfn_to_page(pfn + i));
+	/* An access racing with this sees the page as it was a moment ago. */
+	atomic_inc(&win->failures);
+	pr_err_ratelimited("memory failure at window offset %#llx (%lu pages): reads there fail with EIO, mappings get SIGBUS\n",
+			   PFN_PHYS(pfn) - pgmap->range.start, nr_pages);
+	return -EOPNOTSUPP;
+}
+
+static const struct dev_pagemap_ops famfs_window_pgmap_ops = {
+	.memory_failure	= famfs_window_memory_failure,
+};
+
 /* devm action: the window goes away with the device. */
 static void famfs_window_release(void *data)
 {
@@ -585,6 +647,7 @@ static int famfs_setup_window(struct famfs_vdev *fdev)
 {
 	struct virtio_device *vdev = fdev->vdev;
 	struct virtio_shm_region reg;
+	struct famfs_window *win;
 	struct dev_pagemap *pgmap;
 	struct dax_device *dax_dev;
 	void *kaddr;
@@ -619,6 +682,8 @@ static int famfs_setup_window(struct famfs_vdev *fdev)
 	fdev->dax_dev = dax_dev;	/* put_dax() in famfs_vdev_release() */
 	/* write(2) writes back its data (spec section 8). */
 	set_dax_nocache(dax_dev);
+	/* read(2) survives poison: machine-check-safe copies, as pmem. */
+	set_dax_nomc(dax_dev);
 
 	if (!devm_request_mem_region(&vdev->dev, reg.addr, len,
 				     dev_name(&vdev->dev))) {
@@ -627,10 +692,13 @@ static int famfs_setup_window(struct famfs_vdev *fdev)
 		return -EBUSY;
 	}
 
-	pgmap = devm_kzalloc(&vdev->dev, sizeof(*pgmap), GFP_KERNEL);
-	if (!pgmap)
+	win = devm_kzalloc(&vdev->dev, sizeof(*win), GFP_KERNEL);
+	if (!win)
 		return -ENOMEM;
+	fdev->window = win;
+	pgmap = &win->pgmap;
 	pgmap->type = MEMORY_DEVICE_FS_DAX;
+	pgmap->ops = &famfs_window_pgmap_ops;
 	/* Only the device, not the power-of-two padding after it. */
 	pgmap->range = (struct range) {
 		.start = reg.addr,
