@@ -251,6 +251,18 @@ static const struct iomap_ops famfs_iomap_ops = {
 
 /* ---- read and write ---------------------------------------------------- */
 
+/*
+ * Data reaches the window through non-temporal stores (the DAX device is
+ * nocache) and cache write-backs (dax_flush()), which other CPUs and hosts
+ * see only once fenced: write(2), fsync() and msync() do so before they
+ * return (spec section 8).
+ */
+static void famfs_fence_writes(void)
+{
+	/* x86: sfence, which orders movnt and clwb */
+	wmb();
+}
+
 static int famfs_write_denied(struct inode *inode)
 {
 	if (sb_rdonly(inode->i_sb) ||
@@ -344,6 +356,8 @@ static ssize_t famfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	shorted -= iov_iter_count(from);
 	ret = dax_iomap_rw(iocb, from, &famfs_iomap_ops);
 	iov_iter_reexpand(from, iov_iter_count(from) + shorted);
+	if (ret > 0)
+		famfs_fence_writes();
 out:
 	inode_unlock(inode);
 	return ret;
@@ -425,6 +439,29 @@ static int famfs_file_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_ops = &famfs_vm_ops;
 	vm_flags_set(vma, VM_HUGEPAGE);
 	return 0;
+}
+
+/*
+ * fsync() and msync(): write back the cache lines that shared writable
+ * mappings dirtied (dax_writeback_mapping_range() cleans the entries and
+ * write-protects them again), then fence, as write(2) does.
+ */
+static int famfs_dax_writepages(struct address_space *mapping,
+				struct writeback_control *wbc)
+{
+	return dax_writeback_mapping_range(mapping,
+					   famfs_sb_vdev(mapping->host->i_sb)->dax_dev,
+					   wbc);
+}
+
+static int famfs_fsync(struct file *file, loff_t start, loff_t end,
+		       int datasync)
+{
+	int err;
+
+	err = file_write_and_wait_range(file, start, end);
+	famfs_fence_writes();
+	return err;
 }
 
 /* ---- open, release and sizes ------------------------------------------- */
@@ -607,6 +644,7 @@ int famfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 }
 
 const struct address_space_operations famfs_dax_aops = {
+	.writepages	= famfs_dax_writepages,
 	.dirty_folio	= noop_dirty_folio,
 };
 
@@ -619,7 +657,7 @@ const struct file_operations famfs_file_operations = {
 	.mmap			= famfs_file_mmap,
 	.open			= famfs_file_open,
 	.release		= famfs_file_release,
-	.fsync			= noop_fsync,
+	.fsync			= famfs_fsync,
 	.get_unmapped_area	= thp_get_unmapped_area,
 	.fallocate		= famfs_fallocate,
 };

@@ -11,6 +11,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/backing-dev.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
@@ -724,6 +725,13 @@ static int famfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_time_gran = 1;
 	super_set_uuid(sb, fdev->fs_uuid, sizeof(fdev->fs_uuid));
 	ktime_get_real_ts64(&sbi->mount_time);
+
+	/* A bdi that writes back, so that fsync() reaches writepages. */
+	err = super_setup_bdi(sb);
+	if (err)
+		return err;
+	sb->s_bdi->ra_pages = 0;
+	sb->s_bdi->capabilities &= ~BDI_CAP_WRITEBACK_ACCT;
 
 	err = famfs_getattr_req(fdev, fdev->root_nodeid, &attr, S_IFDIR);
 	if (err) {

@@ -684,6 +684,8 @@ static int famfs_setup_window(struct famfs_vdev *fdev)
 	set_dax_nocache(dax_dev);
 	/* read(2) survives poison: machine-check-safe copies, as pmem. */
 	set_dax_nomc(dax_dev);
+	/* fsync() and msync() write back what mappings dirtied (section 8). */
+	dax_write_cache(dax_dev, true);
 
 	if (!devm_request_mem_region(&vdev->dev, reg.addr, len,
 				     dev_name(&vdev->dev))) {
