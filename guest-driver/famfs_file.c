@@ -161,7 +161,9 @@ static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
 
 /*
  * Makes sure the extent map is cached; a file that is still pending has
- * none and needs none (its size is 0).
+ * none and needs none (its size is 0). Pending is checked again under
+ * fmap_lock, which famfs_create_pending() holds while it publishes the
+ * size: a caller that saw the new size gets the map.
  */
 static int famfs_fmap_get(struct inode *inode)
 {
@@ -173,11 +175,9 @@ static int famfs_fmap_get(struct inode *inode)
 		return 0;
 	if (READ_ONCE(fi->bad))
 		return -EIO;
-	if (famfs_inode_pending(fi))
-		return 0;
 
 	mutex_lock(&fi->fmap_lock);
-	if (!fi->fmap) {
+	if (!fi->fmap && !fi->pending) {
 		err = famfs_fmap_fetch(inode, &fmap);
 		if (!err) {
 			famfs_set_fmap(fi, fmap);
@@ -221,10 +221,20 @@ static int famfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 {
 	struct famfs_fmap *fmap = famfs_inode_fmap(FAMFS_I(inode));
 	const struct famfs_extent *e;
+	int err;
 
 	iomap->dax_dev = famfs_sb_vdev(inode->i_sb)->dax_dev;
 	iomap->bdev = NULL;
 	iomap->flags = 0;
+	if (!fmap) {
+		/* Created on the device since the caller looked: fetch. */
+		if (flags & IOMAP_NOWAIT)
+			return -EAGAIN;
+		err = famfs_fmap_get(inode);
+		if (err)
+			return err;
+		fmap = famfs_inode_fmap(FAMFS_I(inode));
+	}
 	if (!fmap || READ_ONCE(FAMFS_I(inode)->bad))
 		return -EIO;
 	if (pos >= fmap->mapped) {
@@ -555,6 +565,8 @@ static int famfs_create_pending(struct dentry *dentry, loff_t size)
 		goto out;
 	}
 
+	/* Under fmap_lock: see famfs_fmap_get(). */
+	mutex_lock(&fi->fmap_lock);
 	i_size_write(inode, size);
 	inode->i_blocks = le64_to_cpu(attr->blocks);
 	inode->i_generation = (u32)le64_to_cpu(attr->generation);
@@ -563,6 +575,7 @@ static int famfs_create_pending(struct dentry *dentry, loff_t size)
 	if (err)
 		fi->bad = true;
 	famfs_clear_pending(fi);
+	mutex_unlock(&fi->fmap_lock);
 out:
 	famfs_req_put(req);
 	release_dentry_name_snapshot(&name);
