@@ -219,21 +219,90 @@ static int famfs_getattr_req(struct famfs_vdev *fdev, u64 nodeid,
 	return err;
 }
 
+/* LOOKUP of @name in directory @dir; @attr is checked. */
+static int famfs_lookup_req(struct famfs_vdev *fdev, u64 dir,
+			    const struct qstr *name,
+			    struct virtio_famfs_attr *attr)
+{
+	struct virtio_famfs_lookup_in *in;
+	struct famfs_req *req;
+	int err;
+
+	req = famfs_req_alloc(sizeof(*in) + name->len, sizeof(*attr));
+	if (!req)
+		return -ENOMEM;
+	in = famfs_req_body(req);
+	in->namelen = cpu_to_le32(name->len);
+	memcpy(in + 1, name->name, name->len);
+
+	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_LOOKUP, dir,
+			     sizeof(*attr));
+	if (!err) {
+		memcpy(attr, famfs_req_reply(req), sizeof(*attr));
+		err = famfs_check_attr(fdev, attr, 0);
+	}
+	famfs_req_put(req);
+	return err;
+}
+
 /* ---- dentries ---------------------------------------------------------- */
 
+static bool famfs_dentry_current(struct dentry *dentry, u64 seq)
+{
+	return famfs_sb_vdev(dentry->d_sb)->notify &&
+	       READ_ONCE(dentry->d_time) == (unsigned long)seq;
+}
+
 /*
- * Positive dentries stay valid for good. A negative one is valid until
- * the namespace changes; without notifications it is not trusted at all.
+ * A file created here and not yet sized exists only in this guest. Once
+ * the namespace changed, another guest may have created a file of that
+ * name on the device, which this dentry would hide: if so, drop it (the
+ * pending file's own opener then fails to create it, EEXIST).
+ */
+static int famfs_revalidate_pending(struct dentry *dentry, unsigned int flags)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(dentry->d_sb);
+	u64 seq = famfs_ns_seq(fdev);
+	struct virtio_famfs_attr attr;
+	struct name_snapshot name;
+	struct dentry *parent;
+	int err;
+
+	if (famfs_dentry_current(dentry, seq))
+		return 1;
+	if (flags & LOOKUP_RCU)
+		return -ECHILD;
+
+	parent = dget_parent(dentry);
+	take_dentry_name_snapshot(&name, dentry);
+	err = famfs_lookup_req(fdev, FAMFS_I(d_inode(parent))->nodeid,
+			       &name.name, &attr);
+	release_dentry_name_snapshot(&name);
+	dput(parent);
+	if (!err && famfs_inode_pending(FAMFS_I(d_inode(dentry))))
+		return 0;
+	/* Not there (or the device cannot say now): keep the local file. */
+	if (err == -ENOENT)
+		WRITE_ONCE(dentry->d_time, seq);
+	return 1;
+}
+
+/*
+ * Positive dentries of device nodes stay valid for good. A negative one,
+ * or one of a file not yet on the device, is checked again after the
+ * namespace changes; without notifications, every time.
  */
 static int famfs_d_revalidate(struct dentry *dentry, unsigned int flags)
 {
-	struct famfs_vdev *fdev;
+	struct inode *inode;
 
-	if (d_really_is_positive(dentry))
+	if (d_really_is_negative(dentry))
+		return famfs_dentry_current(dentry,
+					    famfs_ns_seq(famfs_sb_vdev(dentry->d_sb)));
+	inode = d_inode_rcu(dentry);
+	if (!inode || !famfs_inode_pending(FAMFS_I(inode)))
 		return 1;
-	fdev = famfs_sb_vdev(dentry->d_sb);
-	return fdev->notify &&
-	       READ_ONCE(dentry->d_time) == (unsigned long)famfs_ns_seq(fdev);
+	return famfs_revalidate_pending(dentry, flags);
 }
 
 static const struct dentry_operations famfs_dentry_operations = {
@@ -258,10 +327,8 @@ static struct dentry *famfs_lookup(struct inode *dir, struct dentry *dentry,
 {
 	struct famfs_vdev *fdev = famfs_sb_vdev(dir->i_sb);
 	const struct qstr *name = &dentry->d_name;
-	struct virtio_famfs_lookup_in *in;
-	struct virtio_famfs_attr *attr;
+	struct virtio_famfs_attr attr;
 	struct inode *inode = NULL;
-	struct famfs_req *req;
 	u64 seq;
 	int err;
 
@@ -270,22 +337,9 @@ static struct dentry *famfs_lookup(struct inode *dir, struct dentry *dentry,
 
 	/* Taken first: a change during the request makes the answer stale. */
 	seq = famfs_ns_seq(fdev);
-	req = famfs_req_alloc(sizeof(*in) + name->len, sizeof(*attr));
-	if (!req)
-		return ERR_PTR(-ENOMEM);
-	in = famfs_req_body(req);
-	in->namelen = cpu_to_le32(name->len);
-	memcpy(in + 1, name->name, name->len);
-
-	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_LOOKUP,
-			     FAMFS_I(dir)->nodeid, sizeof(*attr));
-	if (!err) {
-		attr = famfs_req_reply(req);
-		err = famfs_check_attr(fdev, attr, 0);
-		if (!err)
-			inode = famfs_iget(dir->i_sb, attr);
-	}
-	famfs_req_put(req);
+	err = famfs_lookup_req(fdev, FAMFS_I(dir)->nodeid, name, &attr);
+	if (!err)
+		inode = famfs_iget(dir->i_sb, &attr);
 
 	if (err == -ENOENT)
 		dentry->d_time = seq;
@@ -514,6 +568,8 @@ static int famfs_create(struct mnt_idmap *idmap, struct inode *dir,
 	inode->i_fop = &famfs_file_operations;
 	inode->i_mapping->a_ops = &famfs_dax_aops;
 	inode->i_flags |= S_DAX;
+	/* What the device's namespace was: see famfs_revalidate_pending(). */
+	dentry->d_time = famfs_ns_seq(famfs_sb_vdev(dir->i_sb));
 	d_instantiate(dentry, inode);
 	return 0;
 }
