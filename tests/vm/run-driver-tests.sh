@@ -16,6 +16,14 @@
 #           rmmod are clean
 #   hostile hostile_device.py instead of the daemon: malformed replies of
 #           every kind fail with EIO and are logged; no oops, clean rmmod
+#   suid    setuid/setgid files made on the host: hidden without -o
+#           allow_suid, honoured with it; a write by a user drops them
+#   poison  madvise(MADV_HWPOISON) on a mapped window page: SIGBUS to its
+#           mappers, EIO to read(2)/write(2) there, the guest lives
+#   sync    fsync()/msync() write back what shared mappings dirtied
+#           (fs_dax:dax_writeback_one events), and only that
+#   race    reads, writes and faults racing with the ftruncate() that
+#           creates a file: no EIO, no SIGBUS once the size is visible
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
@@ -37,6 +45,8 @@ RQ=${RQ:-1}
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
 gcc -O2 -Wall -Wextra -static -o "$tmp/famfs-tool" "$ROOT/tests/vm/guest/famfs-tool.c"
+gcc -O2 -Wall -Wextra -static -pthread -o "$tmp/famfs_datapath_test" \
+    "$ROOT/tests/vm/guest/famfs_datapath_test.c"
 mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
 
 # on_marker LOG MARKER CMD...: run CMD once the guest prints MARKER.
@@ -58,7 +68,7 @@ run_guest() {
     local name=$1 role=$2 rc=0 nvqs=$((RQ + 1))
     [ "$role" != hostile ] || nvqs=2
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
-        "${kos[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool"
+        "${kos[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool" "$tmp/famfs_datapath_test"
     rm -f "$tmp/$name.sock"
     if [ "$role" = hostile ]; then
         python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
@@ -81,7 +91,7 @@ run_guest() {
         -chardev socket,id=fs0,path="$tmp/$name.sock" \
         -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96
     vm_wait "$name" 600 || rc=1
-    tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|GUEST-BENCH|^bench:|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* ' || true
+    tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|GUEST-BENCH|^bench:|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* |^(ok|FAILED|poison|create-race|write-as): |Memory failure' || true
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
     return $rc
@@ -124,6 +134,19 @@ scenario() {
             run_guest dead master || rc=1 ;;
         hostile)
             run_guest hostile hostile || rc=1 ;;
+        suid)
+            "$BIN" creat -s 2M -m 6755 -u 0 -g 0 -S 5 suid
+            "$BIN" creat -s 2M -m 6777 -u 0 -g 0 -S 5 suidw
+            "$BIN" cp -m 6755 -u 0 -g 0 "$tmp/famfs_datapath_test" suidprog
+            run_guest suid master || rc=1
+            # The bits were dropped in that guest only: the device keeps them.
+            "$BIN" stat suidw | grep -E '^ *mode: 6777 ' || rc=1 ;;
+        poison)
+            run_guest poison master || rc=1 ;;
+        sync)
+            run_guest sync master || rc=1 ;;
+        race)
+            run_guest race master || rc=1 ;;
         bench)
             # Not part of the default list: a benchmark, not a test.
             rm -f "$VHOST_FAMFS_DEVICE"
@@ -136,7 +159,7 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race
 fails=0
 for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
 [ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"

@@ -24,6 +24,9 @@
 #   concurrent-creators
 #                 host CLI and VM a create CREATORS files each at the same
 #                 time; fsck clean, both VMs list all of them
+#   pending-name  a (master) holds x open, created but never sized; b
+#                 (master too) creates x on the device; a then sees b's x
+#                 (d_revalidate), and sizing its own fails with EEXIST
 #   faults        kill -9 b's QEMU while a reads and writes shared files (a
 #                 completes), then kill -9 the daemon while a creates files
 #                 (EIO within request_timeout, mapped files keep working,
@@ -46,7 +49,7 @@ SHARING=$ROOT/tests/vm/sharing
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(one-daemon two-daemons ring read-only metadata-safe host-creates concurrent-creators faults)
+ALL=(one-daemon two-daemons ring read-only metadata-safe host-creates concurrent-creators pending-name faults)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 for s in "$@"; do
     case " ${ALL[*]} reconnect " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]} reconnect)" >&2; exit 2 ;; esac
@@ -316,6 +319,17 @@ sc_concurrent_creators() {
     finish_vms a b
 }
 
+sc_pending_name() {
+    GUEST=pending-name
+    fresh_fs
+    start_daemon d "$S-a.sock,role=master" "$S-b.sock,role=master" || return
+    boot a "$S-a.sock"
+    boot b "$S-b.sock"
+    finish_vms a b
+    [ "$("$BIN" ls | grep -cx x)" = 1 ] || bad "host lists x $("$BIN" ls | grep -cx x) times"
+    fsck_clean
+}
+
 sc_faults() {
     GUEST=faults
     fresh_fs
@@ -449,6 +463,7 @@ scenario() {
         metadata-safe) sc_metadata_safe ;;
         host-creates) sc_host_creates ;;
         concurrent-creators) sc_concurrent_creators ;;
+        pending-name) sc_pending_name ;;
         faults) sc_faults ;;
         reconnect) sc_reconnect ;;
     esac
