@@ -65,10 +65,13 @@ on_marker() {
 # run_guest NAME ROLE: boot a guest on a fresh daemon socket with ROLE.
 daemon_pid=
 run_guest() {
-    local name=$1 role=$2 rc=0 nvqs=$((RQ + 1))
+    local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) extra=()
     [ "$role" != hostile ] || nvqs=2
+    # poison also injects through /sys/kernel/debug/hwpoison/corrupt-pfn.
+    [ "$name" != poison ] || extra+=("$(vm_distro_kmod hwpoison-inject)")
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
-        "${kos[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool" "$tmp/famfs_datapath_test"
+        "${kos[@]}" "${extra[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool" \
+        "$tmp/famfs_datapath_test"
     rm -f "$tmp/$name.sock"
     if [ "$role" = hostile ]; then
         python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
