@@ -25,6 +25,7 @@ fn opts(uuid: Uuid) -> OpenOptions {
         writable: true,
         system_uuid: Some(uuid),
         system_uuid_file: "/nonexistent/system_uuid".into(),
+        ..Default::default()
     }
 }
 
@@ -89,7 +90,11 @@ fn mkfs_refuses_existing_fs_without_force() {
         system_uuid: Some(MASTER),
         ..Default::default()
     };
-    assert!(matches!(Famfs::mkfs(&dev, &o), Err(MetaError::Exists(_))));
+    let e = Famfs::mkfs(&dev, &o).unwrap_err();
+    assert!(
+        matches!(e, MetaError::HoldsFileSystem { files: Some(0), .. }),
+        "{e}"
+    );
     let forced = MkfsOptions { force: true, ..o };
     Famfs::mkfs(&dev, &forced).unwrap();
     // Too small for the log, and a log length that is not a power of two.
