@@ -148,3 +148,45 @@ fn reformat_under_a_serving_daemon_is_refused_with_eio() {
     assert_eq!(fresh.applied(), 0);
     stop(srv, vm);
 }
+
+/// CLI commands wait for the lock instead of failing, and say so.
+#[test]
+fn cli_commands_wait_for_the_lock_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("famfs.dev");
+    Device::create_file(&dev, DEV_SIZE).unwrap();
+    Famfs::mkfs(&Device::open(&dev, true).unwrap(), &mkfs_opts(false)).unwrap();
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vhost-famfs"))
+            .env("VHOST_FAMFS_DEVICE", &dev)
+            .env("VHOST_FAMFS_SYSTEM_UUID", MASTER.to_string())
+            .env("VHOST_FAMFS_SYSTEM_UUID_FILE", "/nonexistent/system_uuid")
+            .args(args)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let before = |what: &str| match what {
+        "mkdir" => 0,
+        _ => 1,
+    };
+    for args in [&["mkdir", "x"][..], &["mkfs", "--force"]] {
+        let mut holder = lock_holder(&dev);
+        let child = cli(args);
+        std::thread::sleep(Duration::from_millis(500));
+        // Still waiting: nothing changed yet.
+        let fs = Famfs::open(&dev, &open_opts(false)).unwrap();
+        assert_eq!(fs.applied(), before(args[0]), "{args:?}");
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains("waiting for the device lock"),
+            "{args:?}: {err}"
+        );
+    }
+    // mkfs ran last: an empty file system.
+    assert_eq!(Famfs::open(&dev, &open_opts(false)).unwrap().applied(), 0);
+}

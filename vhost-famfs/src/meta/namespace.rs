@@ -358,7 +358,10 @@ mod tests {
         assert_eq!(x.ino, ino_of_entry(4) | 1);
         assert_eq!(y.ino, ino_of_entry(4) | 2);
         assert!(x.is_dir() && y.is_dir());
+        // They carry the entry that made them: its generation is theirs.
+        assert_eq!((x.log_index, y.log_index), (Some(4), Some(4)));
         assert_eq!(ns.resolve("x/y/z").unwrap().ino, ino_of_entry(4));
+        assert_eq!(ns.get(ROOT_INO).unwrap().log_index, None);
     }
 
     #[test]
