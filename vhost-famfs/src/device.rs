@@ -36,6 +36,13 @@ pub enum DeviceError {
         align: u64,
         size: u64,
     },
+    #[error("{path}: device-DAX alignment {align:#x} cannot map {start:#x}..{end:#x} on its own (the guest window must start and end on it); reconfigure the device with `daxctl reconfigure-device --align=2M`")]
+    SubmapAlign {
+        path: PathBuf,
+        align: u64,
+        start: u64,
+        end: u64,
+    },
     #[error("{path}: {size:#x} bytes is too small (at least {min:#x} needed)")]
     TooSmall { path: PathBuf, size: u64, min: u64 },
     #[error("{path}: unsupported file type")]
@@ -81,6 +88,8 @@ pub struct Device {
     file: File,
     kind: DeviceKind,
     size: u64,
+    /// The alignment the device maps at (2 MiB, or device DAX's own).
+    align: u64,
     writable: bool,
     map: Mapping,
 }
@@ -150,6 +159,7 @@ impl Device {
             file,
             kind,
             size,
+            align,
             writable,
             map,
         })
@@ -191,6 +201,17 @@ impl Device {
     pub fn size(&self) -> u64 {
         self.size
     }
+    pub fn align(&self) -> u64 {
+        self.align
+    }
+
+    /// Checks that `[start, end)` can be mapped on its own, as a VMM maps
+    /// a guest's window: device DAX refuses a mapping whose ends are not
+    /// aligned to its `align`.
+    pub fn check_submap(&self, start: u64, end: u64) -> Result<(), DeviceError> {
+        submap_fits(&self.path, self.align, start, end)
+    }
+
     pub fn is_writable(&self) -> bool {
         self.writable
     }
@@ -407,6 +428,18 @@ fn map_align(path: &Path, size: u64, align: u64) -> Result<u64, DeviceError> {
     Ok(align)
 }
 
+fn submap_fits(path: &Path, align: u64, start: u64, end: u64) -> Result<(), DeviceError> {
+    if start % align == 0 && end % align == 0 {
+        return Ok(());
+    }
+    Err(DeviceError::SubmapAlign {
+        path: path.to_path_buf(),
+        align,
+        start,
+        end,
+    })
+}
+
 struct Mapping {
     addr: NonNull<libc::c_void>,
     len: usize,
@@ -559,6 +592,14 @@ mod tests {
         ));
         assert!(map_align(p, 4 << 30, 3 << 20).is_err());
         assert!(map_align(p, 4 << 30, 0).is_err());
+        // The guest window [meta, size) of a 1 GiB-aligned device with a
+        // 10 MiB metadata area cannot be mapped by itself.
+        assert!(submap_fits(p, 2 << 20, 10 << 20, 4 << 30).is_ok());
+        assert!(matches!(
+            submap_fits(p, 1 << 30, 10 << 20, 4 << 30),
+            Err(DeviceError::SubmapAlign { .. })
+        ));
+        assert!(submap_fits(p, 1 << 30, 1 << 30, 4 << 30).is_ok());
     }
 
     #[test]
