@@ -5,8 +5,10 @@
 //! their `.meta/.log` file, a different inode from the device we lock: the
 //! two cannot exclude each other. So a device that famfs has mounted here
 //! is not served or appended to. famfs finds its mounts the same way: a
-//! `/proc/mounts` line whose file system type names famfs (kernel `famfs`
-//! or FUSE `fuse.famfs`) and whose source is the device.
+//! `/proc/mounts` line whose source is the device (famfs's FUSE daemon
+//! sets fsname= to it) and that is a famfs mount: file system type
+//! `famfs` (kernel), or FUSE (`fuse.famfs`, or plain `fuse` when no
+//! subtype is shown).
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +22,7 @@ pub fn famfs_mount_in(mounts: &str, dev: &Path) -> Option<PathBuf> {
     mounts.lines().find_map(|line| {
         let mut f = line.split_whitespace();
         let (source, target, fstype) = (f.next()?, f.next()?, f.next()?);
-        let is_famfs = fstype.split('.').any(|t| t == "famfs");
+        let is_famfs = fstype.split('.').any(|t| t == "famfs" || t == "fuse");
         (is_famfs && canonical(Path::new(&unescape(source))) == dev)
             .then(|| PathBuf::from(unescape(target)))
     })
@@ -69,6 +71,7 @@ sysfs /sys sysfs rw,nosuid 0 0
 /dev/dax1.0 /mnt/other\\040dir famfs rw,relatime 0 0
 /dev/dax0.0 /mnt/famfs fuse.famfs rw,nosuid 0 0
 /dev/pmem0 /mnt/xfs xfs rw 0 0
+/dev/dax3.0 /mnt/f3 fuse rw,user_id=0 0 0
 ";
 
     #[test]
@@ -80,6 +83,10 @@ sysfs /sys sysfs rw,nosuid 0 0
         assert_eq!(
             famfs_mount_in(MOUNTS, Path::new("/dev/dax1.0")),
             Some(PathBuf::from("/mnt/other dir"))
+        );
+        assert_eq!(
+            famfs_mount_in(MOUNTS, Path::new("/dev/dax3.0")),
+            Some(PathBuf::from("/mnt/f3"))
         );
         assert_eq!(famfs_mount_in(MOUNTS, Path::new("/dev/pmem0")), None);
         assert_eq!(famfs_mount_in(MOUNTS, Path::new("/dev/dax2.0")), None);
