@@ -89,6 +89,7 @@ static int famfs_wire_errno(u32 error)
 	case VIRTIO_FAMFS_ENOENT:	return -ENOENT;
 	case VIRTIO_FAMFS_EIO:		return -EIO;
 	case VIRTIO_FAMFS_E2BIG:	return -E2BIG;
+	case VIRTIO_FAMFS_EAGAIN:	return -EAGAIN;
 	case VIRTIO_FAMFS_EEXIST:	return -EEXIST;
 	case VIRTIO_FAMFS_ENOTDIR:	return -ENOTDIR;
 	case VIRTIO_FAMFS_EISDIR:	return -EISDIR;

@@ -91,6 +91,7 @@ struct virtio_famfs_config {
 #define VIRTIO_FAMFS_ENOENT		2	/* no such name */
 #define VIRTIO_FAMFS_EIO		5	/* device or metadata failure */
 #define VIRTIO_FAMFS_E2BIG		7	/* GET_FMAP: more extents than fit */
+#define VIRTIO_FAMFS_EAGAIN		11	/* CREATE, MKDIR: log busy, retry */
 #define VIRTIO_FAMFS_EEXIST		17	/* name exists */
 #define VIRTIO_FAMFS_ENOTDIR		20	/* node is not a directory */
 #define VIRTIO_FAMFS_EISDIR		21	/* node is a directory */

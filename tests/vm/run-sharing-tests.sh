@@ -30,7 +30,8 @@
 #   faults        kill -9 b's QEMU while a reads and writes shared files (a
 #                 completes), then kill -9 the daemon while a creates files
 #                 (EIO within request_timeout, mapped files keep working,
-#                 fsck clean, every listed file intact)
+#                 fsck clean, every listed file intact, every file a
+#                 reported created is there, the host appends after it)
 #   reconnect     (only when named) what QEMU 11.1.2 does with
 #                 -chardev socket,reconnect-ms=1000; reports, never fails
 #
@@ -372,6 +373,10 @@ sc_faults() {
     n=$(tr -d '\r' <"$tmp/$S.a.log" | grep -c '^GUEST-CREATED: ' || true)
     [ "$n" = "$filled" ] || bad "a filled $n files, the host verified $filled"
     say "host: c/ lists $listed files, the $filled that a filled hold their patterns"
+    # The killed daemon may have died inside an append: the log still
+    # takes the next one, and fsck stays clean after it.
+    "$BIN" mkdir after-kill || bad "appending after the daemon's kill failed"
+    fsck_clean
 }
 
 # hmp SOCKET COMMAND: one QEMU human monitor command; prints the reply.

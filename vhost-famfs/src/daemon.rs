@@ -249,7 +249,10 @@ impl Daemon {
         while !self.stop.load(Ordering::Acquire) {
             std::thread::sleep(WATCH_INTERVAL);
             if let Err(e) = self.fs.refresh() {
-                log::warn!("reading the log: {e}");
+                // A stale file system was reported once, when found.
+                if self.fs.stale().is_none() {
+                    log::warn!("reading the log: {e}");
+                }
                 continue;
             }
             let now = self.fs.applied();

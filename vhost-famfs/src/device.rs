@@ -4,9 +4,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::mman::{mmap, mmap_anonymous, munmap, MapFlags, ProtFlags};
@@ -28,8 +30,19 @@ pub enum DeviceError {
     SystemRam { path: PathBuf, dax: String },
     #[error("{path}: size {size:#x} is not a multiple of 2 MiB")]
     Unaligned { path: PathBuf, size: u64 },
-    #[error("{path}: device-DAX alignment {align:#x} is not 2 MiB compatible")]
-    BadAlign { path: PathBuf, align: u64 },
+    #[error("{path}: device-DAX alignment {align:#x} cannot map the {size:#x}-byte device whole (it must be a power of two dividing the size)")]
+    BadAlign {
+        path: PathBuf,
+        align: u64,
+        size: u64,
+    },
+    #[error("{path}: device-DAX alignment {align:#x} cannot map {start:#x}..{end:#x} on its own (the guest window must start and end on it); reconfigure the device with `daxctl reconfigure-device --align=2M`")]
+    SubmapAlign {
+        path: PathBuf,
+        align: u64,
+        start: u64,
+        end: u64,
+    },
     #[error("{path}: {size:#x} bytes is too small (at least {min:#x} needed)")]
     TooSmall { path: PathBuf, size: u64, min: u64 },
     #[error("{path}: unsupported file type")]
@@ -41,11 +54,26 @@ pub enum DeviceError {
         #[source]
         source: io::Error,
     },
+    #[error("{path}: the device lock is held by another process (waited {waited_ms} ms)")]
+    LockBusy { path: PathBuf, waited_ms: u64 },
     #[error("access {offset:#x}+{len:#x} outside the {size:#x}-byte device")]
     OutOfRange { offset: u64, len: u64, size: u64 },
 }
 
 /// What kind of object backs the device.
+/// How long `Device::lock` waits for another process to release the
+/// device lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockWait {
+    /// Give up after this long: for the request path, which must not stall.
+    Bounded(Duration),
+    /// Wait as long as it takes (saying so once): for CLI commands.
+    Forever,
+}
+
+/// How long the daemon waits for the device lock before answering EAGAIN.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_millis(100);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceKind {
     /// /dev/daxX.Y in devdax mode.
@@ -60,6 +88,8 @@ pub struct Device {
     file: File,
     kind: DeviceKind,
     size: u64,
+    /// The alignment the device maps at (2 MiB, or device DAX's own).
+    align: u64,
     writable: bool,
     map: Mapping,
 }
@@ -91,14 +121,14 @@ impl Device {
             _ => io_err("stat", e),
         })?;
         let ft = meta.file_type();
-        let (kind, size) = if ft.is_block_device() {
+        let (kind, size, align) = if ft.is_block_device() {
             return Err(DeviceError::BlockDevice {
                 path: path.to_path_buf(),
             });
         } else if ft.is_char_device() {
-            (DeviceKind::DaxChar, dax_char_size(path, meta.rdev())?)
+            dax_char_geometry(path, meta.rdev())?
         } else if ft.is_file() {
-            (DeviceKind::File, meta.len())
+            (DeviceKind::File, meta.len(), DEVICE_ALIGN)
         } else {
             return Err(DeviceError::BadType {
                 path: path.to_path_buf(),
@@ -123,12 +153,13 @@ impl Device {
             .custom_flags(libc::O_CLOEXEC)
             .open(path)
             .map_err(|e| io_err("open", e))?;
-        let map = Mapping::new(&file, size, writable).map_err(|e| io_err("mmap", e))?;
+        let map = Mapping::new(&file, size, align, writable).map_err(|e| io_err("mmap", e))?;
         Ok(Device {
             path: path.to_path_buf(),
             file,
             kind,
             size,
+            align,
             writable,
             map,
         })
@@ -170,6 +201,17 @@ impl Device {
     pub fn size(&self) -> u64 {
         self.size
     }
+    pub fn align(&self) -> u64 {
+        self.align
+    }
+
+    /// Checks that `[start, end)` can be mapped on its own, as a VMM maps
+    /// a guest's window: device DAX refuses a mapping whose ends are not
+    /// aligned to its `align`.
+    pub fn check_submap(&self, start: u64, end: u64) -> Result<(), DeviceError> {
+        submap_fits(&self.path, self.align, start, end)
+    }
+
     pub fn is_writable(&self) -> bool {
         self.writable
     }
@@ -275,22 +317,55 @@ impl Device {
     /// Takes the cross-process append lock (flock on the device). Each
     /// `Device` has its own open file description, so two handles in one
     /// process exclude each other too.
-    pub fn lock(&self) -> Result<Flock<File>, DeviceError> {
-        let dup = self.file.try_clone().map_err(|source| DeviceError::Io {
+    pub fn lock(&self, wait: LockWait) -> Result<Flock<File>, DeviceError> {
+        // A fresh open file description per lock: flock is per
+        // description, so a dup would not exclude this process's other
+        // threads, and one thread's unlock would release the others'.
+        let fd_path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+        let io_err = |op, source| DeviceError::Io {
             path: self.path.clone(),
-            op: "dup",
+            op,
             source,
-        })?;
-        Flock::lock(dup, FlockArg::LockExclusive).map_err(|(_, e)| DeviceError::Io {
-            path: self.path.clone(),
-            op: "flock",
-            source: e.into(),
-        })
+        };
+        let mut file = File::open(&fd_path).map_err(|e| io_err("reopen for flock", e))?;
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(200);
+        loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => return Ok(l),
+                Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
+                Err((_, e)) => return Err(io_err("flock", e.into())),
+            }
+            match wait {
+                LockWait::Forever => {
+                    log::warn!(
+                        "{}: waiting for the device lock (another process is changing the file system)",
+                        self.path.display()
+                    );
+                    return Flock::lock(file, FlockArg::LockExclusive)
+                        .map_err(|(_, e)| io_err("flock", e.into()));
+                }
+                LockWait::Bounded(limit) => {
+                    let waited = start.elapsed();
+                    if waited >= limit {
+                        return Err(DeviceError::LockBusy {
+                            path: self.path.clone(),
+                            waited_ms: waited.as_millis() as u64,
+                        });
+                    }
+                    std::thread::sleep(pause.min(limit - waited));
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+            }
+        }
     }
 }
 
 /// Finds a device-DAX instance's size through sysfs and checks its mode.
-fn dax_char_size(path: &Path, rdev: u64) -> Result<u64, DeviceError> {
+/// Kind, size and mapping alignment of a device-DAX character device.
+/// A device-DAX instance only maps at addresses aligned to its `align`
+/// (2 MiB, or 1 GiB for gigantic pages), so the mapping honours it.
+fn dax_char_geometry(path: &Path, rdev: u64) -> Result<(DeviceKind, u64, u64), DeviceError> {
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
     let sys = PathBuf::from(format!("/sys/dev/char/{major}:{minor}"));
     let not_dax = |reason: String| DeviceError::NotDax {
@@ -327,19 +402,44 @@ fn dax_char_size(path: &Path, rdev: u64) -> Result<u64, DeviceError> {
         v.map_err(|_| not_dax(format!("{name}: unparsable {s:?}")))
     };
     let size = read_num("size")?;
-    if let Ok(align) = read_num("align") {
-        if align == 0 || DEVICE_ALIGN % align != 0 && align % DEVICE_ALIGN != 0 {
-            return Err(DeviceError::BadAlign {
-                path: path.to_path_buf(),
-                align,
-            });
-        }
-    }
-    Ok(size)
+    let align = read_num("align").unwrap_or(DEVICE_ALIGN);
+    Ok((DeviceKind::DaxChar, size, map_align(path, size, align)?))
 }
 
 /// A MAP_SHARED mapping of the whole device at a 2 MiB-aligned address, so
 /// that the kernel can back it with huge pages.
+/// The alignment to map a device-DAX instance of `size` bytes whose
+/// sysfs `align` is `align`: at least 2 MiB, and the device's own when
+/// larger. Refused when it is not a power of two or the size is not a
+/// multiple of it (the device could not be mapped whole).
+fn map_align(path: &Path, size: u64, align: u64) -> Result<u64, DeviceError> {
+    let bad = || DeviceError::BadAlign {
+        path: path.to_path_buf(),
+        align,
+        size,
+    };
+    if !align.is_power_of_two() {
+        return Err(bad());
+    }
+    let align = align.max(DEVICE_ALIGN);
+    if size % align != 0 {
+        return Err(bad());
+    }
+    Ok(align)
+}
+
+fn submap_fits(path: &Path, align: u64, start: u64, end: u64) -> Result<(), DeviceError> {
+    if start % align == 0 && end % align == 0 {
+        return Ok(());
+    }
+    Err(DeviceError::SubmapAlign {
+        path: path.to_path_buf(),
+        align,
+        start,
+        end,
+    })
+}
+
 struct Mapping {
     addr: NonNull<libc::c_void>,
     len: usize,
@@ -353,11 +453,12 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    fn new(file: &File, size: u64, writable: bool) -> io::Result<Self> {
+    fn new(file: &File, size: u64, align: u64, writable: bool) -> io::Result<Self> {
         let len = usize::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
         let nz = |n: usize| std::num::NonZeroUsize::new(n).ok_or(io::ErrorKind::InvalidInput);
-        let align = DEVICE_ALIGN as usize;
-        // Reserve room to slide the mapping to a 2 MiB boundary.
+        let align =
+            usize::try_from(align).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // Reserve room to slide the mapping to an `align` boundary.
         // SAFETY: a fresh anonymous PROT_NONE reservation touches nothing.
         let resv = unsafe {
             mmap_anonymous(
@@ -477,5 +578,56 @@ mod tests {
                 Err(DeviceError::BlockDevice { .. })
             ));
         }
+    }
+
+    #[test]
+    fn devdax_alignment_above_2m_is_honoured_or_refused() {
+        let p = Path::new("/dev/dax0.0");
+        assert_eq!(map_align(p, 4 << 30, 4096).unwrap(), DEVICE_ALIGN);
+        assert_eq!(map_align(p, 4 << 30, 2 << 20).unwrap(), DEVICE_ALIGN);
+        assert_eq!(map_align(p, 4 << 30, 1 << 30).unwrap(), 1 << 30);
+        assert!(matches!(
+            map_align(p, (4 << 30) + (2 << 20), 1 << 30),
+            Err(DeviceError::BadAlign { .. })
+        ));
+        assert!(map_align(p, 4 << 30, 3 << 20).is_err());
+        assert!(map_align(p, 4 << 30, 0).is_err());
+        // The guest window [meta, size) of a 1 GiB-aligned device with a
+        // 10 MiB metadata area cannot be mapped by itself.
+        assert!(submap_fits(p, 2 << 20, 10 << 20, 4 << 30).is_ok());
+        assert!(matches!(
+            submap_fits(p, 1 << 30, 10 << 20, 4 << 30),
+            Err(DeviceError::SubmapAlign { .. })
+        ));
+        assert!(submap_fits(p, 1 << 30, 1 << 30, 4 << 30).is_ok());
+    }
+
+    #[test]
+    fn mapping_honours_a_large_alignment() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dev");
+        Device::create_file(&p, 16 << 20).unwrap();
+        let f = File::open(&p).unwrap();
+        let m = Mapping::new(&f, 16 << 20, 8 << 20, false).unwrap();
+        assert_eq!(m.addr.as_ptr() as usize % (8 << 20), 0);
+    }
+
+    #[test]
+    fn lock_excludes_threads_of_one_process_and_bounded_wait_gives_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dev");
+        Device::create_file(&p, 4 << 20).unwrap();
+        let d = Device::open(&p, true).unwrap();
+        let held = d.lock(LockWait::Forever).unwrap();
+        // Same Device, same process: still excluded.
+        let wait = Duration::from_millis(30);
+        let t = Instant::now();
+        assert!(matches!(
+            d.lock(LockWait::Bounded(wait)),
+            Err(DeviceError::LockBusy { .. })
+        ));
+        assert!(t.elapsed() >= wait);
+        drop(held);
+        assert!(d.lock(LockWait::Bounded(wait)).is_ok());
     }
 }

@@ -137,6 +137,11 @@ impl<W: Window> Server<W> {
         let node = h.nodeid.to_native();
         let payload_room = room.saturating_sub(std::mem::size_of::<RespHdr>());
         let op = h.opcode.to_native();
+        // The device was reformatted under us: the tree is stale, and node
+        // ids would name the wrong files (spec: answer EIO).
+        if self.fs.stale().is_some() {
+            return err(libc::EIO);
+        }
         if op != OP_INIT && !self.ready.load(Ordering::Acquire) {
             return err(libc::EPROTO);
         }

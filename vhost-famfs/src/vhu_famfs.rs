@@ -65,7 +65,7 @@ impl ShmemWindow {
     /// Region 0's size: the device rounded up to a power of two, as QEMU
     /// packs regions into one BAR.
     pub fn region_size(&self) -> u64 {
-        self.fs.device().size().next_power_of_two()
+        self.fs.geometry().dev_size.next_power_of_two()
     }
 
     /// The device forgot its mappings (reset or stop): map again on the
@@ -107,7 +107,7 @@ impl Window for Arc<ShmemWindow> {
             shmid: 0,
             fd_offset: meta,
             shm_offset: meta,
-            len: dev.size() - meta,
+            len: self.fs.geometry().dev_size - meta,
             flags: if self.writable {
                 VhostUserMMapFlags::WRITABLE.bits()
             } else {
@@ -179,7 +179,7 @@ impl VhostUserFamfs {
         config.num_request_queues = (request_queues as u32).into();
         config.fs_uuid = *sb.fs_uuid.as_bytes();
         config.magic = protocol::MAGIC.into();
-        config.device_size = fs.device().size().into();
+        config.device_size = fs.geometry().dev_size.into();
         config.alloc_unit = sb.alloc_unit.into();
         config.meta_size = sb.meta_size().into();
         config.max_extents = MAX_EXTENTS.into();

@@ -116,6 +116,7 @@ fn constants() -> Vec<(&'static str, u64)> {
         ),
         ("VIRTIO_FAMFS_ENOENT", libc::ENOENT as u64),
         ("VIRTIO_FAMFS_E2BIG", libc::E2BIG as u64),
+        ("VIRTIO_FAMFS_EAGAIN", libc::EAGAIN as u64),
         ("VIRTIO_FAMFS_EEXIST", libc::EEXIST as u64),
         ("VIRTIO_FAMFS_ENOTDIR", libc::ENOTDIR as u64),
         ("VIRTIO_FAMFS_EISDIR", libc::EISDIR as u64),

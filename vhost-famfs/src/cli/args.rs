@@ -86,6 +86,10 @@ pub enum Command {
         /// Request queues per device (1-16).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
         request_queues: u16,
+        /// Milliseconds a CREATE or MKDIR waits for the device lock another
+        /// process holds before the guest gets EAGAIN (0-10000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+        lock_wait_ms: u64,
     },
     /// Format a device: superblock and an empty log.
     ///
@@ -97,7 +101,7 @@ pub enum Command {
     Mkfs {
         #[command(flatten)]
         device: DeviceArg,
-        /// Overwrite an existing famfs file system.
+        /// Overwrite an existing famfs file system (of any version).
         #[arg(short, long)]
         force: bool,
         /// Log length: a power of two, at least 8M (15,420 entries).
@@ -193,10 +197,15 @@ pub enum Command {
     /// Check the file system and report space and log usage.
     ///
     /// Exit status as fsck(8): 0 clean, 4 errors found, 8 the device could
-    /// not be checked, 16 usage error.
+    /// not be checked, 16 usage error. A log header torn by a crash (an
+    /// interrupted append) is a warning; --repair rewrites it.
     Fsck {
         #[command(flatten)]
         device: DeviceArg,
+        /// Repair what can be repaired without losing anything (a torn
+        /// log header), then check.
+        #[arg(long)]
+        repair: bool,
     },
     /// Check that a file holds the seeded test pattern.
     Verify {

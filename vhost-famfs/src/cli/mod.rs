@@ -9,7 +9,9 @@ mod show;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use vhost_famfs::device::Device;
+use std::time::Duration;
+
+use vhost_famfs::device::{Device, LockWait};
 use vhost_famfs::meta::fsck;
 use vhost_famfs::meta::{Famfs, FileSpec, MetaError, MkfsOptions, OpenOptions, RelPath};
 use vhost_famfs::pattern::Pattern;
@@ -25,6 +27,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             writable,
             system_uuid: cli.system_uuid,
             system_uuid_file: cli.system_uuid_file.clone(),
+            // Commands wait for the device lock (saying so); the daemon
+            // must not, see Serve.
+            lock_wait: LockWait::Forever,
         };
         Famfs::open(&d.device, &opts).with_context(|| format!("opening {}", d.device.display()))
     };
@@ -33,8 +38,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             device,
             sockets,
             request_queues,
+            lock_wait_ms,
         } => {
-            let fs = std::sync::Arc::new(open(device, true)?);
+            let opts = OpenOptions {
+                writable: true,
+                system_uuid: cli.system_uuid,
+                system_uuid_file: cli.system_uuid_file.clone(),
+                lock_wait: LockWait::Bounded(Duration::from_millis(*lock_wait_ms)),
+            };
+            let fs = Famfs::open(&device.device, &opts)
+                .with_context(|| format!("opening {}", device.device.display()))?;
+            let fs = std::sync::Arc::new(fs);
             serve::run(fs, sockets, usize::from(*request_queues))?;
         }
         Command::Mkfs {
@@ -52,6 +66,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 force: *force,
                 system_uuid: cli.system_uuid,
                 system_uuid_file: cli.system_uuid_file.clone(),
+                lock_wait: LockWait::Forever,
             };
             let sb = Famfs::mkfs(&dev, &opts)?;
             println!(
@@ -139,7 +154,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Stat { device, path } => show::stat(&open(device, false)?, path)?,
         Command::Getmap { device, path } => show::getmap(&open(device, false)?, path)?,
-        Command::Fsck { device } => {
+        Command::Fsck { device, repair } => {
+            if *repair {
+                let fixed = Device::open(&device.device, true)
+                    .map_err(MetaError::from)
+                    .and_then(|dev| vhost_famfs::meta::fs::repair(&dev, LockWait::Forever));
+                match fixed {
+                    Ok(done) if done.is_empty() => println!("nothing to repair"),
+                    Ok(done) => done.iter().for_each(|d| println!("repaired: {d}")),
+                    Err(e) => {
+                        eprintln!("vhost-famfs fsck: cannot repair: {e}");
+                        return Ok(ExitCode::from(fsck::EXIT_OPERATIONAL as u8));
+                    }
+                }
+            }
             let dev = match Device::open(&device.device, false) {
                 Ok(d) => d,
                 Err(e) => {

@@ -17,6 +17,10 @@ pub fn run(fs: Arc<Famfs>, sockets: &[SocketSpec], request_queues: usize) -> Res
     stop.thread_block().context("blocking SIGINT/SIGTERM")?;
 
     let sb = fs.superblock();
+    // Guests get [meta_size, device size) mapped by their VMM: refuse now
+    // a device DAX whose alignment cannot map that, not at the first INIT.
+    fs.device()
+        .check_submap(sb.meta_size(), fs.geometry().dev_size)?;
     log::info!(
         "serving famfs {} on {} ({} MiB, host role {})",
         sb.fs_uuid,

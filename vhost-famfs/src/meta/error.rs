@@ -11,7 +11,7 @@ pub enum MetaError {
     BadSuperMagic { found: u64, expected: u64 },
     #[error("superblock crc mismatch (stored {stored:#x}, computed {computed:#x})")]
     BadSuperCrc { stored: u64, computed: u64 },
-    #[error("unsupported famfs format: superblock version {version}, omf {major}.{minor}")]
+    #[error("unsupported famfs format: superblock version {version}, omf {major}.{minor} (this vhost-famfs reads versions 47 (omf 2.1) and 48 (omf 2.2)); nothing was changed")]
     UnsupportedVersion {
         version: u64,
         major: u32,
@@ -47,6 +47,23 @@ pub enum MetaError {
         largest: u64,
         free: u64,
     },
+    #[error("{path}: holds famfs file system {fs_uuid} (superblock version {version}, omf {omf_major}.{omf_minor}{}); refusing to format over it (use --force to overwrite it)", files.map_or_else(|| ", log not readable".to_string(), |n| format!(", {n} files")))]
+    HoldsFileSystem {
+        path: String,
+        fs_uuid: uuid::Uuid,
+        version: u64,
+        omf_major: u32,
+        omf_minor: u32,
+        files: Option<u64>,
+    },
+    #[error("{path}: famfs has it mounted on {mountpoint}; famfs's tools lock a different file, so vhost-famfs does not change a device famfs has mounted (unmount it first)")]
+    MountedByFamfs { path: String, mountpoint: String },
+    #[error(
+        "{path}: the device lock is held by another process (waited {waited_ms} ms); try again"
+    )]
+    Busy { path: String, waited_ms: u64 },
+    #[error("stale file system: {0}")]
+    Stale(String),
     #[error("{0}: already exists")]
     Exists(String),
     #[error("{0}: no such file or directory")]
@@ -76,7 +93,9 @@ impl MetaError {
     pub fn errno(&self) -> i32 {
         use MetaError::*;
         match self {
-            Exists(_) => libc::EEXIST,
+            Exists(_) | HoldsFileSystem { .. } => libc::EEXIST,
+            Busy { .. } => libc::EAGAIN,
+            MountedByFamfs { .. } => libc::EBUSY,
             NotFound(_) => libc::ENOENT,
             NotDir(_) => libc::ENOTDIR,
             IsDir(_) => libc::EISDIR,

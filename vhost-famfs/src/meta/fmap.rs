@@ -28,6 +28,19 @@ pub struct Geometry {
     pub alloc_unit: u64,
 }
 
+impl Geometry {
+    /// The geometry a superblock describes. The size is the one the
+    /// superblock records, not the device file's: a larger file holds a
+    /// smaller file system, and space past it is not ours to allocate.
+    pub fn of(sb: &super::superblock::Superblock) -> Self {
+        Geometry {
+            dev_size: sb.daxdev_size,
+            meta_size: sb.meta_size(),
+            alloc_unit: sb.alloc_unit,
+        }
+    }
+}
+
 /// A file's extent map as famfs records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fmap {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
-//! The famfs on-media format (version 2.2), byte for byte.
+//! The famfs on-media format (omf 2.1 and 2.2), byte for byte.
 //!
 //! These are the raw structures exactly as they lie on the device. They are
 //! plain little-endian records; nothing here validates anything. Decoding
@@ -9,17 +9,21 @@ use vm_memory::{ByteValued, Le32, Le64};
 
 /// Superblock magic number.
 pub const SB_MAGIC: u64 = 0x87b2_82ff;
-/// Superblock version famfs writes for omf 2.2.
+/// Superblock version famfs writes for omf 2.2 (and we write).
 pub const SB_VERSION: u64 = 48;
+/// Superblock version of omf 2.1, written by famfs releases before 2.2.
+pub const SB_VERSION_OMF21: u64 = 47;
 /// The log always starts 2 MiB into the device.
 pub const LOG_OFFSET: u64 = 0x20_0000;
 /// Default (and minimum) log length.
 pub const DEFAULT_LOG_LEN: u64 = 0x80_0000;
 /// The allocation unit; every extent offset and length is a multiple of it.
 pub const ALLOC_UNIT: u64 = 0x20_0000;
-/// On-media format version we read and write.
+/// On-media format version we write (we read minor 1 too).
 pub const OMF_VER_MAJOR: u32 = 2;
 pub const OMF_VER_MINOR: u32 = 2;
+/// The omf minor version that superblock version 47 carries.
+pub const OMF_VER_MINOR_21: u32 = 1;
 /// Superblock flag: the device holding the superblock of the file system.
 pub const SB_FLAG_PRIMARY: u32 = 1 << 0;
 /// Superblock flag: an additional device of a multi-device file system.

@@ -2,11 +2,13 @@
 //! A famfs file system on an open device: format, replay, create.
 //!
 //! Many readers (daemon connections, CLI commands) share one `Famfs`; the
-//! tree sits behind a RwLock, and appends additionally take the device's
-//! flock so that other processes on the same device are excluded too.
+//! tree sits behind a RwLock. An append first takes the device's flock
+//! (excluding other threads and processes on the same device) with a
+//! bounded wait, and only then the tree's write lock, so a stalled writer
+//! elsewhere never blocks readers here.
 
 use std::path::{Path, PathBuf};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use uuid::Uuid;
 
@@ -19,8 +21,8 @@ use super::log::{Log, LogHeader};
 use super::namespace::{Namespace, Node};
 use super::path::RelPath;
 use super::role::{self, Role};
-use super::superblock::Superblock;
-use crate::device::Device;
+use super::superblock::{FormatVersion, Superblock, SuperblockId};
+use crate::device::{Device, LockWait, DEFAULT_LOCK_WAIT};
 
 /// Options for opening a file system.
 #[derive(Clone, Debug)]
@@ -31,6 +33,8 @@ pub struct OpenOptions {
     pub system_uuid: Option<Uuid>,
     /// famfs's system uuid file.
     pub system_uuid_file: PathBuf,
+    /// How long an append waits for another process's device lock.
+    pub lock_wait: LockWait,
 }
 
 impl Default for OpenOptions {
@@ -39,6 +43,7 @@ impl Default for OpenOptions {
             writable: true,
             system_uuid: None,
             system_uuid_file: PathBuf::from(role::SYSTEM_UUID_FILE),
+            lock_wait: LockWait::Bounded(DEFAULT_LOCK_WAIT),
         }
     }
 }
@@ -51,6 +56,8 @@ pub struct MkfsOptions {
     pub force: bool,
     pub system_uuid: Option<Uuid>,
     pub system_uuid_file: PathBuf,
+    /// How long to wait for the device lock appenders hold.
+    pub lock_wait: LockWait,
 }
 
 impl Default for MkfsOptions {
@@ -60,6 +67,7 @@ impl Default for MkfsOptions {
             force: false,
             system_uuid: None,
             system_uuid_file: PathBuf::from(role::SYSTEM_UUID_FILE),
+            lock_wait: LockWait::Forever,
         }
     }
 }
@@ -112,6 +120,10 @@ pub struct Famfs {
     geo: Geometry,
     role: Role,
     local_uuid: Option<Uuid>,
+    lock_wait: LockWait,
+    /// Set once the device no longer holds the file system we opened (it
+    /// was reformatted): why, for every later request's error.
+    stale: OnceLock<String>,
     state: RwLock<State>,
 }
 
@@ -135,18 +147,30 @@ impl Famfs {
                 opts.log_len
             ));
         }
+        // Appenders hold this lock: none may be half way through an
+        // append when the log is cleared.
+        let _flock = dev.lock(opts.lock_wait)?;
         if !opts.force {
             let raw: RawSuperblock = dev.read_obj(0)?;
-            if Superblock::decode(&raw, dev.size()).is_ok() {
-                return Err(MetaError::Exists(format!(
-                    "{}: a famfs file system (use --force to overwrite it)",
-                    dev.path().display()
-                )));
+            if let Some(id) = SuperblockId::of(&raw) {
+                // Readable or not, a sealed superblock is someone's file
+                // system. Count its files when its version is one we read.
+                let report = super::fsck::fsck(dev);
+                let files = report.superblock.is_some().then_some(report.files);
+                return Err(MetaError::HoldsFileSystem {
+                    path: dev.path().display().to_string(),
+                    fs_uuid: id.fs_uuid,
+                    version: id.version,
+                    omf_major: id.omf_major,
+                    omf_minor: id.omf_minor,
+                    files,
+                });
             }
         }
         let system_uuid = role::ensure_system_uuid(opts.system_uuid, &opts.system_uuid_file)?;
         let dev_uuid = Uuid::new_v4();
         let sb = Superblock {
+            version: FormatVersion::V48,
             log_len: opts.log_len,
             alloc_unit: ALLOC_UNIT,
             fs_uuid: Uuid::new_v4(),
@@ -175,13 +199,17 @@ impl Famfs {
     /// Reads the superblock of `dev` and replays its log.
     pub fn from_device(dev: Device, opts: &OpenOptions) -> Result<Self> {
         let sb = read_superblock(&dev)?;
+        if dev.is_writable() {
+            if let Some(mpt) = super::famfs_mount::famfs_mount_of(dev.path()) {
+                return Err(MetaError::MountedByFamfs {
+                    path: dev.path().display().to_string(),
+                    mountpoint: mpt.display().to_string(),
+                });
+            }
+        }
         let local = role::local_system_uuid(opts.system_uuid, &opts.system_uuid_file)?;
         let role = Role::decide(local, sb.system_uuid);
-        let geo = Geometry {
-            dev_size: dev.size(),
-            meta_size: sb.meta_size(),
-            alloc_unit: sb.alloc_unit,
-        };
+        let geo = Geometry::of(&sb);
         let state = State {
             ns: Namespace::new(0, 0, 0o755),
             alloc: Allocator::new(&geo),
@@ -194,6 +222,8 @@ impl Famfs {
             geo,
             role,
             local_uuid: local,
+            lock_wait: opts.lock_wait,
+            stale: OnceLock::new(),
             state: RwLock::new(state),
         };
         fs.refresh()?;
@@ -214,7 +244,52 @@ impl Famfs {
     }
 
     fn log(&self) -> Log<'_> {
-        Log::new(&self.dev, self.sb.log_len, self.geo)
+        Log::new(&self.dev, &self.sb, self.geo)
+    }
+
+    /// Why the device no longer holds the file system opened, if it does
+    /// not (it was reformatted under us).
+    pub fn stale(&self) -> Option<MetaError> {
+        self.stale.get().map(|why| MetaError::Stale(why.clone()))
+    }
+
+    fn mark_stale(&self, why: String) -> MetaError {
+        if self.stale.set(why.clone()).is_ok() {
+            log::error!(
+                "{}: {why}; refusing every further request (restart to serve the new file system)",
+                self.dev.path().display()
+            );
+        }
+        self.stale().unwrap_or(MetaError::Stale(why))
+    }
+
+    /// Errs if the device's superblock no longer names the file system
+    /// we opened: a sealed superblock with another uuid, or none at all.
+    fn check_identity(&self) -> Result<()> {
+        if let Some(e) = self.stale() {
+            return Err(e);
+        }
+        let read = || -> Result<Option<SuperblockId>> {
+            let len = std::mem::size_of::<RawSuperblock>() as u64;
+            super::cache::invalidate(&self.dev, 0, len)?;
+            Ok(SuperblockId::of(&self.dev.read_obj(0)?))
+        };
+        // Another host may be rewriting it: read once more before judging.
+        let id = match read()? {
+            Some(id) => Some(id),
+            None => read()?,
+        };
+        match id {
+            Some(id) if id.fs_uuid == self.sb.fs_uuid => Ok(()),
+            Some(id) => Err(self.mark_stale(format!(
+                "the device was reformatted (file system {} replaced by {})",
+                self.sb.fs_uuid, id.fs_uuid
+            ))),
+            None => Err(self.mark_stale(format!(
+                "the superblock of file system {} is gone",
+                self.sb.fs_uuid
+            ))),
+        }
     }
 
     fn read_state(&self) -> RwLockReadGuard<'_, State> {
@@ -251,16 +326,34 @@ impl Famfs {
     /// Replays entries appended since the last call (by anyone). Returns
     /// how many were new. Cheap when nothing changed.
     pub fn refresh(&self) -> Result<u64> {
+        self.check_identity()?;
         let h = self.log().header()?;
-        if h.next_index <= self.read_state().applied {
+        if h.next_index == self.read_state().applied {
             return Ok(0);
         }
         let mut st = self.write_state();
+        // Appends through this handle may have run between the header read
+        // and the write lock: judge against a fresh header, never moving
+        // `applied` back (that would replay entries twice).
+        let h = if h.next_index < st.applied {
+            self.log().header()?
+        } else {
+            h
+        };
+        if h.next_index < st.applied {
+            return Err(self.mark_stale(format!(
+                "the log shrank from {} to {} entries (reformatted?)",
+                st.applied, h.next_index
+            )));
+        }
         self.replay_locked(&mut st, &h)
     }
 
     fn replay_locked(&self, st: &mut State, h: &LogHeader) -> Result<u64> {
         let from = st.applied;
+        if h.next_index <= from {
+            return Ok(0);
+        }
         let log = self.log();
         for index in from..h.next_index {
             match log.read(index) {
@@ -312,7 +405,7 @@ impl Famfs {
         let h = self.log().header()?;
         let st = self.read_state();
         Ok(Usage {
-            total_bytes: self.dev.size(),
+            total_bytes: self.geo.dev_size,
             free_bytes: st.alloc.free_bytes(),
             largest_free: st.alloc.largest_free(),
             meta_bytes: self.sb.meta_size(),
@@ -350,11 +443,35 @@ impl Famfs {
     /// Appends one entry under both locks: replay first, so that `prepare`
     /// sees every entry other writers committed, then commit. If the commit
     /// fails, the units a FILE record's `prepare` allocated are freed.
+    ///
+    /// The device lock comes first, with a bounded wait and without the
+    /// tree lock: a process stalled while holding it delays only appends,
+    /// which then fail with `MetaError::Busy`, never lookups.
     fn append(&self, prepare: impl FnOnce(&mut State) -> Result<LogRecord>) -> Result<u64> {
+        self.check_may_write(&self.read_state())?;
+        let _flock = self.dev.lock(self.lock_wait).map_err(|e| match e {
+            crate::device::DeviceError::LockBusy { waited_ms, .. } => MetaError::Busy {
+                path: self.dev.path().display().to_string(),
+                waited_ms,
+            },
+            e => e.into(),
+        })?;
+        self.check_identity()?;
         let mut st = self.write_state();
-        self.check_may_write(&st)?;
-        let _flock = self.dev.lock()?;
         let h = self.log().header()?;
+        if h.next_index < st.applied {
+            return Err(self.mark_stale(format!(
+                "the log shrank from {} to {} entries (reformatted?)",
+                st.applied, h.next_index
+            )));
+        }
+        if h.is_torn() {
+            log::warn!(
+                "log header: next seqnum {} differs from next index {} (an append was interrupted); this append rewrites it",
+                h.next_seqnum,
+                h.next_index
+            );
+        }
         self.replay_locked(&mut st, &h)?;
         self.check_may_write(&st)?;
         let rec = prepare(&mut st)?;
@@ -444,6 +561,24 @@ impl Famfs {
         }
         self.stat(path.as_str())
     }
+}
+
+/// Repairs what `fsck --repair` may: a log header torn by a crash between
+/// its two counter stores. Returns what was repaired; takes the device lock.
+pub fn repair(dev: &Device, wait: LockWait) -> Result<Vec<String>> {
+    let _flock = dev.lock(wait)?;
+    let sb = read_superblock(dev)?;
+    let log = Log::new(dev, &sb, Geometry::of(&sb));
+    let h = log.header()?;
+    let mut done = Vec::new();
+    if h.is_torn() {
+        log.repair_torn(&h)?;
+        done.push(format!(
+            "log header: next seqnum {} set to next index {}",
+            h.next_seqnum, h.next_index
+        ));
+    }
+    Ok(done)
 }
 
 /// Reads and validates the superblock of `dev`.

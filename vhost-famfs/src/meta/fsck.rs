@@ -4,7 +4,6 @@
 
 use super::alloc::Allocator;
 use super::fmap::Geometry;
-use super::format::*;
 use super::log::Log;
 use super::namespace::Namespace;
 use super::superblock::Superblock;
@@ -34,6 +33,8 @@ pub struct FsckReport {
     pub used_bytes: u64,
     pub free_bytes: u64,
     pub largest_free: u64,
+    /// (next_seqnum, next_index) of a log header torn by a crash.
+    pub torn_header: Option<(u64, u64)>,
 }
 
 impl FsckReport {
@@ -67,19 +68,15 @@ pub fn fsck(dev: &Device) -> FsckReport {
     };
     if sb.daxdev_size != dev.size() {
         r.warnings.push(format!(
-            "superblock records a {:#x}-byte device, this one has {:#x} bytes",
+            "superblock records a {:#x}-byte device, this one has {:#x} bytes; the file system uses the recorded size",
             sb.daxdev_size,
             dev.size()
         ));
     }
-    let geo = Geometry {
-        dev_size: dev.size(),
-        meta_size: sb.meta_size(),
-        alloc_unit: sb.alloc_unit,
-    };
+    let geo = Geometry::of(&sb);
     r.meta_bytes = sb.meta_size();
     r.superblock = Some(sb.clone());
-    let log = Log::new(dev, sb.log_len, geo);
+    let log = Log::new(dev, &sb, geo);
     let h = match log.header() {
         Ok(h) => h,
         Err(e) => {
@@ -89,6 +86,13 @@ pub fn fsck(dev: &Device) -> FsckReport {
     };
     r.log_slots = h.slots();
     r.log_used = h.next_index;
+    if h.is_torn() {
+        r.torn_header = Some((h.next_seqnum, h.next_index));
+        r.warnings.push(format!(
+            "log header: next seqnum {} differs from next index {}: an append was interrupted (nothing committed is lost; the next append or `fsck --repair` rewrites it)",
+            h.next_seqnum, h.next_index
+        ));
+    }
     let mut ns = Namespace::new(0, 0, 0o755);
     let mut alloc = Allocator::new(&geo);
     for index in 0..h.next_index {
@@ -126,11 +130,7 @@ pub fn fsck(dev: &Device) -> FsckReport {
 impl std::fmt::Display for FsckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(sb) = &self.superblock {
-            writeln!(
-                f,
-                "famfs file system {} (omf {OMF_VER_MAJOR}.{OMF_VER_MINOR})",
-                sb.fs_uuid
-            )?;
+            writeln!(f, "famfs file system {} ({})", sb.fs_uuid, sb.version)?;
             writeln!(f, "  master system uuid   {}", sb.system_uuid)?;
         }
         let mib = |b: u64| b as f64 / (1 << 20) as f64;

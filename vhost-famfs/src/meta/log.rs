@@ -8,6 +8,7 @@ use super::entry::LogRecord;
 use super::error::{MetaError, Result};
 use super::fmap::Geometry;
 use super::format::*;
+use super::superblock::{FormatVersion, Superblock};
 use crate::device::Device;
 use crate::meta::cache;
 
@@ -77,13 +78,17 @@ impl LogHeader {
                 h.next_index, h.last_index
             ));
         }
-        if h.next_seqnum != h.next_index {
-            return bad(format!(
-                "next seqnum {} differs from next index {}",
-                h.next_seqnum, h.next_index
-            ));
-        }
+        // next_seqnum may differ from next_index after a crash between
+        // the two stores of an append; next_index is the commit point and
+        // is trusted (see `is_torn`).
         Ok(h)
+    }
+
+    /// True if an append was interrupted between its two counter stores:
+    /// the counters differ. Nothing is lost (next_index, the commit point,
+    /// is trusted); the next append, or `fsck --repair`, rewrites both.
+    pub fn is_torn(&self) -> bool {
+        self.next_seqnum != self.next_index
     }
 }
 
@@ -92,11 +97,17 @@ pub struct Log<'a> {
     dev: &'a Device,
     log_len: u64,
     geo: Geometry,
+    version: FormatVersion,
 }
 
 impl<'a> Log<'a> {
-    pub fn new(dev: &'a Device, log_len: u64, geo: Geometry) -> Self {
-        Log { dev, log_len, geo }
+    pub fn new(dev: &'a Device, sb: &Superblock, geo: Geometry) -> Self {
+        Log {
+            dev,
+            log_len: sb.log_len,
+            geo,
+            version: sb.version,
+        }
     }
 
     /// Writes an empty log (mkfs).
@@ -132,17 +143,39 @@ impl<'a> Log<'a> {
 
     /// Reads and validates entry `index` (retried once on a bad CRC).
     pub fn read(&self, index: u64) -> Result<LogRecord> {
-        retry_once(|| {
+        let rec = retry_once(|| {
             let off = entry_offset(index);
             cache::invalidate(self.dev, off, LOG_ENTRY_SIZE)?;
             let raw: RawLogEntry = self.dev.read_obj(off)?;
             LogRecord::decode(&raw, index, &self.geo)
-        })
+        })?;
+        if matches!(rec, LogRecord::AddDaxdev(_)) && !self.version.has_add_daxdev() {
+            return Err(MetaError::BadEntry {
+                index,
+                reason: format!(
+                    "ADD_DAXDEV entry in a {} file system (it needs omf 2.2)",
+                    self.version
+                ),
+            });
+        }
+        Ok(rec)
+    }
+
+    /// Makes next_seqnum equal next_index again after an interrupted
+    /// append (`fsck --repair`). The caller holds the device lock.
+    pub fn repair_torn(&self, h: &LogHeader) -> Result<()> {
+        self.dev.write_obj(
+            LOG_OFFSET + LOG_HEADER_NEXT_SEQNUM_OFFSET,
+            &h.next_index.to_le(),
+        )?;
+        cache::flush(self.dev, LOG_OFFSET, LOG_HEADER_SIZE)?;
+        Ok(())
     }
 
     /// Appends `rec`. The caller holds the device lock and has replayed
     /// the log up to `h.next_index`. The entry is written and flushed
-    /// first; advancing next_index is the commit point.
+    /// first; advancing next_index is the commit point. Writing both
+    /// counters also repairs a header torn by an earlier crash.
     pub fn append(&self, h: &LogHeader, rec: &LogRecord) -> Result<u64> {
         let index = h.next_index;
         if index >= h.slots() {

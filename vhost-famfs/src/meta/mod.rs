@@ -6,6 +6,7 @@ pub mod alloc;
 pub mod cache;
 pub mod entry;
 pub mod error;
+pub mod famfs_mount;
 pub mod fmap;
 pub mod format;
 pub mod fs;

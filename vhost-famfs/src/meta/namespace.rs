@@ -49,8 +49,8 @@ pub struct Node {
     /// Full mode including the file type bits.
     pub mode: u32,
     pub kind: NodeKind,
-    /// The log entry that created this node (None for root and implicit
-    /// directories).
+    /// The log entry that created this node, explicitly or (for a missing
+    /// parent directory) implicitly; None for the root.
     pub log_index: Option<u64>,
 }
 
@@ -246,7 +246,10 @@ impl Namespace {
                 Some(_) => return Err(format!("{path}: {comp} is not a directory")),
                 None => {
                     let ino = ino_of_entry(index) | (depth as u64 + 1);
-                    self.insert(new_dir(ino, cur, comp.to_string(), uid, gid, 0o755, None));
+                    // It carries the entry that created it, hence that
+                    // entry's generation.
+                    let dir = new_dir(ino, cur, comp.to_string(), uid, gid, 0o755, Some(index));
+                    self.insert(dir);
                     self.dirs += 1;
                     ino
                 }
@@ -355,7 +358,10 @@ mod tests {
         assert_eq!(x.ino, ino_of_entry(4) | 1);
         assert_eq!(y.ino, ino_of_entry(4) | 2);
         assert!(x.is_dir() && y.is_dir());
+        // They carry the entry that made them: its generation is theirs.
+        assert_eq!((x.log_index, y.log_index), (Some(4), Some(4)));
         assert_eq!(ns.resolve("x/y/z").unwrap().ino, ino_of_entry(4));
+        assert_eq!(ns.get(ROOT_INO).unwrap().log_index, None);
     }
 
     #[test]

@@ -7,9 +7,80 @@ use vm_memory::ByteValued;
 use super::error::{MetaError, Result};
 use super::format::*;
 
+/// The famfs format versions we read. They differ only in the log entry
+/// types allowed: ADD_DAXDEV appeared with omf 2.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatVersion {
+    /// Superblock version 47, omf 2.1 (famfs releases before 2.2).
+    V47,
+    /// Superblock version 48, omf 2.2 (what mkfs writes).
+    V48,
+}
+
+impl FormatVersion {
+    /// The superblock version field.
+    pub fn sb_version(self) -> u64 {
+        match self {
+            FormatVersion::V47 => SB_VERSION_OMF21,
+            FormatVersion::V48 => SB_VERSION,
+        }
+    }
+
+    /// The omf (major, minor) pair this version carries.
+    pub fn omf(self) -> (u32, u32) {
+        match self {
+            FormatVersion::V47 => (OMF_VER_MAJOR, OMF_VER_MINOR_21),
+            FormatVersion::V48 => (OMF_VER_MAJOR, OMF_VER_MINOR),
+        }
+    }
+
+    /// Whether ADD_DAXDEV log entries are valid in this version.
+    pub fn has_add_daxdev(self) -> bool {
+        self == FormatVersion::V48
+    }
+
+    fn from_fields(version: u64, major: u32, minor: u32) -> Option<Self> {
+        [FormatVersion::V47, FormatVersion::V48]
+            .into_iter()
+            .find(|v| v.sb_version() == version && v.omf() == (major, minor))
+    }
+}
+
+impl std::fmt::Display for FormatVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (major, minor) = self.omf();
+        write!(f, "version {} (omf {major}.{minor})", self.sb_version())
+    }
+}
+
+/// What a superblock with valid magic and CRC says, whatever its version:
+/// enough to name a file system before refusing to touch it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SuperblockId {
+    pub fs_uuid: Uuid,
+    pub version: u64,
+    pub omf_major: u32,
+    pub omf_minor: u32,
+}
+
+impl SuperblockId {
+    /// The identity of `raw` if its magic and CRC are valid.
+    pub fn of(raw: &RawSuperblock) -> Option<Self> {
+        let sealed = raw.magic.to_native() == SB_MAGIC
+            && raw.crc.to_native() == crc32(&raw.as_slice()[..SB_CRC_OFFSET]);
+        sealed.then(|| SuperblockId {
+            fs_uuid: Uuid::from_bytes(raw.fs_uuid),
+            version: raw.version.to_native(),
+            omf_major: raw.omf_ver_major.to_native(),
+            omf_minor: raw.omf_ver_minor.to_native(),
+        })
+    }
+}
+
 /// A validated superblock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Superblock {
+    pub version: FormatVersion,
     pub log_len: u64,
     pub alloc_unit: u64,
     pub fs_uuid: Uuid,
@@ -49,13 +120,13 @@ impl Superblock {
             raw.omf_ver_major.to_native(),
             raw.omf_ver_minor.to_native(),
         );
-        if version != SB_VERSION || major != OMF_VER_MAJOR || minor != OMF_VER_MINOR {
+        let Some(fmt_version) = FormatVersion::from_fields(version, major, minor) else {
             return Err(MetaError::UnsupportedVersion {
                 version,
                 major,
                 minor,
             });
-        }
+        };
         let bad = |s: String| Err(MetaError::BadSuper(s));
         if raw.log_offset.to_native() != LOG_OFFSET {
             return bad(format!(
@@ -73,20 +144,23 @@ impl Superblock {
         if alloc_unit != ALLOC_UNIT && alloc_unit != 4096 {
             return bad(format!("allocation unit {alloc_unit:#x}"));
         }
-        let meta_end = LOG_OFFSET.checked_add(log_len);
-        if meta_end.is_none_or(|end| end >= dev_size) {
-            return bad(format!(
-                "log ({log_len:#x} bytes) does not fit a {dev_size:#x}-byte device"
-            ));
-        }
+        // The file system's size is the one recorded here: a device
+        // larger than that holds it whole; a smaller one has lost its end.
         let daxdev_size = raw.daxdev_size.to_native();
         if daxdev_size > dev_size {
             return bad(format!(
                 "formatted for {daxdev_size:#x} bytes but the device has only {dev_size:#x}"
             ));
         }
+        let meta_end = LOG_OFFSET.checked_add(log_len);
+        if meta_end.is_none_or(|end| end >= daxdev_size) {
+            return bad(format!(
+                "log ({log_len:#x} bytes) does not fit the recorded {daxdev_size:#x}-byte device"
+            ));
+        }
         let name = from_cstr_field(&raw.daxdev_name).unwrap_or(&raw.daxdev_name);
         Ok(Superblock {
+            version: fmt_version,
             log_len,
             alloc_unit,
             fs_uuid: Uuid::from_bytes(raw.fs_uuid),
@@ -103,12 +177,13 @@ impl Superblock {
     pub fn encode(&self) -> RawSuperblock {
         let mut raw: RawSuperblock = zeroed();
         raw.magic = SB_MAGIC.into();
-        raw.version = SB_VERSION.into();
+        let (major, minor) = self.version.omf();
+        raw.version = self.version.sb_version().into();
         raw.log_offset = LOG_OFFSET.into();
         raw.log_len = self.log_len.into();
         raw.alloc_unit = self.alloc_unit.into();
-        raw.omf_ver_major = OMF_VER_MAJOR.into();
-        raw.omf_ver_minor = OMF_VER_MINOR.into();
+        raw.omf_ver_major = major.into();
+        raw.omf_ver_minor = minor.into();
         raw.fs_uuid = *self.fs_uuid.as_bytes();
         raw.dev_uuid = *self.dev_uuid.as_bytes();
         raw.system_uuid = *self.system_uuid.as_bytes();
@@ -131,6 +206,7 @@ mod tests {
 
     pub(crate) fn sample() -> Superblock {
         Superblock {
+            version: FormatVersion::V48,
             log_len: DEFAULT_LOG_LEN,
             alloc_unit: ALLOC_UNIT,
             fs_uuid: Uuid::from_u128(1),
@@ -170,6 +246,31 @@ mod tests {
         assert_eq!(u64_at(112), DEV);
         assert_eq!(&b[136..142], b"dax0.0");
         assert!(b[142..200].iter().all(|&c| c == 0));
+    }
+
+    #[test]
+    fn reads_version_47_and_48_only() {
+        let mut v47 = sample();
+        v47.version = FormatVersion::V47;
+        let raw = v47.encode();
+        assert_eq!(raw.version.to_native(), 47);
+        assert_eq!(raw.omf_ver_minor.to_native(), 1);
+        assert_eq!(Superblock::decode(&raw, DEV).unwrap(), v47);
+        assert!(!FormatVersion::V47.has_add_daxdev());
+        assert!(FormatVersion::V48.has_add_daxdev());
+        // Version 47 with omf 2.2 (or 48 with 2.1) is no known format.
+        let mut r = raw;
+        r.omf_ver_minor = 2u32.into();
+        r.crc = crc32(&r.as_slice()[..SB_CRC_OFFSET]).into();
+        let e = Superblock::decode(&r, DEV).unwrap_err();
+        assert!(e.to_string().contains("version 47, omf 2.2"), "{e}");
+        // A sealed superblock of any version has an identity.
+        let mut r = raw;
+        r.version = 49u64.into();
+        r.crc = crc32(&r.as_slice()[..SB_CRC_OFFSET]).into();
+        assert_eq!(SuperblockId::of(&r).unwrap().version, 49);
+        r.fs_uuid[3] ^= 1;
+        assert!(SuperblockId::of(&r).is_none());
     }
 
     #[test]

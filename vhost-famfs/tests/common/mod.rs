@@ -73,6 +73,7 @@ pub fn open_opts(writable: bool) -> OpenOptions {
         writable,
         system_uuid: Some(MASTER),
         system_uuid_file: "/nonexistent/system_uuid".into(),
+        ..Default::default()
     }
 }
 
