@@ -204,7 +204,11 @@ impl Daemon {
                 GuestMemoryAtomic::new(GuestMemoryMmap::new()),
             )
             .map_err(|err| DaemonError::Backend(err.to_string()))?;
-            for h in daemon.get_epoll_handlers() {
+            // The watcher's eventfd belongs with the notification queue.
+            if let Some(h) = daemon
+                .get_epoll_handlers()
+                .get(crate::vhu_famfs::NOTIFY_THREAD)
+            {
                 h.register_listener(
                     std::os::fd::AsRawFd::as_raw_fd(backend.notify_eventfd()),
                     EventSet::IN,

@@ -30,6 +30,10 @@ use crate::server::{Access, Server, Window, MAX_EXTENTS};
 /// Descriptors per virtqueue.
 pub const QUEUE_SIZE: usize = 256;
 
+/// The worker thread of the notification queue; worker `q` serves
+/// request queue `q`.
+pub const NOTIFY_THREAD: usize = protocol::NOTIFY_QUEUE as usize;
+
 type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
 
 /// Errors of a connection.
@@ -152,7 +156,8 @@ struct Inner {
     notify_evt: EventFd,
     /// Log generation last announced.
     announced: AtomicU64,
-    exit: (EventConsumer, EventNotifier),
+    /// One exit event per worker thread (`queues_per_thread`).
+    exit: Vec<(EventConsumer, EventNotifier)>,
 }
 
 /// One vhost-user connection (one VM).
@@ -202,7 +207,9 @@ impl VhostUserFamfs {
             acked_features: AtomicU64::new(0),
             notify_evt: EventFd::new(EFD_NONBLOCK).map_err(VhuError::EventFd)?,
             announced: AtomicU64::new(announced),
-            exit: new_event_consumer_and_notifier(EventFlag::NONBLOCK)
+            exit: (0..1 + request_queues)
+                .map(|_| new_event_consumer_and_notifier(EventFlag::NONBLOCK))
+                .collect::<io::Result<_>>()
                 .map_err(VhuError::EventFd)?,
         };
         Ok(VhostUserFamfs {
@@ -211,7 +218,7 @@ impl VhostUserFamfs {
     }
 
     /// The eventfd the namespace watcher writes; register it with the
-    /// worker's epoll handler under `notify_event_id()`.
+    /// epoll handler of worker `NOTIFY_THREAD` under `notify_event_id()`.
     pub fn notify_eventfd(&self) -> &EventFd {
         &self.inner.notify_evt
     }
@@ -227,9 +234,11 @@ impl VhostUserFamfs {
         let _ = self.inner.notify_evt.write(1);
     }
 
-    /// Asks the worker thread to exit.
+    /// Asks every worker thread to exit.
     pub fn request_exit(&self) {
-        let _ = self.inner.exit.1.notify();
+        for (_, n) in &self.inner.exit {
+            let _ = n.notify();
+        }
     }
 
     pub fn server(&self) -> &Server<Arc<ShmemWindow>> {
@@ -415,10 +424,16 @@ impl VhostUserBackend for VhostUserFamfs {
         ))
     }
 
-    fn exit_event(&self, _thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
-        let c = self.inner.exit.0.try_clone().ok()?;
-        let n = self.inner.exit.1.try_clone().ok()?;
-        Some((c, n))
+    /// Worker `NOTIFY_THREAD` serves the notification queue (and the
+    /// watcher's eventfd); every request queue has a worker of its own, so
+    /// that requests on different queues are served in parallel.
+    fn queues_per_thread(&self) -> Vec<u64> {
+        (0..self.num_queues()).map(|q| 1u64 << q).collect()
+    }
+
+    fn exit_event(&self, thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
+        let (c, n) = self.inner.exit.get(thread_index)?;
+        Some((c.try_clone().ok()?, n.try_clone().ok()?))
     }
 
     fn stop_vring(&self, _queue_index: u32) -> io::Result<()> {
@@ -434,19 +449,20 @@ impl VhostUserBackend for VhostUserFamfs {
         device_event: u16,
         evset: EventSet,
         vrings: &[VringRwLock],
-        _thread_id: usize,
+        thread_id: usize,
     ) -> io::Result<()> {
         if evset != EventSet::IN {
             return Ok(());
         }
-        let notify = &vrings[protocol::NOTIFY_QUEUE as usize];
-        match device_event {
-            d if d == protocol::NOTIFY_QUEUE || d == self.notify_event_id() => {
-                self.process_notifications(notify)
+        // Each worker holds one queue (queues_per_thread): its event 0.
+        match (thread_id, device_event) {
+            (NOTIFY_THREAD, 0) => self.process_notifications(&vrings[0]),
+            (NOTIFY_THREAD, d) if d == self.notify_event_id() => {
+                self.process_notifications(&vrings[0])
             }
-            d if (d as usize) < vrings.len() => self.process_requests(&vrings[d as usize]),
-            d => {
-                log::warn!("unexpected device event {d}");
+            (t, 0) if t < self.num_queues() => self.process_requests(&vrings[0]),
+            (t, d) => {
+                log::warn!("unexpected event {d} on worker {t}");
                 Ok(())
             }
         }

@@ -1299,3 +1299,62 @@ fn shutdown_with_a_connected_vmm() {
     srv.stop();
     drop(vm);
 }
+
+/// Every request queue has a worker thread of its own: a request on
+/// queue 2 is answered while queue 1's worker is blocked, here in INIT
+/// waiting for the VMM to answer its SHMEM_MAP (the test holds it back).
+#[test]
+fn request_queues_are_served_in_parallel() {
+    let fx = Fixture::new();
+    let sock = fx.sock("mq.sock", Access::Master);
+    let srv = Running::start_with(&fx.fs, std::slice::from_ref(&sock), 2);
+    let mut vm = Vm::connect(
+        &sock.path,
+        Opts {
+            queues: 3,
+            ..Opts::full()
+        },
+    );
+    assert_eq!(vm.config().num_request_queues.to_native(), 2);
+    vm.map_gate.set_closed(true);
+    let inp = InitIn {
+        major: VERSION_MAJOR.into(),
+        minor: VERSION_MINOR.into(),
+        ..Default::default()
+    };
+    let hdr = vm.req_hdr(OP_INIT, 0, std::mem::size_of::<InitIn>());
+    let segs = [
+        Seg::R(hdr.as_slice().to_vec()),
+        Seg::R(inp.as_slice().to_vec()),
+        Seg::W(256),
+    ];
+    let (head, reply) = vm.queues[1].add(&vm.mem, &segs, false);
+    // Queue 1's worker has sent SHMEM_MAP and waits for the reply.
+    assert!(matches!(vm.backend_msg(), BackendMsg::Map(..)));
+    // Queue 2 answers meanwhile (EPROTO: INIT has not completed yet).
+    let (h, _) = vm.request_on(2, OP_GETATTR, ROOT_INO, &[], 256);
+    assert_eq!(h.error.to_native(), libc::EPROTO as u32);
+    assert!(
+        vm.queues[1].wait_used(&vm.mem, Duration::ZERO).is_none(),
+        "INIT completed before the VMM answered SHMEM_MAP"
+    );
+    vm.map_gate.set_closed(false);
+    let (id, len) = vm.queues[1]
+        .wait_used(&vm.mem, TIMEOUT)
+        .expect("INIT never answered");
+    assert_eq!(id, u32::from(head));
+    let mut out = vec![0u8; len as usize];
+    vm.mem
+        .read_slice(&mut out, GuestAddress(reply[0].0))
+        .unwrap();
+    let (h, _) = check_reply(&hdr, len, &out);
+    assert_eq!(h.error.to_native(), 0, "INIT");
+    // Both queues serve requests now.
+    let data = fx.stat("data.bin").ino;
+    for q in [1, 2, 1, 2] {
+        let (h, p) = vm.request_on(q, OP_GETATTR, data, &[], 256);
+        assert_eq!(h.error.to_native(), 0, "queue {q}");
+        assert_eq!(parse_exact::<Attr>(&p).nodeid.to_native(), data);
+    }
+    stop(srv, vm);
+}
