@@ -12,6 +12,7 @@ use std::sync::Arc;
 use virtio_queue::{Reader, Writer};
 use vm_memory::ByteValued;
 
+use crate::meta::format::FILE_FLAG_ALL_HOSTS_RO;
 use crate::meta::namespace::{Node, NodeKind, S_IFMT};
 use crate::meta::path::validate_name;
 use crate::meta::{Famfs, FileSpec, MetaError, RelPath};
@@ -400,6 +401,10 @@ pub fn attr(n: &Node, subdirs: u32) -> Attr {
         NodeKind::Dir => 2 + subdirs,
         NodeKind::File { .. } => 1,
     };
+    let flags = match n.kind {
+        NodeKind::File { flags, .. } if flags & FILE_FLAG_ALL_HOSTS_RO != 0 => ATTR_F_RDONLY,
+        _ => 0,
+    };
     Attr {
         nodeid: n.ino.into(),
         size: n.size().into(),
@@ -410,7 +415,7 @@ pub fn attr(n: &Node, subdirs: u32) -> Attr {
         uid: n.uid.into(),
         gid: n.gid.into(),
         nlink: nlink.into(),
-        flags: 0u32.into(),
+        flags: flags.into(),
         padding: 0u32.into(),
     }
 }

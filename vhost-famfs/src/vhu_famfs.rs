@@ -53,6 +53,10 @@ pub struct ShmemWindow {
     /// The frontend asked GET_SHMEM_CONFIG: it negotiated SHMEM.
     configured: AtomicBool,
     mapped: Mutex<bool>,
+    /// Whether there is a window, fixed by the driver's first INIT until
+    /// the device is reset: the configuration (NO_WINDOW) must not change
+    /// while the driver runs, whatever the VMM sends meanwhile.
+    frozen: Mutex<Option<bool>>,
 }
 
 impl ShmemWindow {
@@ -63,6 +67,7 @@ impl ShmemWindow {
             backend: Mutex::new(None),
             configured: AtomicBool::new(false),
             mapped: Mutex::new(false),
+            frozen: Mutex::new(None),
         }
     }
 
@@ -76,15 +81,28 @@ impl ShmemWindow {
     /// next INIT.
     fn forget(&self) {
         *self.mapped.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
+    /// Whether the window can be mapped: the frozen answer while the
+    /// driver runs, else what the VMM has set up so far.
     fn available(&self) -> bool {
+        if let Some(a) = *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) {
+            return a;
+        }
         self.configured.load(Ordering::Acquire)
             && self
                 .backend
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .is_some()
+    }
+
+    /// Fixes `available()` until the next reset (the driver's INIT).
+    fn freeze(&self) -> bool {
+        let a = self.available();
+        *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+        a
     }
 }
 
@@ -99,7 +117,7 @@ impl Window for Arc<ShmemWindow> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let (Some(backend), true) = (backend, self.configured.load(Ordering::Acquire)) else {
+        let (Some(backend), true) = (backend, self.freeze()) else {
             log::warn!("no shared memory window (NO_WINDOW): serving metadata only");
             return Ok(());
         };

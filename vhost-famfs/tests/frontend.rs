@@ -23,10 +23,15 @@ use vhost::vhost_user::message::{
     VhostUserConfigFlags, VhostUserMMapFlags, VhostUserProtocolFeatures,
 };
 use vhost::vhost_user::VhostUserFrontend;
+use vhost::VhostBackend;
 use vhost_famfs::daemon::SocketSpec;
 use vhost_famfs::device::Device;
 use vhost_famfs::hostio;
 use vhost_famfs::meta::alloc::Striping;
+use vhost_famfs::meta::entry::{FileRecord, LogRecord};
+use vhost_famfs::meta::fmap::{Extent, Fmap};
+use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
+use vhost_famfs::meta::log::Log;
 use vhost_famfs::meta::namespace::{S_IFDIR, S_IFREG};
 use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, ROOT_INO};
 use vhost_famfs::protocol::*;
@@ -1356,5 +1361,69 @@ fn request_queues_are_served_in_parallel() {
         assert_eq!(h.error.to_native(), 0, "queue {q}");
         assert_eq!(parse_exact::<Attr>(&p).nodeid.to_native(), data);
     }
+    stop(srv, vm);
+}
+
+/// Spec 4.2: NO_WINDOW does not change while the driver runs. Here the
+/// VMM asks for the shared memory region only after the driver's INIT;
+/// the flag stays until the device is stopped.
+#[test]
+fn spec_no_window_is_fixed_while_the_driver_runs() {
+    let fx = Fixture::new();
+    let sock = fx.sock("late.sock", Access::Master);
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let mut vm = Vm::connect(
+        &sock.path,
+        Opts {
+            shmem_config: false,
+            ..Opts::full()
+        },
+    );
+    let flags = |vm: &mut Vm| vm.config().flags.to_native();
+    assert_ne!(flags(&mut vm) & CFG_F_NO_WINDOW, 0);
+    vm.init().unwrap();
+    vm.frontend.get_shmem_config().unwrap();
+    assert_ne!(flags(&mut vm) & CFG_F_NO_WINDOW, 0, "changed after INIT");
+    // Metadata is still served; nothing is mapped.
+    assert!(vm.getattr(ROOT_INO).is_ok());
+    vm.no_backend_msg();
+    // Stopping the device ends the driver's run: the next one sees the
+    // window the VMM now offers.
+    vm.frontend
+        .get_vring_base(FIRST_REQUEST_QUEUE as usize)
+        .unwrap();
+    assert_eq!(flags(&mut vm) & CFG_F_NO_WINDOW, 0);
+    drop(vm);
+    srv.stop();
+}
+
+/// Spec 7.4: a file famfs marks read-only for all hosts carries
+/// ATTR_F_RDONLY; others do not.
+#[test]
+fn spec_rdonly_attr_flag_follows_famfs_file_flags() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    // Written as famfs's own tools would: an ALL_HOSTS_RO FILE entry.
+    let dev = Device::open(&fx.dev, true).unwrap();
+    let log = Log::new(&dev, fx.fs.superblock().log_len, fx.fs.geometry());
+    let unit = fx.fs.superblock().alloc_unit;
+    let rec = LogRecord::File(FileRecord {
+        path: rp("ro.bin"),
+        size: 4096,
+        flags: FILE_FLAG_ALL_HOSTS_RO,
+        uid: 0,
+        gid: 0,
+        mode: 0o444,
+        fmap: Fmap::Simple(vec![Extent {
+            offset: DEV_SIZE - unit,
+            len: unit,
+        }]),
+    });
+    log.append(&log.header().unwrap(), &rec).unwrap();
+    let ro = vm.lookup(ROOT_INO, "ro.bin").unwrap();
+    assert_eq!(ro.flags.to_native(), ATTR_F_RDONLY);
+    let again = vm.getattr(ro.nodeid.to_native()).unwrap();
+    assert_eq!(again.flags.to_native(), ATTR_F_RDONLY);
+    let rw = vm.lookup(ROOT_INO, "data.bin").unwrap();
+    assert_eq!(rw.flags.to_native(), 0);
     stop(srv, vm);
 }
