@@ -23,6 +23,7 @@ use vmm_sys_util::event::{
 };
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::guest_policy::GuestPolicy;
 use crate::meta::Famfs;
 use crate::protocol::{self, Config, Notify};
 use crate::server::{Access, Server, Window, MAX_EXTENTS};
@@ -190,6 +191,7 @@ impl VhostUserFamfs {
         access: Access,
         tag: &str,
         request_queues: usize,
+        policy: GuestPolicy,
     ) -> Result<Self, VhuError> {
         let tag_bytes = tag.as_bytes();
         if tag_bytes.is_empty() || tag_bytes.len() >= protocol::TAG_LEN {
@@ -216,7 +218,7 @@ impl VhostUserFamfs {
         config.flags = flags.into();
         let announced = fs.applied();
         let inner = Inner {
-            server: Server::new(fs, access, window.clone()),
+            server: Server::new(fs, access, window.clone()).with_policy(policy),
             window,
             config,
             request_queues,

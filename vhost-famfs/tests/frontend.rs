@@ -153,6 +153,7 @@ impl Fixture {
             path: self.dir.join(name),
             access: Some(access),
             tag: format!("tag-{name}"),
+            policy: Default::default(),
         }
     }
 
@@ -1425,5 +1426,162 @@ fn spec_rdonly_attr_flag_follows_famfs_file_flags() {
     assert_eq!(again.flags.to_native(), ATTR_F_RDONLY);
     let rw = vm.lookup(ROOT_INO, "data.bin").unwrap();
     assert_eq!(rw.flags.to_native(), 0);
+    stop(srv, vm);
+}
+
+/// CREATE with explicit mode and owner; the attributes or the errno.
+fn create_as(
+    vm: &mut Vm,
+    parent: u64,
+    name: &[u8],
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<Attr, i32> {
+    let inp = CreateIn {
+        mode: mode.into(),
+        uid: uid.into(),
+        gid: gid.into(),
+        size: 4096.into(),
+        ..Default::default()
+    };
+    vm.call(OP_CREATE, parent, &name_body(inp, name), 256)
+        .map(|p| parse_exact(&p))
+}
+
+fn mkdir_as(
+    vm: &mut Vm,
+    parent: u64,
+    name: &[u8],
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<Attr, i32> {
+    let inp = MkdirIn {
+        mode: mode.into(),
+        uid: uid.into(),
+        gid: gid.into(),
+        ..Default::default()
+    };
+    vm.call(OP_MKDIR, parent, &name_body(inp, name), 256)
+        .map(|p| parse_exact(&p))
+}
+
+fn lookup_bytes(vm: &mut Vm, parent: u64, name: &[u8]) -> Result<Attr, i32> {
+    vm.call(
+        OP_LOOKUP,
+        parent,
+        &name_body(LookupIn::default(), name),
+        256,
+    )
+    .map(|p| parse_exact(&p))
+}
+
+/// A guest's root is not the host's: CREATE and MKDIR strip setuid and
+/// setgid unless the socket says `suid=on`; `uid-map=`/`gid-map=`
+/// translate owners both ways and `squash=` replaces them.
+#[test]
+fn guest_set_id_bits_and_owners_follow_the_socket() {
+    let fx = Fixture::new();
+    let spec = |s: &str| -> SocketSpec { format!("{}/{s}", fx.dir.display()).parse().unwrap() };
+    let socks = [
+        spec("plain.sock,role=master"),
+        spec("suid.sock,role=master,suid=on"),
+        spec("map.sock,role=master,uid-map=0:100000:1000,gid-map=0:200000:1000"),
+        spec("squash.sock,role=master,squash=1000:100"),
+    ];
+    let srv = Running::start(&fx.fs, &socks);
+    let mut vms: Vec<Vm> = socks
+        .iter()
+        .map(|s| {
+            let mut vm = Vm::connect(&s.path, Opts::full());
+            vm.init().unwrap();
+            expect_map(&vm, &fx, true);
+            vm
+        })
+        .collect();
+    let setid = S_IFREG | 0o6755;
+    // (socket, name, mode the guest sees and the log holds, host owner,
+    // owner the guest sees)
+    let cases = [
+        (0, "plain", 0o755, (0, 0), (0, 0)),
+        (1, "suid", 0o6755, (0, 0), (0, 0)),
+        (2, "mapped", 0o755, (100_000, 200_000), (0, 0)),
+        (3, "squashed", 0o755, (1000, 100), (1000, 100)),
+    ];
+    for (i, name, mode, host, seen) in cases {
+        let a = create_as(&mut vms[i], ROOT_INO, name.as_bytes(), setid, 0, 0).unwrap();
+        assert_eq!(a.mode.to_native(), S_IFREG | mode, "{name}");
+        assert_eq!((a.uid.to_native(), a.gid.to_native()), seen, "{name}");
+        let n = fx.stat(name);
+        assert_eq!(n.mode & 0o7777, mode, "{name} in the log");
+        assert_eq!((n.uid, n.gid), host, "{name} in the log");
+        let d = format!("{name}.d");
+        let a = mkdir_as(&mut vms[i], ROOT_INO, d.as_bytes(), S_IFDIR | 0o2775, 0, 0).unwrap();
+        let dmode = if i == 1 { 0o2775 } else { 0o775 };
+        assert_eq!(a.mode.to_native(), S_IFDIR | dmode, "{d}");
+        assert_eq!(fx.stat(&d).mode & 0o7777, dmode, "{d} in the log");
+    }
+    // Host owners outside the map show as the overflow id.
+    let data = vms[2].lookup(ROOT_INO, "data.bin").unwrap();
+    assert_eq!((data.uid.to_native(), data.gid.to_native()), (65534, 65534));
+    // Sticky and permission bits are the guest's to choose everywhere.
+    let a = create_as(&mut vms[0], ROOT_INO, b"sticky", S_IFREG | 0o1640, 5, 6).unwrap();
+    assert_eq!(a.mode.to_native(), S_IFREG | 0o1640);
+    srv.stop();
+    for vm in vms {
+        vm.no_backend_msg();
+    }
+}
+
+/// Names (spec 7.3): the root's `.meta` is famfs's and is never visible
+/// or creatable; a newline is an ordinary byte; names must be UTF-8;
+/// 79 bytes fit famfs's 80-byte path field, 80 do not.
+#[test]
+fn guest_names_reserved_odd_and_long() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let dir = vm.lookup(ROOT_INO, "dir").unwrap().nodeid.to_native();
+    // .meta at the root.
+    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, b".meta"), Err(libc::ENOENT));
+    assert_eq!(
+        create_as(&mut vm, ROOT_INO, b".meta", S_IFREG | 0o644, 0, 0),
+        Err(libc::EINVAL)
+    );
+    assert_eq!(
+        mkdir_as(&mut vm, ROOT_INO, b".meta", 0o755, 0, 0),
+        Err(libc::EINVAL)
+    );
+    assert!(create_as(&mut vm, dir, b".meta", S_IFREG | 0o644, 0, 0).is_ok());
+    assert!(fx.fs.stat(".meta").is_err());
+    // A newline in a name.
+    let nl = b"line1\nINFO forged line";
+    let a = create_as(&mut vm, ROOT_INO, nl, S_IFREG | 0o644, 0, 0).unwrap();
+    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, nl).unwrap(), a);
+    let (_, entries) = vm.readdir(ROOT_INO, 0, 64 << 10).unwrap();
+    assert!(entries.iter().any(|e| e.name.as_bytes() == nl));
+    // Invalid UTF-8.
+    let bad = b"caf\xe9";
+    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, bad), Err(libc::EINVAL));
+    assert_eq!(
+        create_as(&mut vm, ROOT_INO, bad, S_IFREG | 0o644, 0, 0),
+        Err(libc::EINVAL)
+    );
+    // 79 and 80 bytes, at the root and as a path through "dir/".
+    let long = |n: usize| vec![b'n'; n];
+    assert!(create_as(&mut vm, ROOT_INO, &long(79), S_IFREG | 0o644, 0, 0).is_ok());
+    assert!(lookup_bytes(&mut vm, ROOT_INO, &long(79)).is_ok());
+    for (parent, n) in [(ROOT_INO, 80), (dir, 76)] {
+        assert_eq!(
+            create_as(&mut vm, parent, &long(n), S_IFREG | 0o644, 0, 0),
+            Err(libc::ENAMETOOLONG),
+            "{n}-byte name"
+        );
+    }
+    assert_eq!(
+        lookup_bytes(&mut vm, ROOT_INO, &long(80)),
+        Err(libc::ENAMETOOLONG)
+    );
+    assert!(create_as(&mut vm, dir, &long(75), S_IFREG | 0o644, 0, 0).is_ok());
+    assert!(fx.fs.stat(&format!("dir/{}", "n".repeat(75))).is_ok());
     stop(srv, vm);
 }
