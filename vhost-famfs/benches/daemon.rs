@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use util::{report, scratch_dir, spec};
@@ -224,11 +225,15 @@ impl PingPong {
     /// Written instead of 1 to end the peer.
     const STOP: u64 = 2;
 
-    fn new() -> Self {
+    /// The peer thread runs on `peer_cpu` when given.
+    fn new(peer_cpu: Option<usize>) -> Self {
         let ping = Arc::new(EventFd::new(EFD_NONBLOCK).unwrap());
         let pong = EventFd::new(EFD_NONBLOCK).unwrap();
         let (p, q) = (ping.clone(), pong.try_clone().unwrap());
         let peer = std::thread::spawn(move || {
+            if let Some(cpu) = peer_cpu {
+                pin(Pid::from_raw(0), cpu);
+            }
             let epoll = Epoll::new().unwrap();
             epoll
                 .ctl(
@@ -279,6 +284,81 @@ impl Drop for PingPong {
     }
 }
 
+/// Restricts thread `tid` (0: the calling thread) to `cpu`.
+fn pin(tid: Pid, cpu: usize) {
+    let mut set = CpuSet::new();
+    set.set(cpu).unwrap();
+    sched_setaffinity(tid, &set).unwrap();
+}
+
+/// Restricts every thread of process `pid` to `cpus` (None: any CPU).
+fn place_process(pid: u32, cpus: Option<usize>) {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let tid: i32 = t.unwrap().file_name().to_str().unwrap().parse().unwrap();
+        match cpus {
+            Some(cpu) => pin(Pid::from_raw(tid), cpu),
+            None => sched_setaffinity(Pid::from_raw(tid), &all_cpus()).unwrap(),
+        }
+    }
+}
+
+fn all_cpus() -> CpuSet {
+    let mut set = CpuSet::new();
+    for cpu in 0..online_cpus() {
+        set.set(cpu).unwrap();
+    }
+    set
+}
+
+fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Where the two ends of a round trip run. Waking an idle CPU can cost
+/// far more than the work itself (on a virtual machine it is a trip
+/// through the hypervisor), so each placement is measured with its own
+/// ping-pong baseline.
+#[derive(Clone, Copy)]
+enum Placement {
+    /// The scheduler decides (as in production).
+    Free,
+    /// Client, daemon and ping-pong peer all on CPU 0: no idle CPU is
+    /// woken, what remains is the software path.
+    OneCpu,
+    /// Client on CPU 0, daemon and ping-pong peer on CPU 1: every round
+    /// trip wakes the other CPU twice.
+    TwoCpus,
+}
+
+impl Placement {
+    fn name(self) -> &'static str {
+        match self {
+            Placement::Free => "unpinned",
+            Placement::OneCpu => "one CPU",
+            Placement::TwoCpus => "two CPUs",
+        }
+    }
+
+    /// (client CPU, server CPU); None: unpinned.
+    fn cpus(self) -> (Option<usize>, Option<usize>) {
+        match self {
+            Placement::Free => (None, None),
+            Placement::OneCpu => (Some(0), Some(0)),
+            Placement::TwoCpus => (Some(0), Some(1)),
+        }
+    }
+
+    /// Places this thread and the daemon.
+    fn apply(self, daemon: u32) {
+        let (client, server) = self.cpus();
+        match client {
+            Some(cpu) => pin(Pid::from_raw(0), cpu),
+            None => sched_setaffinity(Pid::from_raw(0), &all_cpus()).unwrap(),
+        }
+        place_process(daemon, server);
+    }
+}
+
 /// Round trips against one daemon.
 fn bench_round_trips(dev: &Path, dir: &Path) {
     let srv = Served::start(dev, &dir.join("rt.sock"));
@@ -296,46 +376,62 @@ fn bench_round_trips(dev: &Path, dir: &Path) {
     let small = vm.lookup(ROOT_INO, "small").unwrap().nodeid.to_native();
     let small_names: Vec<String> = (0..SMALL).map(|i| format!("s{i}")).collect();
     let root_names: Vec<String> = (0..FILES - 1 - SMALL).map(root_name).collect();
-    let pp = PingPong::new();
-    interleaved(
-        &mut vm,
-        WARMUP,
-        ROUNDS,
-        vec![
-            (
-                "eventfd + epoll ping-pong, no vhost-user",
-                Box::new(|_, _| pp.round_trip()),
-            ),
-            (
-                // An opcode the device does not know is answered at once.
-                "round trip, unknown opcode (ENOSYS)",
-                Box::new(|vm, _| {
-                    let (h, _) = vm.request(0x100, ROOT_INO, &[], 64);
-                    assert_eq!(h.error.to_native(), libc::ENOSYS as u32);
-                }),
-            ),
-            (
-                "GET_FMAP of a 64 MiB file",
-                Box::new(|vm, _| {
-                    let (err, _, e) = vm.get_fmap(big, FMAP_CAP);
-                    assert_eq!((err, e.len()), (0, nexts));
-                }),
-            ),
-            (
-                "LOOKUP, directory of 8 files",
-                Box::new(|vm, i| {
-                    vm.lookup(small, &small_names[i % SMALL]).unwrap();
-                }),
-            ),
-            (
-                "GETATTR of a file",
-                Box::new(|vm, _| {
-                    vm.getattr(big).unwrap();
-                }),
-            ),
-        ],
-    );
-    drop(pp);
+    let mut placements = vec![Placement::Free, Placement::OneCpu];
+    if online_cpus() >= 2 {
+        placements.push(Placement::TwoCpus);
+    }
+    for placement in placements {
+        placement.apply(srv.pid());
+        println!("-- placement: {}", placement.name());
+        let pp = PingPong::new(placement.cpus().1);
+        interleaved(
+            &mut vm,
+            WARMUP,
+            ROUNDS,
+            vec![
+                (
+                    "eventfd + epoll ping-pong, no vhost-user",
+                    Box::new(|_, _| pp.round_trip()),
+                ),
+                (
+                    // An opcode the device does not know is answered at once.
+                    "round trip, unknown opcode (ENOSYS)",
+                    Box::new(|vm, _| {
+                        let (h, _) = vm.request(0x100, ROOT_INO, &[], 64);
+                        assert_eq!(h.error.to_native(), libc::ENOSYS as u32);
+                    }),
+                ),
+                (
+                    "GET_FMAP of a 64 MiB file",
+                    Box::new(|vm, _| {
+                        let (err, _, e) = vm.get_fmap(big, FMAP_CAP);
+                        assert_eq!((err, e.len()), (0, nexts));
+                    }),
+                ),
+                (
+                    "LOOKUP, directory of 8 files",
+                    Box::new(|vm, i| {
+                        vm.lookup(small, &small_names[i % SMALL]).unwrap();
+                    }),
+                ),
+                (
+                    "GETATTR of a file",
+                    Box::new(|vm, _| {
+                        vm.getattr(big).unwrap();
+                    }),
+                ),
+                (
+                    // 16,384 allocation units, 15,000 files.
+                    "STATFS",
+                    Box::new(|vm, _| {
+                        vm.statfs().unwrap();
+                    }),
+                ),
+            ],
+        );
+        drop(pp);
+    }
+    Placement::Free.apply(srv.pid());
     // Slow (see docs/benchmarks.md): fewer rounds.
     interleaved(
         &mut vm,

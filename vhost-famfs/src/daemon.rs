@@ -13,6 +13,7 @@ use vhost_user_backend::VhostUserDaemon;
 use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 
+use crate::guest_policy::{parse_owner, GuestPolicy};
 use crate::meta::{Famfs, Role};
 use crate::server::Access;
 use crate::vhu_famfs::VhostUserFamfs;
@@ -24,12 +25,16 @@ pub struct SocketSpec {
     /// None: master on the master host, client elsewhere.
     pub access: Option<Access>,
     pub tag: String,
+    /// What the guest may put in the metadata it creates.
+    pub policy: GuestPolicy,
 }
 
 impl std::str::FromStr for SocketSpec {
     type Err = String;
 
-    /// `PATH[,role=master|client|ro][,tag=TAG]`
+    /// `PATH[,role=master|client|ro][,tag=TAG][,suid=on|off]`
+    /// `[,uid-map=GUEST:HOST:COUNT]...[,gid-map=GUEST:HOST:COUNT]...`
+    /// `[,squash=UID:GID]`
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -40,6 +45,7 @@ impl std::str::FromStr for SocketSpec {
             path: PathBuf::from(path),
             access: None,
             tag: DEFAULT_TAG.to_string(),
+            policy: GuestPolicy::default(),
         };
         for p in parts {
             match p.split_once('=') {
@@ -51,7 +57,21 @@ impl std::str::FromStr for SocketSpec {
                     }
                     spec.tag = t.to_string()
                 }
-                _ => return Err(format!("{p:?}: expected role=... or tag=...")),
+                Some(("suid", v)) => {
+                    spec.policy.suid = match v {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(format!("suid={v}: expected on or off")),
+                    }
+                }
+                Some(("uid-map", m)) => spec.policy.uids.push(m.parse()?, "uid-map")?,
+                Some(("gid-map", m)) => spec.policy.gids.push(m.parse()?, "gid-map")?,
+                Some(("squash", o)) => spec.policy.squash = Some(parse_owner(o)?),
+                _ => {
+                    return Err(format!(
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map= or squash="
+                    ))
+                }
             }
         }
         Ok(spec)
@@ -195,16 +215,25 @@ impl Daemon {
 
     fn serve_socket(&self, e: &Endpoint, mut listener: Listener) -> Result<(), DaemonError> {
         while !self.stop.load(Ordering::Acquire) {
-            let backend =
-                VhostUserFamfs::new(self.fs.clone(), e.access, &e.spec.tag, self.request_queues)
-                    .map_err(|err| DaemonError::Backend(err.to_string()))?;
+            let backend = VhostUserFamfs::new(
+                self.fs.clone(),
+                e.access,
+                &e.spec.tag,
+                self.request_queues,
+                e.spec.policy.clone(),
+            )
+            .map_err(|err| DaemonError::Backend(err.to_string()))?;
             let mut daemon = VhostUserDaemon::new(
                 format!("vhost-famfs:{}", e.spec.tag),
                 backend.clone(),
                 GuestMemoryAtomic::new(GuestMemoryMmap::new()),
             )
             .map_err(|err| DaemonError::Backend(err.to_string()))?;
-            for h in daemon.get_epoll_handlers() {
+            // The watcher's eventfd belongs with the notification queue.
+            if let Some(h) = daemon
+                .get_epoll_handlers()
+                .get(crate::vhu_famfs::NOTIFY_THREAD)
+            {
                 h.register_listener(
                     std::os::fd::AsRawFd::as_raw_fd(backend.notify_eventfd()),
                     EventSet::IN,
@@ -309,5 +338,33 @@ mod tests {
         assert!(format!("/x,tag={}", "t".repeat(35))
             .parse::<SocketSpec>()
             .is_ok());
+    }
+
+    #[test]
+    fn socket_guest_policies_parse() {
+        let s: SocketSpec =
+            "/a,suid=on,uid-map=0:100000:65536,uid-map=70000:70000:1,gid-map=0:5:1,squash=7:8"
+                .parse()
+                .unwrap();
+        let p = &s.policy;
+        assert!(p.suid);
+        assert_eq!(p.uids.to_host(70_000), 70_000);
+        assert_eq!(p.uids.to_host(1), 100_001);
+        assert_eq!(p.gids.to_host(0), 5);
+        assert_eq!(p.squash, Some((7, 8)));
+        let d: SocketSpec = "/a".parse().unwrap();
+        assert_eq!(d.policy, GuestPolicy::default());
+        assert!(!d.policy.suid);
+        for bad in [
+            "/a,suid=yes",
+            "/a,uid-map=0:1",
+            "/a,uid-map=0:1:0",
+            "/a,uid-map=0:100:10,uid-map=5:500:1",
+            "/a,gid-map=x:1:1",
+            "/a,squash=1",
+            "/a,squash=a:b",
+        ] {
+            assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
+        }
     }
 }

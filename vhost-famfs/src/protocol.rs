@@ -43,6 +43,10 @@ pub const OP_GET_FMAP: u32 = 6;
 pub const OP_CREATE: u32 = 7;
 pub const OP_MKDIR: u32 = 8;
 
+/// Attribute flag: the file's data is read-only for every host (famfs
+/// FILE flag ALL_HOSTS_RO).
+pub const ATTR_F_RDONLY: u32 = 1 << 0;
+
 /// READDIR output flag: no entries follow the last one returned.
 pub const READDIR_F_EOF: u32 = 1 << 0;
 

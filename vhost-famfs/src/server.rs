@@ -12,8 +12,10 @@ use std::sync::Arc;
 use virtio_queue::{Reader, Writer};
 use vm_memory::ByteValued;
 
+use crate::guest_policy::GuestPolicy;
+use crate::meta::format::FILE_FLAG_ALL_HOSTS_RO;
 use crate::meta::namespace::{Node, NodeKind, S_IFMT};
-use crate::meta::path::validate_name;
+use crate::meta::path::{validate_name, RESERVED_ROOT_NAME};
 use crate::meta::{Famfs, FileSpec, MetaError, RelPath};
 use crate::protocol::*;
 
@@ -70,6 +72,8 @@ pub struct Server<W: Window> {
     fs: Arc<Famfs>,
     access: Access,
     window: W,
+    /// What the guest may put in the metadata it creates.
+    policy: GuestPolicy,
     /// An INIT succeeded since the last device reset.
     ready: AtomicBool,
 }
@@ -80,8 +84,15 @@ impl<W: Window> Server<W> {
             fs,
             access,
             window,
+            policy: GuestPolicy::default(),
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// Applies `policy` to guest-created entries and the owners shown.
+    pub fn with_policy(mut self, policy: GuestPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// The device was reset: the driver must INIT again.
@@ -247,6 +258,10 @@ impl<W: Window> Server<W> {
         }
         let name = read_name(r, inp.namelen.to_native())?;
         let dir = self.dir(parent)?;
+        if dir.ino == crate::meta::ROOT_INO && name == RESERVED_ROOT_NAME {
+            // famfs's own metadata directory: never shown to a guest.
+            return err(libc::ENOENT);
+        }
         let find = || self.fs.with_ns(|ns| ns.lookup(dir.ino, &name).cloned());
         let found = find().or_else(|| {
             // A miss may be a file another writer just added.
@@ -357,21 +372,31 @@ impl<W: Window> Server<W> {
             return err(libc::EINVAL);
         }
         let path = self.new_path(parent, &name)?;
+        let (uid, gid) = self.policy.owner(inp.uid.to_native(), inp.gid.to_native());
         let spec = FileSpec {
             size: inp.size.to_native(),
-            mode: mode & 0o7777,
-            uid: inp.uid.to_native(),
-            gid: inp.gid.to_native(),
+            mode: self.policy.mode(mode & 0o7777),
+            uid,
+            gid,
             striping: None,
         };
         let n = self.fs.create(&path, &spec).map_err(meta_err)?;
-        log::info!("guest created {path} ({} bytes)", spec.size);
+        log::info!(
+            "guest created {path} ({} bytes, mode {:04o}, owner {uid}:{gid})",
+            spec.size,
+            spec.mode
+        );
         Ok(self.attr(&n).as_slice().to_vec())
     }
 
-    /// A node's attributes; a directory's nlink counts its subdirectories.
+    /// A node's attributes as this guest sees them: owners through the
+    /// socket's id maps; a directory's nlink counts its subdirectories.
     fn attr(&self, n: &Node) -> Attr {
-        attr(n, self.fs.with_ns(|ns| ns.subdirs(n.ino)))
+        let mut a = attr(n, self.fs.with_ns(|ns| ns.subdirs(n.ino)));
+        let (uid, gid) = self.policy.guest_owner(n.uid, n.gid);
+        a.uid = uid.into();
+        a.gid = gid.into();
+        a
     }
 
     fn mkdir(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
@@ -384,16 +409,10 @@ impl<W: Window> Server<W> {
             return err(libc::EINVAL);
         }
         let path = self.new_path(parent, &name)?;
-        let n = self
-            .fs
-            .mkdir(
-                &path,
-                inp.mode.to_native() & 0o7777,
-                inp.uid.to_native(),
-                inp.gid.to_native(),
-            )
-            .map_err(meta_err)?;
-        log::info!("guest created directory {path}");
+        let (uid, gid) = self.policy.owner(inp.uid.to_native(), inp.gid.to_native());
+        let mode = self.policy.mode(mode & 0o7777);
+        let n = self.fs.mkdir(&path, mode, uid, gid).map_err(meta_err)?;
+        log::info!("guest created directory {path} (mode {mode:04o}, owner {uid}:{gid})");
         Ok(self.attr(&n).as_slice().to_vec())
     }
 }
@@ -405,6 +424,10 @@ pub fn attr(n: &Node, subdirs: u32) -> Attr {
         NodeKind::Dir => 2 + subdirs,
         NodeKind::File { .. } => 1,
     };
+    let flags = match n.kind {
+        NodeKind::File { flags, .. } if flags & FILE_FLAG_ALL_HOSTS_RO != 0 => ATTR_F_RDONLY,
+        _ => 0,
+    };
     Attr {
         nodeid: n.ino.into(),
         size: n.size().into(),
@@ -415,7 +438,7 @@ pub fn attr(n: &Node, subdirs: u32) -> Attr {
         uid: n.uid.into(),
         gid: n.gid.into(),
         nlink: nlink.into(),
-        flags: 0u32.into(),
+        flags: flags.into(),
         padding: 0u32.into(),
     }
 }

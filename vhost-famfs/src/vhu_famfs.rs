@@ -23,12 +23,17 @@ use vmm_sys_util::event::{
 };
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::guest_policy::GuestPolicy;
 use crate::meta::Famfs;
 use crate::protocol::{self, Config, Notify};
 use crate::server::{Access, Server, Window, MAX_EXTENTS};
 
 /// Descriptors per virtqueue.
 pub const QUEUE_SIZE: usize = 256;
+
+/// The worker thread of the notification queue; worker `q` serves
+/// request queue `q`.
+pub const NOTIFY_THREAD: usize = protocol::NOTIFY_QUEUE as usize;
 
 type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
 
@@ -49,6 +54,10 @@ pub struct ShmemWindow {
     /// The frontend asked GET_SHMEM_CONFIG: it negotiated SHMEM.
     configured: AtomicBool,
     mapped: Mutex<bool>,
+    /// Whether there is a window, fixed by the driver's first INIT until
+    /// the device is reset: the configuration (NO_WINDOW) must not change
+    /// while the driver runs, whatever the VMM sends meanwhile.
+    frozen: Mutex<Option<bool>>,
 }
 
 impl ShmemWindow {
@@ -59,6 +68,7 @@ impl ShmemWindow {
             backend: Mutex::new(None),
             configured: AtomicBool::new(false),
             mapped: Mutex::new(false),
+            frozen: Mutex::new(None),
         }
     }
 
@@ -72,15 +82,28 @@ impl ShmemWindow {
     /// next INIT.
     fn forget(&self) {
         *self.mapped.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
+    /// Whether the window can be mapped: the frozen answer while the
+    /// driver runs, else what the VMM has set up so far.
     fn available(&self) -> bool {
+        if let Some(a) = *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) {
+            return a;
+        }
         self.configured.load(Ordering::Acquire)
             && self
                 .backend
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .is_some()
+    }
+
+    /// Fixes `available()` until the next reset (the driver's INIT).
+    fn freeze(&self) -> bool {
+        let a = self.available();
+        *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+        a
     }
 }
 
@@ -95,7 +118,7 @@ impl Window for Arc<ShmemWindow> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let (Some(backend), true) = (backend, self.configured.load(Ordering::Acquire)) else {
+        let (Some(backend), true) = (backend, self.freeze()) else {
             log::warn!("no shared memory window (NO_WINDOW): serving metadata only");
             return Ok(());
         };
@@ -152,7 +175,8 @@ struct Inner {
     notify_evt: EventFd,
     /// Log generation last announced.
     announced: AtomicU64,
-    exit: (EventConsumer, EventNotifier),
+    /// One exit event per worker thread (`queues_per_thread`).
+    exit: Vec<(EventConsumer, EventNotifier)>,
 }
 
 /// One vhost-user connection (one VM).
@@ -167,6 +191,7 @@ impl VhostUserFamfs {
         access: Access,
         tag: &str,
         request_queues: usize,
+        policy: GuestPolicy,
     ) -> Result<Self, VhuError> {
         let tag_bytes = tag.as_bytes();
         if tag_bytes.is_empty() || tag_bytes.len() >= protocol::TAG_LEN {
@@ -193,7 +218,7 @@ impl VhostUserFamfs {
         config.flags = flags.into();
         let announced = fs.applied();
         let inner = Inner {
-            server: Server::new(fs, access, window.clone()),
+            server: Server::new(fs, access, window.clone()).with_policy(policy),
             window,
             config,
             request_queues,
@@ -202,7 +227,9 @@ impl VhostUserFamfs {
             acked_features: AtomicU64::new(0),
             notify_evt: EventFd::new(EFD_NONBLOCK).map_err(VhuError::EventFd)?,
             announced: AtomicU64::new(announced),
-            exit: new_event_consumer_and_notifier(EventFlag::NONBLOCK)
+            exit: (0..1 + request_queues)
+                .map(|_| new_event_consumer_and_notifier(EventFlag::NONBLOCK))
+                .collect::<io::Result<_>>()
                 .map_err(VhuError::EventFd)?,
         };
         Ok(VhostUserFamfs {
@@ -211,7 +238,7 @@ impl VhostUserFamfs {
     }
 
     /// The eventfd the namespace watcher writes; register it with the
-    /// worker's epoll handler under `notify_event_id()`.
+    /// epoll handler of worker `NOTIFY_THREAD` under `notify_event_id()`.
     pub fn notify_eventfd(&self) -> &EventFd {
         &self.inner.notify_evt
     }
@@ -227,9 +254,11 @@ impl VhostUserFamfs {
         let _ = self.inner.notify_evt.write(1);
     }
 
-    /// Asks the worker thread to exit.
+    /// Asks every worker thread to exit.
     pub fn request_exit(&self) {
-        let _ = self.inner.exit.1.notify();
+        for (_, n) in &self.inner.exit {
+            let _ = n.notify();
+        }
     }
 
     pub fn server(&self) -> &Server<Arc<ShmemWindow>> {
@@ -415,10 +444,16 @@ impl VhostUserBackend for VhostUserFamfs {
         ))
     }
 
-    fn exit_event(&self, _thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
-        let c = self.inner.exit.0.try_clone().ok()?;
-        let n = self.inner.exit.1.try_clone().ok()?;
-        Some((c, n))
+    /// Worker `NOTIFY_THREAD` serves the notification queue (and the
+    /// watcher's eventfd); every request queue has a worker of its own, so
+    /// that requests on different queues are served in parallel.
+    fn queues_per_thread(&self) -> Vec<u64> {
+        (0..self.num_queues()).map(|q| 1u64 << q).collect()
+    }
+
+    fn exit_event(&self, thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
+        let (c, n) = self.inner.exit.get(thread_index)?;
+        Some((c.try_clone().ok()?, n.try_clone().ok()?))
     }
 
     fn stop_vring(&self, _queue_index: u32) -> io::Result<()> {
@@ -434,19 +469,20 @@ impl VhostUserBackend for VhostUserFamfs {
         device_event: u16,
         evset: EventSet,
         vrings: &[VringRwLock],
-        _thread_id: usize,
+        thread_id: usize,
     ) -> io::Result<()> {
         if evset != EventSet::IN {
             return Ok(());
         }
-        let notify = &vrings[protocol::NOTIFY_QUEUE as usize];
-        match device_event {
-            d if d == protocol::NOTIFY_QUEUE || d == self.notify_event_id() => {
-                self.process_notifications(notify)
+        // Each worker holds one queue (queues_per_thread): its event 0.
+        match (thread_id, device_event) {
+            (NOTIFY_THREAD, 0) => self.process_notifications(&vrings[0]),
+            (NOTIFY_THREAD, d) if d == self.notify_event_id() => {
+                self.process_notifications(&vrings[0])
             }
-            d if (d as usize) < vrings.len() => self.process_requests(&vrings[d as usize]),
-            d => {
-                log::warn!("unexpected device event {d}");
+            (t, 0) if t < self.num_queues() => self.process_requests(&vrings[0]),
+            (t, d) => {
+                log::warn!("unexpected event {d} on worker {t}");
                 Ok(())
             }
         }

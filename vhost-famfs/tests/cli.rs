@@ -153,3 +153,52 @@ fn errors_are_clear_and_exit_codes_documented() {
         assert!(help.contains(c), "{c} missing from --help");
     }
 }
+
+/// Names as the CLI takes and prints them: the root's `.meta` is
+/// famfs's; `ls` and error messages escape control characters so a name
+/// cannot forge a line; 79 bytes fit famfs's path field, 80 do not;
+/// names must be UTF-8.
+#[test]
+fn names_reserved_escaped_long_and_utf8() {
+    let d = formatted("1G");
+    for args in [
+        &["mkdir", ".meta"][..],
+        &["creat", "-s", "1M", ".meta"],
+        &["mkdir", "-p", ".meta/x"],
+    ] {
+        let o = run(&d.path, args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("reserved"),
+            "{args:?}"
+        );
+    }
+    ok(&d.path, &["mkdir", "sub"]);
+    ok(&d.path, &["mkdir", "sub/.meta"]);
+    ok(&d.path, &["creat", "-s", "1M", "evil\nforged"]);
+    let ls = ok(&d.path, &["ls"]);
+    let lines: Vec<&str> = ls.lines().collect();
+    assert_eq!(lines, ["sub/", "evil\\nforged"], "{ls:?}");
+    let o = run(&d.path, &["creat", "-s", "2M", "evil\nforged"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("evil\\nforged") && !err.contains("evil\nforged"),
+        "{err}"
+    );
+    let n79 = "n".repeat(79);
+    ok(&d.path, &["creat", "-s", "1M", &n79]);
+    assert!(ok(&d.path, &["ls"]).contains(&n79));
+    let o = run(&d.path, &["creat", "-s", "1M", &"n".repeat(80)]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("longer than 79 bytes"));
+    let o = run(&d.path, &["mkdir", &format!("sub/{}", "n".repeat(76))]);
+    assert!(!o.status.success());
+    use std::os::unix::ffi::OsStrExt;
+    let o = cmd(&d.path)
+        .arg("mkdir")
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("UTF-8"));
+}

@@ -23,10 +23,15 @@ use vhost::vhost_user::message::{
     VhostUserConfigFlags, VhostUserMMapFlags, VhostUserProtocolFeatures,
 };
 use vhost::vhost_user::VhostUserFrontend;
+use vhost::VhostBackend;
 use vhost_famfs::daemon::SocketSpec;
 use vhost_famfs::device::Device;
 use vhost_famfs::hostio;
 use vhost_famfs::meta::alloc::Striping;
+use vhost_famfs::meta::entry::{FileRecord, LogRecord};
+use vhost_famfs::meta::fmap::{Extent, Fmap};
+use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
+use vhost_famfs::meta::log::Log;
 use vhost_famfs::meta::namespace::{S_IFDIR, S_IFREG};
 use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, ROOT_INO};
 use vhost_famfs::protocol::*;
@@ -148,6 +153,7 @@ impl Fixture {
             path: self.dir.join(name),
             access: Some(access),
             tag: format!("tag-{name}"),
+            policy: Default::default(),
         }
     }
 
@@ -1298,4 +1304,284 @@ fn shutdown_with_a_connected_vmm() {
     // `vm` stays connected while the daemon stops.
     srv.stop();
     drop(vm);
+}
+
+/// Every request queue has a worker thread of its own: a request on
+/// queue 2 is answered while queue 1's worker is blocked, here in INIT
+/// waiting for the VMM to answer its SHMEM_MAP (the test holds it back).
+#[test]
+fn request_queues_are_served_in_parallel() {
+    let fx = Fixture::new();
+    let sock = fx.sock("mq.sock", Access::Master);
+    let srv = Running::start_with(&fx.fs, std::slice::from_ref(&sock), 2);
+    let mut vm = Vm::connect(
+        &sock.path,
+        Opts {
+            queues: 3,
+            ..Opts::full()
+        },
+    );
+    assert_eq!(vm.config().num_request_queues.to_native(), 2);
+    vm.map_gate.set_closed(true);
+    let inp = InitIn {
+        major: VERSION_MAJOR.into(),
+        minor: VERSION_MINOR.into(),
+        ..Default::default()
+    };
+    let hdr = vm.req_hdr(OP_INIT, 0, std::mem::size_of::<InitIn>());
+    let segs = [
+        Seg::R(hdr.as_slice().to_vec()),
+        Seg::R(inp.as_slice().to_vec()),
+        Seg::W(256),
+    ];
+    let (head, reply) = vm.queues[1].add(&vm.mem, &segs, false);
+    // Queue 1's worker has sent SHMEM_MAP and waits for the reply.
+    assert!(matches!(vm.backend_msg(), BackendMsg::Map(..)));
+    // Queue 2 answers meanwhile (EPROTO: INIT has not completed yet).
+    let (h, _) = vm.request_on(2, OP_GETATTR, ROOT_INO, &[], 256);
+    assert_eq!(h.error.to_native(), libc::EPROTO as u32);
+    assert!(
+        vm.queues[1].wait_used(&vm.mem, Duration::ZERO).is_none(),
+        "INIT completed before the VMM answered SHMEM_MAP"
+    );
+    vm.map_gate.set_closed(false);
+    let (id, len) = vm.queues[1]
+        .wait_used(&vm.mem, TIMEOUT)
+        .expect("INIT never answered");
+    assert_eq!(id, u32::from(head));
+    let mut out = vec![0u8; len as usize];
+    vm.mem
+        .read_slice(&mut out, GuestAddress(reply[0].0))
+        .unwrap();
+    let (h, _) = check_reply(&hdr, len, &out);
+    assert_eq!(h.error.to_native(), 0, "INIT");
+    // Both queues serve requests now.
+    let data = fx.stat("data.bin").ino;
+    for q in [1, 2, 1, 2] {
+        let (h, p) = vm.request_on(q, OP_GETATTR, data, &[], 256);
+        assert_eq!(h.error.to_native(), 0, "queue {q}");
+        assert_eq!(parse_exact::<Attr>(&p).nodeid.to_native(), data);
+    }
+    stop(srv, vm);
+}
+
+/// Spec 4.2: NO_WINDOW does not change while the driver runs. Here the
+/// VMM asks for the shared memory region only after the driver's INIT;
+/// the flag stays until the device is stopped.
+#[test]
+fn spec_no_window_is_fixed_while_the_driver_runs() {
+    let fx = Fixture::new();
+    let sock = fx.sock("late.sock", Access::Master);
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let mut vm = Vm::connect(
+        &sock.path,
+        Opts {
+            shmem_config: false,
+            ..Opts::full()
+        },
+    );
+    let flags = |vm: &mut Vm| vm.config().flags.to_native();
+    assert_ne!(flags(&mut vm) & CFG_F_NO_WINDOW, 0);
+    vm.init().unwrap();
+    vm.frontend.get_shmem_config().unwrap();
+    assert_ne!(flags(&mut vm) & CFG_F_NO_WINDOW, 0, "changed after INIT");
+    // Metadata is still served; nothing is mapped.
+    assert!(vm.getattr(ROOT_INO).is_ok());
+    vm.no_backend_msg();
+    // Stopping the device ends the driver's run: the next one sees the
+    // window the VMM now offers.
+    vm.frontend
+        .get_vring_base(FIRST_REQUEST_QUEUE as usize)
+        .unwrap();
+    assert_eq!(flags(&mut vm) & CFG_F_NO_WINDOW, 0);
+    drop(vm);
+    srv.stop();
+}
+
+/// Spec 7.4: a file famfs marks read-only for all hosts carries
+/// ATTR_F_RDONLY; others do not.
+#[test]
+fn spec_rdonly_attr_flag_follows_famfs_file_flags() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    // Written as famfs's own tools would: an ALL_HOSTS_RO FILE entry.
+    let dev = Device::open(&fx.dev, true).unwrap();
+    let log = Log::new(&dev, fx.fs.superblock(), fx.fs.geometry());
+    let unit = fx.fs.superblock().alloc_unit;
+    let rec = LogRecord::File(FileRecord {
+        path: rp("ro.bin"),
+        size: 4096,
+        flags: FILE_FLAG_ALL_HOSTS_RO,
+        uid: 0,
+        gid: 0,
+        mode: 0o444,
+        fmap: Fmap::Simple(vec![Extent {
+            offset: DEV_SIZE - unit,
+            len: unit,
+        }]),
+    });
+    log.append(&log.header().unwrap(), &rec).unwrap();
+    let ro = vm.lookup(ROOT_INO, "ro.bin").unwrap();
+    assert_eq!(ro.flags.to_native(), ATTR_F_RDONLY);
+    let again = vm.getattr(ro.nodeid.to_native()).unwrap();
+    assert_eq!(again.flags.to_native(), ATTR_F_RDONLY);
+    let rw = vm.lookup(ROOT_INO, "data.bin").unwrap();
+    assert_eq!(rw.flags.to_native(), 0);
+    stop(srv, vm);
+}
+
+/// CREATE with explicit mode and owner; the attributes or the errno.
+fn create_as(
+    vm: &mut Vm,
+    parent: u64,
+    name: &[u8],
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<Attr, i32> {
+    let inp = CreateIn {
+        mode: mode.into(),
+        uid: uid.into(),
+        gid: gid.into(),
+        size: 4096.into(),
+        ..Default::default()
+    };
+    vm.call(OP_CREATE, parent, &name_body(inp, name), 256)
+        .map(|p| parse_exact(&p))
+}
+
+fn mkdir_as(
+    vm: &mut Vm,
+    parent: u64,
+    name: &[u8],
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<Attr, i32> {
+    let inp = MkdirIn {
+        mode: mode.into(),
+        uid: uid.into(),
+        gid: gid.into(),
+        ..Default::default()
+    };
+    vm.call(OP_MKDIR, parent, &name_body(inp, name), 256)
+        .map(|p| parse_exact(&p))
+}
+
+fn lookup_bytes(vm: &mut Vm, parent: u64, name: &[u8]) -> Result<Attr, i32> {
+    vm.call(
+        OP_LOOKUP,
+        parent,
+        &name_body(LookupIn::default(), name),
+        256,
+    )
+    .map(|p| parse_exact(&p))
+}
+
+/// A guest's root is not the host's: CREATE and MKDIR strip setuid and
+/// setgid unless the socket says `suid=on`; `uid-map=`/`gid-map=`
+/// translate owners both ways and `squash=` replaces them.
+#[test]
+fn guest_set_id_bits_and_owners_follow_the_socket() {
+    let fx = Fixture::new();
+    let spec = |s: &str| -> SocketSpec { format!("{}/{s}", fx.dir.display()).parse().unwrap() };
+    let socks = [
+        spec("plain.sock,role=master"),
+        spec("suid.sock,role=master,suid=on"),
+        spec("map.sock,role=master,uid-map=0:100000:1000,gid-map=0:200000:1000"),
+        spec("squash.sock,role=master,squash=1000:100"),
+    ];
+    let srv = Running::start(&fx.fs, &socks);
+    let mut vms: Vec<Vm> = socks
+        .iter()
+        .map(|s| {
+            let mut vm = Vm::connect(&s.path, Opts::full());
+            vm.init().unwrap();
+            expect_map(&vm, &fx, true);
+            vm
+        })
+        .collect();
+    let setid = S_IFREG | 0o6755;
+    // (socket, name, mode the guest sees and the log holds, host owner,
+    // owner the guest sees)
+    let cases = [
+        (0, "plain", 0o755, (0, 0), (0, 0)),
+        (1, "suid", 0o6755, (0, 0), (0, 0)),
+        (2, "mapped", 0o755, (100_000, 200_000), (0, 0)),
+        (3, "squashed", 0o755, (1000, 100), (1000, 100)),
+    ];
+    for (i, name, mode, host, seen) in cases {
+        let a = create_as(&mut vms[i], ROOT_INO, name.as_bytes(), setid, 0, 0).unwrap();
+        assert_eq!(a.mode.to_native(), S_IFREG | mode, "{name}");
+        assert_eq!((a.uid.to_native(), a.gid.to_native()), seen, "{name}");
+        let n = fx.stat(name);
+        assert_eq!(n.mode & 0o7777, mode, "{name} in the log");
+        assert_eq!((n.uid, n.gid), host, "{name} in the log");
+        let d = format!("{name}.d");
+        let a = mkdir_as(&mut vms[i], ROOT_INO, d.as_bytes(), S_IFDIR | 0o2775, 0, 0).unwrap();
+        let dmode = if i == 1 { 0o2775 } else { 0o775 };
+        assert_eq!(a.mode.to_native(), S_IFDIR | dmode, "{d}");
+        assert_eq!(fx.stat(&d).mode & 0o7777, dmode, "{d} in the log");
+    }
+    // Host owners outside the map show as the overflow id.
+    let data = vms[2].lookup(ROOT_INO, "data.bin").unwrap();
+    assert_eq!((data.uid.to_native(), data.gid.to_native()), (65534, 65534));
+    // Sticky and permission bits are the guest's to choose everywhere.
+    let a = create_as(&mut vms[0], ROOT_INO, b"sticky", S_IFREG | 0o1640, 5, 6).unwrap();
+    assert_eq!(a.mode.to_native(), S_IFREG | 0o1640);
+    srv.stop();
+    for vm in vms {
+        vm.no_backend_msg();
+    }
+}
+
+/// Names (spec 7.3): the root's `.meta` is famfs's and is never visible
+/// or creatable; a newline is an ordinary byte; names must be UTF-8;
+/// 79 bytes fit famfs's 80-byte path field, 80 do not.
+#[test]
+fn guest_names_reserved_odd_and_long() {
+    let (fx, srv, mut vm) = session(Access::Master, Opts::full());
+    let dir = vm.lookup(ROOT_INO, "dir").unwrap().nodeid.to_native();
+    // .meta at the root.
+    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, b".meta"), Err(libc::ENOENT));
+    assert_eq!(
+        create_as(&mut vm, ROOT_INO, b".meta", S_IFREG | 0o644, 0, 0),
+        Err(libc::EINVAL)
+    );
+    assert_eq!(
+        mkdir_as(&mut vm, ROOT_INO, b".meta", 0o755, 0, 0),
+        Err(libc::EINVAL)
+    );
+    assert!(create_as(&mut vm, dir, b".meta", S_IFREG | 0o644, 0, 0).is_ok());
+    assert!(fx.fs.stat(".meta").is_err());
+    // A newline in a name.
+    let nl = b"line1\nINFO forged line";
+    let a = create_as(&mut vm, ROOT_INO, nl, S_IFREG | 0o644, 0, 0).unwrap();
+    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, nl).unwrap(), a);
+    let (_, entries) = vm.readdir(ROOT_INO, 0, 64 << 10).unwrap();
+    assert!(entries.iter().any(|e| e.name.as_bytes() == nl));
+    // Invalid UTF-8.
+    let bad = b"caf\xe9";
+    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, bad), Err(libc::EINVAL));
+    assert_eq!(
+        create_as(&mut vm, ROOT_INO, bad, S_IFREG | 0o644, 0, 0),
+        Err(libc::EINVAL)
+    );
+    // 79 and 80 bytes, at the root and as a path through "dir/".
+    let long = |n: usize| vec![b'n'; n];
+    assert!(create_as(&mut vm, ROOT_INO, &long(79), S_IFREG | 0o644, 0, 0).is_ok());
+    assert!(lookup_bytes(&mut vm, ROOT_INO, &long(79)).is_ok());
+    for (parent, n) in [(ROOT_INO, 80), (dir, 76)] {
+        assert_eq!(
+            create_as(&mut vm, parent, &long(n), S_IFREG | 0o644, 0, 0),
+            Err(libc::ENAMETOOLONG),
+            "{n}-byte name"
+        );
+    }
+    assert_eq!(
+        lookup_bytes(&mut vm, ROOT_INO, &long(80)),
+        Err(libc::ENAMETOOLONG)
+    );
+    assert!(create_as(&mut vm, dir, &long(75), S_IFREG | 0o644, 0, 0).is_ok());
+    assert!(fx.fs.stat(&format!("dir/{}", "n".repeat(75))).is_ok());
+    stop(srv, vm);
 }

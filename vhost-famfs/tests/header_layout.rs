@@ -107,6 +107,7 @@ fn constants() -> Vec<(&'static str, u64)> {
         ("VIRTIO_FAMFS_OP_GET_FMAP", p::OP_GET_FMAP.into()),
         ("VIRTIO_FAMFS_OP_CREATE", p::OP_CREATE.into()),
         ("VIRTIO_FAMFS_OP_MKDIR", p::OP_MKDIR.into()),
+        ("VIRTIO_FAMFS_ATTR_F_RDONLY", p::ATTR_F_RDONLY.into()),
         ("VIRTIO_FAMFS_READDIR_F_EOF", p::READDIR_F_EOF.into()),
         ("VIRTIO_FAMFS_DT_DIR", p::DT_DIR.into()),
         ("VIRTIO_FAMFS_DT_REG", p::DT_REG.into()),

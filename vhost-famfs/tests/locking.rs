@@ -53,6 +53,7 @@ fn serving(dir: &Path) -> (PathBuf, Arc<Famfs>, Running, Vm) {
         path: dir.join("famfs.sock"),
         access: Some(Access::Master),
         tag: "famfs".into(),
+        policy: Default::default(),
     };
     let srv = Running::start(&fs, std::slice::from_ref(&sock));
     let mut vm = Vm::connect(&sock.path, Opts::full());

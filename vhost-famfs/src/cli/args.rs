@@ -79,11 +79,15 @@ pub enum Command {
     Serve {
         #[command(flatten)]
         device: DeviceArg,
-        /// PATH[,role=master|client|ro][,tag=TAG]; repeat for more VMs.
-        /// TAG is what the guest mounts (1-35 bytes, default "famfs").
+        /// PATH[,role=master|client|ro][,tag=TAG][,suid=on]
+        /// [,uid-map=GUEST:HOST:COUNT][,gid-map=GUEST:HOST:COUNT][,squash=UID:GID];
+        /// repeat for more VMs. TAG is what the guest mounts (1-35 bytes,
+        /// default "famfs"). Guest-created set-id bits are cleared unless
+        /// suid=on; uid-map/gid-map translate owners, squash replaces them
+        /// (see docs/user-guide.md).
         #[arg(short, long = "socket", required = true)]
         sockets: Vec<vhost_famfs::daemon::SocketSpec>,
-        /// Request queues per device (1-16).
+        /// Request queues per device (1-16), each served by its own thread.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
         request_queues: u16,
         /// Milliseconds a CREATE or MKDIR waits for the device lock another

@@ -182,6 +182,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify { device, seed, path } => {
             let fs = open(device, false)?;
             let node = fs.stat(path.trim_start_matches('/'))?;
+            let path = vhost_famfs::meta::path::escape(path);
             if node.is_dir() {
                 bail!("{path}: is a directory");
             }

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Result};
 use vhost_famfs::meta::fmap::Fmap;
+use vhost_famfs::meta::path::escape;
 use vhost_famfs::meta::{Famfs, MetaError, Node, NodeKind};
 
 fn lookup(fs: &Famfs, path: &str) -> Result<Node> {
@@ -28,10 +29,11 @@ pub fn ls(fs: &Famfs, path: &str, long: bool) -> Result<()> {
         vec![dir]
     };
     for n in nodes {
+        let name = escape(&n.name);
         let name = if n.is_dir() {
-            format!("{}/", n.name)
+            format!("{name}/")
         } else {
-            n.name.clone()
+            name.into_owned()
         };
         if long {
             println!(
@@ -52,7 +54,7 @@ pub fn ls(fs: &Famfs, path: &str, long: bool) -> Result<()> {
 pub fn stat(fs: &Famfs, path: &str) -> Result<()> {
     let n = lookup(fs, path)?;
     let kind = if n.is_dir() { "directory" } else { "file" };
-    println!("  path: {}", fs.with_ns(|ns| ns.path_of(n.ino)));
+    println!("  path: {}", escape(&fs.with_ns(|ns| ns.path_of(n.ino))));
     println!("  type: {kind}");
     println!("  inode: {}", n.ino);
     println!("  mode: {:04o} ({})", n.mode & 0o7777, mode_string(&n));
@@ -68,6 +70,7 @@ pub fn stat(fs: &Famfs, path: &str) -> Result<()> {
 /// Prints the map in the layout famfs's getmap uses.
 pub fn getmap(fs: &Famfs, path: &str) -> Result<()> {
     let n = lookup(fs, path)?;
+    let shown = escape(path);
     let NodeKind::File { size, fmap, .. } = &n.kind else {
         return Err(MetaError::IsDir(path.to_string()).into());
     };
@@ -76,7 +79,7 @@ pub fn getmap(fs: &Famfs, path: &str) -> Result<()> {
             println!("\t\t{:x}\t{}", e.offset, e.len);
         }
     };
-    println!("File:     {path}");
+    println!("File:     {shown}");
     println!("\tsize:    {size}");
     match fmap {
         Fmap::Simple(list) => {
@@ -91,8 +94,8 @@ pub fn getmap(fs: &Famfs, path: &str) -> Result<()> {
         }
     }
     if fmap.ranges().is_empty() {
-        bail!("{path}: no extent map");
+        bail!("{shown}: no extent map");
     }
-    println!("vhost-famfs getmap: good file {path}");
+    println!("vhost-famfs getmap: good file {shown}");
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! the bitmap is rebuilt by replay and an allocation only becomes real when
 //! its log entry is committed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::error::{MetaError, Result};
 use super::fmap::{Extent, Fmap, Geometry};
 use super::format::MAX_EXTENTS;
@@ -26,6 +28,26 @@ pub struct Allocator {
     bits: Vec<u64>,
     /// No free unit lies below this one.
     first_free: u64,
+    /// Set bits, kept as bits change: free space without a scan.
+    used: u64,
+    /// The longest free run, found by a scan after the last change; STATFS
+    /// asks for it far more often than the bitmap changes.
+    largest: LargestRun,
+}
+
+/// A cached unit count, `UNKNOWN` until computed. Atomic so that readers
+/// holding the file system's read lock can fill it in.
+#[derive(Debug)]
+struct LargestRun(AtomicU64);
+
+impl LargestRun {
+    const UNKNOWN: u64 = u64::MAX;
+}
+
+impl Clone for LargestRun {
+    fn clone(&self) -> Self {
+        LargestRun(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
 }
 
 impl Allocator {
@@ -37,6 +59,8 @@ impl Allocator {
             nunits,
             bits: vec![0; nunits.div_ceil(64) as usize],
             first_free: 0,
+            used: 0,
+            largest: LargestRun(AtomicU64::new(LargestRun::UNKNOWN)),
         };
         let meta_units = geo.meta_size.div_ceil(geo.alloc_unit).min(nunits);
         a.set_range(0, meta_units, true);
@@ -51,12 +75,19 @@ impl Allocator {
     fn set_range(&mut self, start: u64, n: u64, used: bool) {
         for u in start..start + n {
             let w = &mut self.bits[(u / 64) as usize];
+            let bit = 1 << (u % 64);
+            match (used, *w & bit != 0) {
+                (true, false) => self.used += 1,
+                (false, true) => self.used -= 1,
+                _ => {}
+            }
             if used {
-                *w |= 1 << (u % 64);
+                *w |= bit;
             } else {
-                *w &= !(1 << (u % 64));
+                *w &= !bit;
             }
         }
+        *self.largest.0.get_mut() = LargestRun::UNKNOWN;
     }
 
     /// Marks an extent used. Units that were already in use (cross-links)
@@ -109,11 +140,17 @@ impl Allocator {
     }
 
     pub fn free_bytes(&self) -> u64 {
-        self.free_runs().map(|(_, n)| n).sum::<u64>() * self.unit
+        (self.nunits - self.used) * self.unit
     }
 
+    /// The longest free run in bytes; a bitmap scan only after a change.
     pub fn largest_free(&self) -> u64 {
-        self.free_runs().map(|(_, n)| n).max().unwrap_or(0) * self.unit
+        let mut units = self.largest.0.load(Ordering::Relaxed);
+        if units == LargestRun::UNKNOWN {
+            units = self.free_runs().map(|(_, n)| n).max().unwrap_or(0);
+            self.largest.0.store(units, Ordering::Relaxed);
+        }
+        units * self.unit
     }
 
     pub fn total_bytes(&self) -> u64 {
@@ -262,6 +299,39 @@ mod tests {
             a.alloc(MIB2, None),
             Err(MetaError::NoSpace { .. })
         ));
+    }
+
+    /// The counters agree with a scan of the bitmap after every change.
+    #[test]
+    fn counters_follow_the_bitmap() {
+        let scan = |a: &Allocator| {
+            let runs: Vec<u64> = a.free_runs().map(|(_, n)| n).collect();
+            (
+                runs.iter().sum::<u64>() * MIB2,
+                runs.iter().copied().max().unwrap_or(0) * MIB2,
+            )
+        };
+        let mut a = Allocator::new(&geo(64));
+        let check = |a: &Allocator| assert_eq!((a.free_bytes(), a.largest_free()), scan(a));
+        check(&a);
+        let mut files = Vec::new();
+        for i in 1..8 {
+            files.push(a.alloc(i * MIB2, None).unwrap());
+            check(&a);
+        }
+        for f in files.iter().step_by(2) {
+            a.free(f);
+            check(&a);
+        }
+        // Marking units twice (a cross-link) counts them once.
+        let e = files[1].ranges()[0];
+        assert!(a.mark(&e).is_some());
+        check(&a);
+        let big = a.alloc(20 * MIB2, None).unwrap();
+        check(&a);
+        a.free(&big);
+        check(&a);
+        assert_eq!(a.free_bytes(), (64 - 5 - 2 - 4 - 6) * MIB2);
     }
 
     #[test]

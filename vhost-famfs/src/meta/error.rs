@@ -4,6 +4,8 @@
 
 use std::io;
 
+use super::path::escape;
+
 /// What went wrong reading or changing famfs metadata.
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -35,7 +37,7 @@ pub enum MetaError {
     BadSeqnum { index: u64, seqnum: u64 },
     #[error("log entry {index}: {reason}")]
     BadEntry { index: u64, reason: String },
-    #[error("invalid path {path:?}: {reason}")]
+    #[error("invalid path \"{}\": {reason}", escape(path))]
     BadPath { path: String, reason: &'static str },
     #[error("log full: all {slots} entries are used")]
     LogFull { slots: u64 },
@@ -64,13 +66,13 @@ pub enum MetaError {
     Busy { path: String, waited_ms: u64 },
     #[error("stale file system: {0}")]
     Stale(String),
-    #[error("{0}: already exists")]
+    #[error("{}: already exists", escape(.0))]
     Exists(String),
-    #[error("{0}: no such file or directory")]
+    #[error("{}: no such file or directory", escape(.0))]
     NotFound(String),
-    #[error("{0}: not a directory")]
+    #[error("{}: not a directory", escape(.0))]
     NotDir(String),
-    #[error("{0}: is a directory")]
+    #[error("{}: is a directory", escape(.0))]
     IsDir(String),
     #[error("this host is a famfs client (system uuid {local}, master {master}); only the master may change the file system")]
     NotMaster { local: String, master: String },

@@ -10,9 +10,21 @@ use super::format::MAX_PATHLEN;
 pub struct RelPath(String);
 
 impl RelPath {
+    /// Validates a path for a new entry (from the CLI or a guest): famfs's
+    /// rules, and the root's `.meta` is reserved.
+    pub fn new(path: &str) -> Result<Self> {
+        if path.split('/').next() == Some(RESERVED_ROOT_NAME) {
+            return Err(MetaError::BadPath {
+                path: path.to_string(),
+                reason: "the root's .meta is reserved for famfs",
+            });
+        }
+        Self::parse(path)
+    }
+
     /// Validates `path`. Never trusts its source: the same rules apply to
     /// paths from the CLI, from a guest and from the device.
-    pub fn new(path: &str) -> Result<Self> {
+    fn parse(path: &str) -> Result<Self> {
         let bad = |reason| MetaError::BadPath {
             path: path.to_string(),
             reason,
@@ -45,7 +57,8 @@ impl RelPath {
             path: String::from_utf8_lossy(raw).into_owned(),
             reason: "not valid UTF-8",
         })?;
-        Self::new(s)
+        // What is logged already exists: no name is reserved here.
+        Self::parse(s)
     }
 
     /// Joins a validated parent (None for the root) and a validated name.
@@ -74,10 +87,42 @@ impl RelPath {
     }
 }
 
+/// Escaped (`escape`): a path printed in a log or by the CLI cannot
+/// forge a line or a terminal sequence.
 impl std::fmt::Display for RelPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&escape(&self.0))
     }
+}
+
+/// The root's name that famfs keeps for its own metadata files
+/// (`.meta/.superblock`, `.meta/.log`); vhost-famfs creates nothing there.
+pub const RESERVED_ROOT_NAME: &str = ".meta";
+
+/// A name or path made safe to print, as `ls -b` does: backslash,
+/// control characters and DEL become C escapes (`\\`, `\n`, `\t`,
+/// `\r`, else `\ooo` octal per byte); everything else is kept.
+pub fn escape(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.chars().any(|c| c == '\\' || c.is_control()) {
+        return name.into();
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// Checks one path component (a file name).
@@ -133,6 +178,30 @@ mod tests {
         ] {
             assert!(RelPath::new(p).is_err(), "{p:?} accepted");
         }
+    }
+
+    #[test]
+    fn meta_is_reserved_at_the_root_only() {
+        for p in [".meta", ".meta/x"] {
+            let e = RelPath::new(p).unwrap_err();
+            assert_eq!(e.errno(), libc::EINVAL, "{p}");
+        }
+        assert!(RelPath::new("d/.meta").is_ok());
+        assert!(RelPath::new(".meta2").is_ok());
+        let mut f = [0u8; 80];
+        f[..5].copy_from_slice(b".meta");
+        assert!(RelPath::from_field(&f).is_ok(), "a logged name is kept");
+    }
+
+    #[test]
+    fn escape_keeps_lines_whole() {
+        assert_eq!(escape("plain name.txt"), "plain name.txt");
+        assert_eq!(escape("a\nb"), "a\\nb");
+        assert_eq!(escape("t\tr\r\\"), "t\\tr\\r\\\\");
+        assert_eq!(escape("\u{1b}[2J\u{7f}"), "\\033[2J\\177");
+        assert_eq!(escape("\u{85}é"), "\\302\\205é");
+        let p = RelPath::new("d/evil\nINFO forged").unwrap();
+        assert!(!p.to_string().contains('\n'));
     }
 
     #[test]

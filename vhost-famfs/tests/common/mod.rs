@@ -19,7 +19,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::atomic::{fence, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -94,7 +94,12 @@ pub struct Running {
 
 impl Running {
     pub fn start(fs: &Arc<Famfs>, sockets: &[SocketSpec]) -> Self {
-        let daemon = Arc::new(Daemon::new(fs.clone(), sockets, 1).unwrap());
+        Self::start_with(fs, sockets, 1)
+    }
+
+    /// Serves with `request_queues` request queues per socket.
+    pub fn start_with(fs: &Arc<Famfs>, sockets: &[SocketSpec], request_queues: usize) -> Self {
+        let daemon = Arc::new(Daemon::new(fs.clone(), sockets, request_queues).unwrap());
         let (tx, done) = mpsc::channel();
         let d = daemon.clone();
         let thread = std::thread::spawn(move || {
@@ -147,8 +152,28 @@ pub enum BackendMsg {
     Failed(String),
 }
 
+/// Holds the replies to SHMEM_MAP while closed, as a slow VMM would.
+#[derive(Default)]
+pub struct Gate {
+    closed: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    pub fn set_closed(&self, closed: bool) {
+        *self.closed.lock().unwrap() = closed;
+        self.opened.notify_all();
+    }
+
+    /// Waits until the gate is open (at most `TIMEOUT`).
+    fn pass(&self) {
+        let g = self.closed.lock().unwrap();
+        let _ = self.opened.wait_timeout_while(g, TIMEOUT, |c| *c).unwrap();
+    }
+}
+
 /// Records SHMEM_MAP/UNMAP requests, keeping a copy of the mapped fd.
-pub struct Recorder(mpsc::Sender<BackendMsg>);
+pub struct Recorder(mpsc::Sender<BackendMsg>, Arc<Gate>);
 
 impl VhostUserFrontendReqHandler for Recorder {
     fn shmem_map(&self, req: &VhostUserMMap, fd: &dyn AsRawFd) -> HandlerResult<u64> {
@@ -157,6 +182,7 @@ impl VhostUserFrontendReqHandler for Recorder {
         let fd = unsafe { BorrowedFd::borrow_raw(fd.as_raw_fd()) };
         let file = File::from(fd.try_clone_to_owned()?);
         let _ = self.0.send(BackendMsg::Map(*req, file));
+        self.1.pass();
         Ok(0)
     }
 
@@ -353,6 +379,9 @@ pub struct Opts {
     pub shmem_config: bool,
     pub event_idx: bool,
     pub notify: bool,
+    /// Virtqueues to set up: the notification queue and the request
+    /// queues (the daemon must offer at least this many).
+    pub queues: usize,
 }
 
 impl Opts {
@@ -366,6 +395,7 @@ impl Opts {
             shmem_config: true,
             event_idx: true,
             notify: true,
+            queues: 2,
         }
     }
 }
@@ -380,6 +410,8 @@ pub struct Vm {
     backend_chan: Option<(UnixStream, JoinHandle<()>)>,
     pub shmem: Option<VhostUserShMemConfig>,
     pub features: u64,
+    /// Closing it delays the replies to SHMEM_MAP.
+    pub map_gate: Arc<Gate>,
     unique: u64,
 }
 
@@ -387,7 +419,7 @@ impl Vm {
     /// Connects and sets the device up as a VMM does before the guest
     /// driver runs; the driver has not sent INIT yet.
     pub fn connect(path: &Path, opts: Opts) -> Vm {
-        let mut fe = Frontend::connect(path, 2).unwrap();
+        let mut fe = Frontend::connect(path, opts.queues as u64).unwrap();
         fe.set_hdr_flags(VhostUserHeaderFlag::NEED_REPLY);
         fe.set_owner().unwrap();
 
@@ -412,17 +444,20 @@ impl Vm {
         let proto = fe.get_protocol_features().unwrap();
         assert!(proto.contains(Opts::full().protocol), "{proto:?}");
         fe.set_protocol_features(opts.protocol).unwrap();
-        assert_eq!(fe.get_queue_num().unwrap(), 2);
+        assert!(fe.get_queue_num().unwrap() >= opts.queues as u64);
 
         let shmem = (opts.shmem_config && opts.protocol.contains(VhostUserProtocolFeatures::SHMEM))
             .then(|| fe.get_shmem_config().unwrap());
 
         let (tx, backend_msgs) = mpsc::channel();
+        let map_gate = Arc::new(Gate::default());
         let backend_chan = opts
             .protocol
             .contains(VhostUserProtocolFeatures::BACKEND_REQ)
             .then(|| {
-                let mut h = FrontendReqHandler::new(Arc::new(Recorder(tx.clone()))).unwrap();
+                let mut h =
+                    FrontendReqHandler::new(Arc::new(Recorder(tx.clone(), map_gate.clone())))
+                        .unwrap();
                 h.set_reply_ack_flag(opts.protocol.contains(VhostUserProtocolFeatures::REPLY_ACK));
                 fe.set_backend_request_fd(&h.get_tx_raw_fd()).unwrap();
                 // SAFETY: `h` owns this socket and is alive here; it is only
@@ -454,7 +489,7 @@ impl Vm {
         let mem = GuestMemoryMmap::from_regions(vec![region]).unwrap();
         fe.set_mem_table(&[info]).unwrap();
 
-        let queues: Vec<Vq> = (0..2).map(Vq::new).collect();
+        let queues: Vec<Vq> = (0..opts.queues).map(Vq::new).collect();
         for q in &queues {
             fe.set_vring_num(q.index, QSIZE).unwrap();
             fe.set_vring_addr(q.index, &q.config(base)).unwrap();
@@ -471,6 +506,7 @@ impl Vm {
             backend_chan,
             shmem,
             features,
+            map_gate,
             unique: 0,
         }
     }
@@ -541,13 +577,25 @@ impl Vm {
         body: &[u8],
         resp_cap: u32,
     ) -> (RespHdr, Vec<u8>) {
+        self.request_on(FIRST_REQUEST_QUEUE as usize, opcode, nodeid, body, resp_cap)
+    }
+
+    /// `request` on queue `q`.
+    pub fn request_on(
+        &mut self,
+        q: usize,
+        opcode: u32,
+        nodeid: u64,
+        body: &[u8],
+        resp_cap: u32,
+    ) -> (RespHdr, Vec<u8>) {
         let hdr = self.req_hdr(opcode, nodeid, body.len());
         let mut segs = vec![Seg::R(hdr.as_slice().to_vec())];
         if !body.is_empty() {
             segs.push(Seg::R(body.to_vec()));
         }
         segs.push(Seg::W(resp_cap));
-        let (len, out) = self.submit(&segs);
+        let (len, out) = self.submit_on(q, &segs, false);
         check_reply(&hdr, len, &out)
     }
 
