@@ -11,7 +11,7 @@ mkdir -p $M
 mount -t famfs hostile $M || fail "mount"
 # A glob only reads the directory (ls would also stat every name).
 set -- $M/*
-[ $# = 43 ] || fail "root lists $# names, not 43"
+[ $# = 44 ] || fail "root lists $# names, not 44"
 stat $M/good >/dev/null || fail "stat good"
 dd if=$M/good of=/dev/null bs=1 count=0 2>/dev/null || fail "open good"
 
@@ -32,6 +32,13 @@ for n in fmap_misaligned fmap_meta fmap_beyond fmap_short fmap_toomany \
          fmap_il_stripshort; do
     expect_eio "open $n" dd if=$M/$n of=/dev/null bs=1 count=0
 done
+# More extents than max_extents (a striped file for a driver that cannot
+# take it compactly): EFBIG, and no retry.
+if dd if=$M/fmap_e2big_huge of=/dev/null bs=1 count=0 2>/tmp/err; then
+    fail "open fmap_e2big_huge worked"
+fi
+echo "open fmap_e2big_huge: $(cat /tmp/err)"
+grep -q "too large" /tmp/err || fail "open fmap_e2big_huge: not EFBIG"
 # A valid interleaved map (F_INTERLEAVE was negotiated) is taken.
 dd if=$M/fmap_striped of=/dev/null bs=1 count=0 2>/dev/null || fail "open fmap_striped"
 for n in dir_namelen0 dir_namelen_big dir_padding dir_slash dir_dotdot \

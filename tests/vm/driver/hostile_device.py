@@ -65,6 +65,7 @@ for i, (name, mode, size) in enumerate([
         ("fmap_il_nofit", S_IFREG, 6 * MB),
         ("fmap_il_stripshort", S_IFREG, 4 * MB),
         ("fmap_striped", S_IFREG, 4 * MB),
+        ("fmap_e2big_huge", S_IFREG, 64 * MB),
         # READDIR replies
         ("dir_namelen0", S_IFDIR, 0),
         ("dir_namelen_big", S_IFDIR, 0),
@@ -241,6 +242,9 @@ class Device:
             if name == "fmap_e2big_loop":
                 return (fmap(size, [], nextents=min(have + 1, MAX_EXT)), 7,
                         unique, None, None)
+            if name == "fmap_e2big_huge":
+                # More extents than max_extents: cannot be mapped here.
+                return (fmap(size, [], nextents=MAX_EXT + 1), 7, unique, None, None)
             if name == "fmap_e2big_less":
                 return (fmap(size, [], nextents=1), 7, unique, None, None)
             if name == "fmap_size":
