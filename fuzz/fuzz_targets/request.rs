@@ -741,8 +741,14 @@ fn check_interleaved(fx: &Fixture, node: u64, rest: &[u8], n: usize, size: u64, 
     use vhost_famfs::meta::fmap::Fmap;
     use vhost_famfs::meta::namespace::NodeKind;
     assert_eq!(rest.len(), 8 + 16 * n, "{ctx}: {n} strips");
-    let chunk = FmapInterleave::from_slice(&rest[..8]).unwrap().chunk_size.to_native();
-    assert!(n >= 1 && chunk != 0 && chunk % UNIT == 0, "{ctx}: chunk {chunk:#x}");
+    let chunk = FmapInterleave::from_slice(&rest[..8])
+        .unwrap()
+        .chunk_size
+        .to_native();
+    assert!(
+        n >= 1 && chunk != 0 && chunk % UNIT == 0,
+        "{ctx}: chunk {chunk:#x}"
+    );
     let strips: Vec<(u64, u64)> = rest[8..]
         .chunks(16)
         .map(|b| {
@@ -755,14 +761,24 @@ fn check_interleaved(fx: &Fixture, node: u64, rest: &[u8], n: usize, size: u64, 
         (shortest / chunk) * chunk * n as u64 >= size,
         "{ctx}: strips hold less than {size}"
     );
-    let recorded = fx.server.fs().with_ns(|ns| match ns.get(node).map(|f| &f.kind) {
-        Some(NodeKind::File {
-            fmap: Fmap::Interleaved { chunk_size, strips },
-            ..
-        }) => Some((*chunk_size, strips.iter().map(|e| (e.offset, e.len)).collect())),
-        _ => None,
-    });
-    assert_eq!(recorded, Some((chunk, strips)), "{ctx}: not the recorded map");
+    let recorded = fx
+        .server
+        .fs()
+        .with_ns(|ns| match ns.get(node).map(|f| &f.kind) {
+            Some(NodeKind::File {
+                fmap: Fmap::Interleaved { chunk_size, strips },
+                ..
+            }) => Some((
+                *chunk_size,
+                strips.iter().map(|e| (e.offset, e.len)).collect(),
+            )),
+            _ => None,
+        });
+    assert_eq!(
+        recorded,
+        Some((chunk, strips)),
+        "{ctx}: not the recorded map"
+    );
 }
 
 fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &str) {
