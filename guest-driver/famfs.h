@@ -28,7 +28,12 @@
 #define FAMFS_NAME		"famfs"
 #define FAMFS_SUPER_MAGIC	VIRTIO_FAMFS_MAGIC
 
-/* Bounds the driver puts on what a device may ask it to allocate. */
+/*
+ * Bounds the driver puts on what a device may ask it to allocate: an
+ * extent map of at most FAMFS_MAX_EXTENTS extents or strips (192 KiB held
+ * per open file), a directory listing of at most FAMFS_DIR_MAX_ENTRIES
+ * entries (26 MiB held per directory).
+ */
 #define FAMFS_MAX_EXTENTS	8192	/* 128 KiB GET_FMAP reply */
 #define FAMFS_FMAP_FIRST	64	/* extents room of the first GET_FMAP */
 #define FAMFS_READDIR_BYTES	(16 * 1024 - 32)	/* reply fits 16 KiB */
@@ -87,6 +92,7 @@ struct famfs_vdev {
 	u32 max_extents;
 	u8 fs_uuid[VIRTIO_FAMFS_UUID_SIZE];
 	bool notify;			/* VIRTIO_FAMFS_F_NOTIFY negotiated */
+	bool interleave;		/* VIRTIO_FAMFS_F_INTERLEAVE negotiated */
 
 	/* Queues: notifyq, then nr_rq request queues. */
 	struct famfs_vq notifyq;
@@ -208,7 +214,11 @@ static inline struct famfs_vdev *famfs_sb_vdev(struct super_block *sb)
 	return FAMFS_SB(sb)->fdev;
 }
 
-/* A file's extents, with their file offsets, as GET_FMAP gave them. */
+/*
+ * A file's extents as GET_FMAP gave them: simple (file_off set, file
+ * order) or, when chunk_size is not 0, the strips of an interleaved map,
+ * resolved arithmetically and never expanded (file_off unused).
+ */
 struct famfs_extent {
 	u64 file_off;
 	u64 dev_off;
@@ -217,7 +227,8 @@ struct famfs_extent {
 
 struct famfs_fmap {
 	u64 file_size;
-	u64 mapped;			/* sum of the extent lengths */
+	u64 mapped;			/* file bytes the extents cover */
+	u64 chunk_size;			/* 0: simple map */
 	u32 nextents;
 	struct famfs_extent ext[] __counted_by(nextents);
 };

@@ -21,11 +21,13 @@
 #include <linux/fs.h>
 #include <linux/huge_mm.h>
 #include <linux/iomap.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/pagemap.h>
 #include <linux/pfn_t.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uio.h>
 
 #include "famfs.h"
@@ -51,6 +53,59 @@ static int famfs_bad_fmap(struct famfs_vdev *fdev, u64 nodeid,
 	return -EIO;
 }
 
+static int famfs_extent_cmp(const void *a, const void *b)
+{
+	const struct famfs_extent *x = a, *y = b;
+
+	if (x->dev_off != y->dev_off)
+		return x->dev_off < y->dev_off ? -1 : 1;
+	return 0;
+}
+
+/* True if two extents of @fmap share device bytes: sorts a copy. */
+static int famfs_fmap_overlaps(const struct famfs_fmap *fmap, bool *overlap)
+{
+	struct famfs_extent *sorted;
+	u32 i;
+
+	*overlap = false;
+	if (fmap->nextents < 2)
+		return 0;
+	sorted = kvmemdup(fmap->ext, array_size(fmap->nextents,
+						sizeof(*sorted)), GFP_KERNEL);
+	if (!sorted)
+		return -ENOMEM;
+	sort(sorted, fmap->nextents, sizeof(*sorted), famfs_extent_cmp, NULL);
+	for (i = 1; i < fmap->nextents; i++) {
+		/* Extents lie inside the window: the sum cannot overflow. */
+		if (sorted[i - 1].dev_off + sorted[i - 1].len >
+		    sorted[i].dev_off) {
+			*overlap = true;
+			break;
+		}
+	}
+	kvfree(sorted);
+	return 0;
+}
+
+/*
+ * File bytes an interleaved map covers: every strip holds @rows chunks,
+ * as many as the shortest strip can. 0 if that does not fit in 64 bits.
+ */
+static u64 famfs_interleave_span(const struct famfs_fmap *fmap)
+{
+	u64 shortest = U64_MAX, rows, span;
+	u32 i;
+
+	for (i = 0; i < fmap->nextents; i++)
+		shortest = min(shortest, fmap->ext[i].len);
+	rows = div64_u64(shortest, fmap->chunk_size);
+	if (check_mul_overflow(rows * fmap->chunk_size, (u64)fmap->nextents,
+			       &span))
+		return 0;
+	return span;
+}
+
 /* Section 7.10: check every extent before anything maps it. */
 static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
 			    struct famfs_fmap **fmapp)
@@ -59,13 +114,35 @@ static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
 	const struct virtio_famfs_fmap_out *out = buf;
 	const struct virtio_famfs_extent *ext = (const void *)(out + 1);
 	u64 nodeid = FAMFS_I(inode)->nodeid, au = fdev->alloc_unit;
-	u64 size = le64_to_cpu(out->file_size), total = 0;
-	u32 n = le32_to_cpu(out->nextents), i;
+	u64 size = le64_to_cpu(out->file_size), total = 0, chunk = 0;
+	u32 n = le32_to_cpu(out->nextents), kind = le32_to_cpu(out->kind), i;
+	size_t head = sizeof(*out);
 	struct famfs_fmap *fmap;
+	const char *why;
+	bool overlap;
+	int err;
 
+	if (kind == VIRTIO_FAMFS_FMAP_INTERLEAVED && fdev->interleave) {
+		const struct virtio_famfs_fmap_interleave *ie = (void *)ext;
+
+		head += sizeof(*ie);
+		if (len < head)
+			return famfs_bad_fmap(fdev, nodeid, "short interleave",
+					      len);
+		chunk = le64_to_cpu(ie->chunk_size);
+		ext = (const void *)(ie + 1);
+		if (!chunk || !IS_ALIGNED(chunk, au))
+			return famfs_bad_fmap(fdev, nodeid, "bad chunk size",
+					      chunk);
+		if (!n)
+			return famfs_bad_fmap(fdev, nodeid, "no strips", 0);
+	} else if (kind != VIRTIO_FAMFS_FMAP_SIMPLE) {
+		return famfs_bad_fmap(fdev, nodeid, "unknown map kind", kind);
+	}
+	/* Count before allocating: the device chooses n. */
 	if (n > min_t(u32, fdev->max_extents, FAMFS_MAX_EXTENTS))
 		return famfs_bad_fmap(fdev, nodeid, "too many extents", n);
-	if ((len - sizeof(*out)) / sizeof(*ext) < n)
+	if ((len - head) / sizeof(*ext) < n)
 		return famfs_bad_fmap(fdev, nodeid, "extents do not fit", len);
 	if (!n && size)
 		return famfs_bad_fmap(fdev, nodeid, "no extents", size);
@@ -80,39 +157,50 @@ static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
 	if (!fmap)
 		return -ENOMEM;
 	fmap->nextents = n;
+	fmap->chunk_size = chunk;
 	for (i = 0; i < n; i++) {
 		u64 off = le64_to_cpu(ext[i].offset);
 		u64 elen = le64_to_cpu(ext[i].len);
 
-		if (!elen || !IS_ALIGNED(off, au) || !IS_ALIGNED(elen, au)) {
-			kvfree(fmap);
-			return famfs_bad_fmap(fdev, nodeid, "misaligned extent",
-					      i);
-		}
+		why = "misaligned extent";
+		if (!elen || !IS_ALIGNED(off, au) || !IS_ALIGNED(elen, au))
+			goto bad;
+		why = "extent outside the device";
 		if (off < fdev->meta_size || off >= fdev->window_len ||
-		    elen > fdev->window_len - off) {
-			kvfree(fmap);
-			return famfs_bad_fmap(fdev, nodeid,
-					      "extent outside the device", i);
-		}
-		fmap->ext[i].file_off = total;
+		    elen > fdev->window_len - off)
+			goto bad;
+		why = "strip shorter than a chunk";
+		if (elen < chunk)
+			goto bad;
+		fmap->ext[i].file_off = chunk ? 0 : total;
 		fmap->ext[i].dev_off = off;
 		fmap->ext[i].len = elen;
-		if (check_add_overflow(total, elen, &total)) {
-			kvfree(fmap);
-			return famfs_bad_fmap(fdev, nodeid, "extents overflow",
-					      i);
-		}
+		why = "extents overflow";
+		if (check_add_overflow(total, elen, &total))
+			goto bad;
 	}
+	if (chunk)
+		total = famfs_interleave_span(fmap);
 	if (total < size) {
 		kvfree(fmap);
 		return famfs_bad_fmap(fdev, nodeid,
 				      "extents shorter than the file", total);
 	}
+	err = famfs_fmap_overlaps(fmap, &overlap);
+	if (err) {
+		kvfree(fmap);
+		return err;
+	}
+	why = "extents overlap";
+	if (overlap)
+		goto bad;
 	fmap->file_size = size;
 	fmap->mapped = total;
 	*fmapp = fmap;
 	return 0;
+bad:
+	kvfree(fmap);
+	return famfs_bad_fmap(fdev, nodeid, why, i);
 }
 
 /* GET_FMAP, retried once with the room an E2BIG reply asked for. */
@@ -129,7 +217,9 @@ static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
 	int err;
 
 	for (;;) {
+		/* Room for an interleaved reply's chunk size too. */
 		req = famfs_req_alloc(0, sizeof(*out) +
+				      sizeof(struct virtio_famfs_fmap_interleave) +
 				      room * sizeof(struct virtio_famfs_extent));
 		if (!req)
 			return -ENOMEM;
@@ -144,7 +234,13 @@ static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
 		}
 		need = le32_to_cpu(out->nextents);
 		famfs_req_put(req);
-		if (need <= room || need > cap)
+		if (need > cap) {
+			/* A striped file for a driver without F_INTERLEAVE. */
+			pr_err_ratelimited("%s: node %llu needs %u extents, this driver takes %u\n",
+					   fdev->tag, nodeid, need, cap);
+			return -EFBIG;
+		}
+		if (need <= room)
 			return famfs_bad_fmap(fdev, nodeid,
 					      "E2BIG asks for extents", need);
 		room = need;
@@ -213,6 +309,21 @@ static const struct famfs_extent *famfs_fmap_find(const struct famfs_fmap *fmap,
 	return &fmap->ext[lo];
 }
 
+/*
+ * Section 7.10: chunk k of an interleaved file is chunk k / n of strip
+ * k % n. pos < fmap->mapped keeps the chunk inside its strip.
+ */
+static void famfs_interleave_resolve(const struct famfs_fmap *fmap, u64 pos,
+				     struct iomap *iomap)
+{
+	u64 k = div64_u64(pos, fmap->chunk_size), row = k;
+	u32 strip = do_div(row, fmap->nextents);
+
+	iomap->offset = k * fmap->chunk_size;
+	iomap->length = fmap->chunk_size;
+	iomap->addr = fmap->ext[strip].dev_off + row * fmap->chunk_size;
+}
+
 /* ---- iomap ------------------------------------------------------------- */
 
 static int famfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
@@ -247,8 +358,12 @@ static int famfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 		iomap->length = length;
 		return 0;
 	}
-	e = famfs_fmap_find(fmap, pos);
 	iomap->type = IOMAP_MAPPED;
+	if (fmap->chunk_size) {
+		famfs_interleave_resolve(fmap, pos, iomap);
+		return 0;
+	}
+	e = famfs_fmap_find(fmap, pos);
 	iomap->offset = e->file_off;
 	iomap->length = e->len;
 	iomap->addr = e->dev_off;
@@ -383,12 +498,14 @@ static vm_fault_t famfs_fault(struct vm_fault *vmf, unsigned int order)
 		     (vmf->vma->vm_flags & VM_SHARED);
 	vm_fault_t ret;
 	pfn_t pfn;
+	int err;
 
 	if (order && order != PMD_ORDER)
 		return VM_FAULT_FALLBACK;
 	/* Only a file created after it was mapped has no map yet. */
-	if (famfs_fmap_get(inode))
-		return VM_FAULT_SIGBUS;
+	err = famfs_fmap_get(inode);
+	if (err)
+		return vmf_error(err);
 	if (write) {
 		if (famfs_write_denied(inode))
 			return VM_FAULT_SIGBUS;

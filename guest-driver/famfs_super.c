@@ -173,6 +173,33 @@ struct inode *famfs_iget(struct super_block *sb,
 	return inode;
 }
 
+/*
+ * The inode of a node the device has just created: a node id this super
+ * block already has an inode for means the reply is not about a new node,
+ * and instantiating it would give that inode a second dentry.
+ */
+static struct inode *famfs_iget_new(struct super_block *sb,
+				    const struct virtio_famfs_attr *attr)
+{
+	u64 nodeid = le64_to_cpu(attr->nodeid);
+	struct inode *inode;
+
+	inode = iget5_locked(sb, nodeid, famfs_inode_test, famfs_inode_set,
+			     &nodeid);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	if (!(inode->i_state & I_NEW)) {
+		iput(inode);
+		famfs_stat_inc(famfs_sb_vdev(sb), FAMFS_STAT_REQ_ERRORS);
+		pr_err_ratelimited("%s: new node %llu is already known\n",
+				   famfs_sb_vdev(sb)->tag, nodeid);
+		return ERR_PTR(-EIO);
+	}
+	famfs_fill_inode(inode, attr);
+	unlock_new_inode(inode);
+	return inode;
+}
+
 /**
  * famfs_hash_inode - give a newly created file its node id
  * @inode: a pending inode that the device has just created
@@ -613,7 +640,7 @@ static int famfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	err = famfs_check_attr(fdev, attr, S_IFDIR);
 	if (err)
 		goto out;
-	inode = famfs_iget(dir->i_sb, attr);
+	inode = famfs_iget_new(dir->i_sb, attr);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out;

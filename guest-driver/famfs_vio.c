@@ -228,6 +228,9 @@ static int famfs_vq_add(struct famfs_vq *q, struct famfs_req *req)
 		}
 	}
 	spin_unlock_irqrestore(&q->lock, flags);
+	/* No memory for indirect descriptors is not a device failure. */
+	if (ret == -ENOMEM)
+		return ret;
 	return ret ? -EIO : 0;
 }
 
@@ -844,6 +847,7 @@ static int famfs_read_config(struct famfs_vdev *fdev)
 
 	fdev->nr_rq = min3(nrq, (u32)FAMFS_MAX_RQ, num_possible_cpus());
 	fdev->notify = virtio_has_feature(vdev, VIRTIO_FAMFS_F_NOTIFY);
+	fdev->interleave = virtio_has_feature(vdev, VIRTIO_FAMFS_F_INTERLEAVE);
 	return 0;
 }
 
@@ -1083,6 +1087,7 @@ MODULE_DEVICE_TABLE(virtio, famfs_id_table);
 
 static const unsigned int famfs_features[] = {
 	VIRTIO_FAMFS_F_NOTIFY,
+	VIRTIO_FAMFS_F_INTERLEAVE,
 };
 
 static struct virtio_driver famfs_virtio_driver = {

@@ -39,6 +39,7 @@
 
 /* Feature bits */
 #define VIRTIO_FAMFS_F_NOTIFY		0	/* notification queue is serviced */
+#define VIRTIO_FAMFS_F_INTERLEAVE	1	/* GET_FMAP may reply interleaved */
 
 /* Virtqueues: queue 0 notifications, queues 1..num_request_queues requests */
 #define VIRTIO_FAMFS_VQ_NOTIFY		0
@@ -202,11 +203,25 @@ struct virtio_famfs_dirent {
 #define VIRTIO_FAMFS_DIRENT_MAX_SIZE \
 	VIRTIO_FAMFS_DIRENT_SIZE(VIRTIO_FAMFS_NAME_MAX)
 
-/* GET_FMAP: followed by nextents struct virtio_famfs_extent */
+/* fmap_out.kind: how the extents that follow map the file */
+#define VIRTIO_FAMFS_FMAP_SIMPLE	0	/* one after another, file order */
+#define VIRTIO_FAMFS_FMAP_INTERLEAVED	1	/* chunks round-robin over strips */
+
+/*
+ * GET_FMAP: followed, for SIMPLE, by nextents struct virtio_famfs_extent;
+ * for INTERLEAVED (only with VIRTIO_FAMFS_F_INTERLEAVE), by one struct
+ * virtio_famfs_fmap_interleave and then nextents strips, each a
+ * struct virtio_famfs_extent.
+ */
 struct virtio_famfs_fmap_out {
 	__le64 file_size;
-	__le32 nextents;	/* on E2BIG: the number needed */
-	__le32 flags;		/* none defined: 0 */
+	__le32 nextents;	/* extents or strips; on E2BIG: the number needed */
+	__le32 kind;		/* VIRTIO_FAMFS_FMAP_* */
+};
+
+/* File chunk k is at strips[k % nextents].offset + (k / nextents) * chunk */
+struct virtio_famfs_fmap_interleave {
+	__le64 chunk_size;	/* bytes, a multiple of alloc_unit */
 };
 
 struct virtio_famfs_extent {

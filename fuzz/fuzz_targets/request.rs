@@ -113,6 +113,8 @@ struct Fixture {
     /// Log generation of the pristine file system.
     baseline: u64,
     meta_size: u64,
+    /// The driver of this input accepted F_INTERLEAVE (odd-length inputs).
+    interleave: bool,
 }
 
 static FIXTURE: OnceLock<Mutex<Fixture>> = OnceLock::new();
@@ -193,6 +195,7 @@ impl Backing {
             writable: true,
             system_uuid: Some(MASTER),
             system_uuid_file: "/nonexistent/system_uuid".into(),
+            ..Default::default()
         };
         Arc::new(Famfs::open(&self.path(), &opts).unwrap())
     }
@@ -309,6 +312,7 @@ fn fixture() -> &'static Mutex<Fixture> {
             server: ready_server(fs),
             baseline,
             meta_size,
+            interleave: false,
         })
     })
 }
@@ -732,6 +736,52 @@ fn check_reply(fx: &Fixture, ready: bool, req: &[u8], o: &Outcome) {
 
 /// What a driver checks in a successful reply (spec section 7.14).
 /// `body` is the request after its header.
+/// Spec 7.10, INTERLEAVED: chunk size, then `n` strips that hold the file
+/// and are the ones the log records.
+fn check_interleaved(fx: &Fixture, node: u64, rest: &[u8], n: usize, size: u64, ctx: &str) {
+    use vhost_famfs::meta::fmap::Fmap;
+    use vhost_famfs::meta::namespace::NodeKind;
+    assert_eq!(rest.len(), 8 + 16 * n, "{ctx}: {n} strips");
+    let chunk = FmapInterleave::from_slice(&rest[..8])
+        .unwrap()
+        .chunk_size
+        .to_native();
+    assert!(
+        n >= 1 && chunk != 0 && chunk % UNIT == 0,
+        "{ctx}: chunk {chunk:#x}"
+    );
+    let strips: Vec<(u64, u64)> = rest[8..]
+        .chunks(16)
+        .map(|b| {
+            let e = Extent::from_slice(b).unwrap();
+            (e.offset.to_native(), e.len.to_native())
+        })
+        .collect();
+    let shortest = strips.iter().map(|s| s.1).min().unwrap();
+    assert!(
+        (shortest / chunk) * chunk * n as u64 >= size,
+        "{ctx}: strips hold less than {size}"
+    );
+    let recorded = fx
+        .server
+        .fs()
+        .with_ns(|ns| match ns.get(node).map(|f| &f.kind) {
+            Some(NodeKind::File {
+                fmap: Fmap::Interleaved { chunk_size, strips },
+                ..
+            }) => Some((
+                *chunk_size,
+                strips.iter().map(|e| (e.offset, e.len)).collect(),
+            )),
+            _ => None,
+        });
+    assert_eq!(
+        recorded,
+        Some((chunk, strips)),
+        "{ctx}: not the recorded map"
+    );
+}
+
 fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &str) {
     let ns = |f: &dyn Fn(&vhost_famfs::meta::Namespace) -> bool| fx.server.fs().with_ns(f);
     let op = hdr.opcode.to_native();
@@ -868,6 +918,12 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
             let o = FmapOut::from_slice(&payload[..16]).unwrap();
             let n = o.nextents.to_native() as usize;
             let size = o.file_size.to_native();
+            if o.kind.to_native() == FMAP_INTERLEAVED {
+                assert!(fx.interleave, "{ctx}: INTERLEAVED without F_INTERLEAVE");
+                check_interleaved(fx, node, &payload[16..], n, size, ctx);
+                return;
+            }
+            assert_eq!(o.kind.to_native(), FMAP_SIMPLE, "{ctx}: kind");
             assert_eq!(payload.len(), 16 + 16 * n, "{ctx}: {n} extents");
             assert!(n > 0 || size == 0, "{ctx}: no extents");
             assert!(
@@ -901,6 +957,10 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
 
 fuzz_target!(|data: &[u8]| {
     let mut fx = fixture().lock().unwrap();
+    // Both GET_FMAP forms, without spending input bytes on the choice.
+    fx.interleave = data.len() % 2 == 1;
+    fx.server
+        .set_features(u64::from(fx.interleave) << F_INTERLEAVE);
     let mut c = Cursor { data, pos: 0 };
     let mut ready = true;
     let mut reset_used = false;

@@ -24,6 +24,8 @@
 #           (fs_dax:dax_writeback_one events), and only that
 #   race    reads, writes and faults racing with the ftruncate() that
 #           creates a file: no EIO, no SIGBUS once the size is visible
+#   striped a 64 GiB file striped over 16 strips on a sparse device: one
+#           GET_FMAP (16 strips), mmap reads at marks across strips and rows
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
@@ -106,8 +108,7 @@ fresh_fs() {
     "$BIN" creat -s 64M -S 7 f
     "$BIN" mkdir sub
     "$BIN" creat -s 4M -S 3 sub/g
-    # 4 strips of 2 MiB chunks: 128 extents, more than the first GET_FMAP
-    # has room for (E2BIG, then one retry).
+    # 4 strips of 2 MiB chunks (128 chunks): one interleaved GET_FMAP.
     "$BIN" creat -s 256M -N 4 -C 2M -S 21 striped
     # A host file copied in with cp: the guest compares it with the copy of
     # the same program that its initramfs carries.
@@ -150,6 +151,15 @@ scenario() {
             run_guest sync master || rc=1 ;;
         race)
             run_guest race master || rc=1 ;;
+        striped)
+            # 64 GiB striped over 16 strips on a sparse 65 GiB device: the
+            # window is a 128 GiB BAR, its struct pages take 1 GiB of RAM.
+            rm -f "$VHOST_FAMFS_DEVICE"
+            "$BIN" mkfs --size 65G >/dev/null
+            "$BIN" creat -s 64G -N 16 -C 2M big
+            "$BIN" getmap big | python3 "$TESTS/striped_marks.py" "$VHOST_FAMFS_DEVICE" \
+                || rc=1
+            VM_MEM=3G run_guest striped master || rc=1 ;;
         bench)
             # Not part of the default list: a benchmark, not a test.
             rm -f "$VHOST_FAMFS_DEVICE"
@@ -162,7 +172,7 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped
 fails=0
 for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
 [ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"

@@ -20,6 +20,8 @@ pub const VERSION_MINOR: u32 = 0;
 
 /// Feature bit: the notification queue is serviced.
 pub const F_NOTIFY: u64 = 0;
+/// Feature bit: GET_FMAP may answer with an interleaved map.
+pub const F_INTERLEAVE: u64 = 1;
 
 /// Queue 0 carries notifications; request queues follow.
 pub const NOTIFY_QUEUE: u16 = 0;
@@ -46,6 +48,10 @@ pub const OP_MKDIR: u32 = 8;
 /// Attribute flag: the file's data is read-only for every host (famfs
 /// FILE flag ALL_HOSTS_RO).
 pub const ATTR_F_RDONLY: u32 = 1 << 0;
+/// `FmapOut::kind`: extents one after another in file order.
+pub const FMAP_SIMPLE: u32 = 0;
+/// `FmapOut::kind`: an `FmapInterleave`, then the strips chunks rotate over.
+pub const FMAP_INTERLEAVED: u32 = 1;
 
 /// READDIR output flag: no entries follow the last one returned.
 pub const READDIR_F_EOF: u32 = 1 << 0;
@@ -177,13 +183,21 @@ pub struct Dirent {
     pub namelen: Le32,
 }
 
-/// GET_FMAP output; `nextents` `Extent`s follow.
+/// GET_FMAP output; for `FMAP_INTERLEAVED` an `FmapInterleave` follows,
+/// then `nextents` `Extent`s (the extents, or the strips).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FmapOut {
     pub file_size: Le64,
     pub nextents: Le32,
-    pub flags: Le32,
+    pub kind: Le32,
+}
+
+/// The chunk size of an interleaved GET_FMAP reply.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FmapInterleave {
+    pub chunk_size: Le64,
 }
 
 #[repr(C)]
@@ -251,6 +265,8 @@ unsafe impl ByteValued for ReaddirOut {}
 unsafe impl ByteValued for Dirent {}
 // SAFETY: as above.
 unsafe impl ByteValued for FmapOut {}
+// SAFETY: as above.
+unsafe impl ByteValued for FmapInterleave {}
 // SAFETY: as above.
 unsafe impl ByteValued for Extent {}
 // SAFETY: as above.

@@ -76,6 +76,8 @@ pub struct Server<W: Window> {
     policy: GuestPolicy,
     /// An INIT succeeded since the last device reset.
     ready: AtomicBool,
+    /// The driver accepted F_INTERLEAVE: send interleaved maps compactly.
+    interleave: AtomicBool,
 }
 
 impl<W: Window> Server<W> {
@@ -86,6 +88,7 @@ impl<W: Window> Server<W> {
             window,
             policy: GuestPolicy::default(),
             ready: AtomicBool::new(false),
+            interleave: AtomicBool::new(false),
         }
     }
 
@@ -93,6 +96,12 @@ impl<W: Window> Server<W> {
     pub fn with_policy(mut self, policy: GuestPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// The features the driver accepted (SET_FEATURES).
+    pub fn set_features(&self, acked: u64) {
+        let on = acked & (1 << F_INTERLEAVE) != 0;
+        self.interleave.store(on, Ordering::Release);
     }
 
     /// The device was reset: the driver must INIT again.
@@ -320,28 +329,56 @@ impl<W: Window> Server<W> {
     }
 
     fn get_fmap(&self, id: u64, room: usize) -> Reply {
+        use crate::meta::fmap::{Extent as MetaExtent, Fmap};
+        use std::mem::size_of;
+
         let node = self.node(id)?;
-        if node.is_dir() {
+        let NodeKind::File { size, fmap, .. } = &node.kind else {
             return err(libc::EISDIR);
-        }
-        let exts = node.extents();
+        };
+        let interleave = self.interleave.load(Ordering::Acquire);
+        // Count before expanding: a striped file has one extent per chunk.
+        let (kind, count, head) = match fmap {
+            Fmap::Interleaved { strips, .. } if interleave => (
+                FMAP_INTERLEAVED,
+                strips.len() as u64,
+                size_of::<FmapOut>() + size_of::<FmapInterleave>(),
+            ),
+            _ => (FMAP_SIMPLE, fmap.expanded_len(*size), size_of::<FmapOut>()),
+        };
         let mut out = FmapOut {
-            file_size: node.size().into(),
-            nextents: (exts.len() as u32).into(),
-            flags: 0u32.into(),
+            file_size: (*size).into(),
+            nextents: u32::try_from(count).unwrap_or(u32::MAX).into(),
+            kind: kind.into(),
         }
         .as_slice()
         .to_vec();
-        let need = out.len() + exts.len() * std::mem::size_of::<Extent>();
-        if exts.len() > MAX_EXTENTS as usize || need > room {
+        let fits = count
+            .checked_mul(size_of::<Extent>() as u64)
+            .and_then(|b| b.checked_add(head as u64))
+            .is_some_and(|need| need <= room as u64);
+        if count > u64::from(MAX_EXTENTS) || !fits {
             return Err((libc::E2BIG, out));
         }
-        for e in exts {
-            let x = Extent {
-                offset: e.offset.into(),
-                len: e.len.into(),
-            };
-            out.extend_from_slice(x.as_slice());
+        let wire = |e: &MetaExtent| Extent {
+            offset: e.offset.into(),
+            len: e.len.into(),
+        };
+        match fmap {
+            Fmap::Interleaved { chunk_size, strips } if interleave => {
+                let ie = FmapInterleave {
+                    chunk_size: (*chunk_size).into(),
+                };
+                out.extend_from_slice(ie.as_slice());
+                for e in strips {
+                    out.extend_from_slice(wire(e).as_slice());
+                }
+            }
+            _ => {
+                for e in fmap.expand(*size) {
+                    out.extend_from_slice(wire(&e).as_slice());
+                }
+            }
         }
         Ok(out)
     }

@@ -384,11 +384,13 @@ impl VhostUserBackend for VhostUserFamfs {
             | (1 << VIRTIO_RING_F_INDIRECT_DESC)
             | (1 << VIRTIO_RING_F_EVENT_IDX)
             | (1 << protocol::F_NOTIFY)
+            | (1 << protocol::F_INTERLEAVE)
             | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
     }
 
     fn acked_features(&self, features: u64) {
         self.inner.acked_features.store(features, Ordering::Release);
+        self.inner.server.set_features(features);
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {

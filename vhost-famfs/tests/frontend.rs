@@ -32,7 +32,7 @@ use vhost_famfs::meta::entry::{FileRecord, LogRecord};
 use vhost_famfs::meta::fmap::{Extent, Fmap};
 use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
 use vhost_famfs::meta::log::Log;
-use vhost_famfs::meta::namespace::{S_IFDIR, S_IFREG};
+use vhost_famfs::meta::namespace::{NodeKind, S_IFDIR, S_IFREG};
 use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, ROOT_INO};
 use vhost_famfs::protocol::*;
 use vhost_famfs::server::Access;
@@ -79,6 +79,7 @@ struct Fixture {
     _dir: tempfile::TempDir,
     dir: PathBuf,
     dev: PathBuf,
+    dev_size: u64,
     /// The daemon's own handle: it shows the daemon's view.
     fs: Arc<Famfs>,
 }
@@ -144,6 +145,7 @@ impl Fixture {
             _dir: d,
             dir,
             dev,
+            dev_size: DEV_SIZE,
             fs: Arc::new(fs),
         }
     }
@@ -216,7 +218,7 @@ fn expect_map(vm: &Vm, fx: &Fixture, writable: bool) -> Window {
     assert_eq!(shmid, 0);
     assert_eq!(shm_offset, meta, "shm_offset");
     assert_eq!(fd_offset, meta, "fd_offset");
-    assert_eq!(len, DEV_SIZE - meta, "len");
+    assert_eq!(len, fx.dev_size - meta, "len");
     let region = vm.shmem.as_ref().unwrap().memory_sizes[0];
     assert!(shm_offset + len <= region, "mapping exceeds the region");
     assert_eq!(
@@ -309,6 +311,27 @@ fn check_config(vm: &mut Vm, fx: &Fixture, tag: &str, flags: u32) {
     }
 }
 
+/// The chunk size and strips the host recorded for an interleaved file.
+fn host_strips(n: &Node) -> (u64, Vec<(u64, u64)>) {
+    match &n.kind {
+        NodeKind::File {
+            fmap: Fmap::Interleaved { chunk_size, strips },
+            ..
+        } => (
+            *chunk_size,
+            strips.iter().map(|e| (e.offset, e.len)).collect(),
+        ),
+        k => panic!("{}: not interleaved: {k:?}", n.name),
+    }
+}
+
+/// Where file byte `pos` lives in an interleaved map (spec 7.10).
+fn strip_offset(chunk: u64, strips: &[(u64, u64)], pos: u64) -> u64 {
+    let k = pos / chunk;
+    let n = strips.len() as u64;
+    strips[(k % n) as usize].0 + (k / n) * chunk + pos % chunk
+}
+
 /// A fixture, a daemon with one socket, and a VMM whose driver has sent
 /// INIT; the window mapping has been checked and consumed.
 fn session(access: Access, opts: Opts) -> (Fixture, Running, Vm) {
@@ -324,6 +347,141 @@ fn session(access: Access, opts: Opts) -> (Fixture, Running, Vm) {
 // ---------------------------------------------------------------------
 // Functional tests
 // ---------------------------------------------------------------------
+
+/// With F_INTERLEAVE a striped file's map is its chunk size and strips;
+/// without it, the same file comes as one extent per chunk.
+#[test]
+fn striped_map_is_compact_with_f_interleave() {
+    let fx = Fixture::new();
+    let n = fx.stat("striped.bin");
+    let (chunk, strips) = host_strips(&n);
+    let sock = fx.sock("striped.sock", Access::Client);
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let mut vm = Vm::connect(&sock.path, Opts::full());
+    vm.init().unwrap();
+    let win = expect_map(&vm, &fx, true);
+    let (err, out, got_chunk, got) = vm.get_fmap_any(n.ino, 4096);
+    assert_eq!(err, 0);
+    assert_eq!(out.kind.to_native(), FMAP_INTERLEAVED);
+    assert_eq!(out.nextents.to_native(), 2);
+    assert_eq!(out.file_size.to_native(), n.size());
+    assert_eq!((got_chunk, &got), (Some(chunk), &strips));
+    // The arithmetic of 7.10 finds every byte the host wrote.
+    for pos in [0, 4095, chunk - 1, chunk, 3 * chunk + 17, n.size() - 1] {
+        let want = pattern(pos);
+        assert_eq!(
+            win.read(strip_offset(chunk, &got, pos), 1)[0],
+            want,
+            "{pos}"
+        );
+    }
+    // Room for the header, the chunk size and both strips, and one short.
+    let exact = (HDR + 16 + 8 + 16 * 2) as u32;
+    assert_eq!(vm.get_fmap_any(n.ino, exact).3, strips);
+    let (err, short, _, exts) = vm.get_fmap_any(n.ino, exact - 16);
+    assert_eq!((err, short.nextents.to_native()), (libc::E2BIG, 2));
+    assert_eq!(short.kind.to_native(), FMAP_INTERLEAVED);
+    assert!(exts.is_empty());
+    stop(srv, vm);
+
+    // A driver without the feature gets the chunks as simple extents.
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let opts = Opts {
+        interleave: false,
+        ..Opts::full()
+    };
+    let mut vm = Vm::connect(&sock.path, opts);
+    assert_eq!(vm.features & (1 << F_INTERLEAVE), 0);
+    vm.init().unwrap();
+    expect_map(&vm, &fx, true);
+    let (err, out, exts) = vm.get_fmap(n.ino, 4096);
+    let want: Vec<(u64, u64)> = n.extents().iter().map(|e| (e.offset, e.len)).collect();
+    assert_eq!((err, out.kind.to_native()), (0, FMAP_SIMPLE));
+    assert_eq!((exts.len(), exts), (4, want));
+    stop(srv, vm);
+}
+
+/// A 64 GiB file striped over 16 strips in 2 MiB chunks (32768 chunks) on
+/// a sparse device: 16 strips with F_INTERLEAVE; without it, E2BIG naming
+/// the 32768 extents, more than `max_extents`, so such a driver knows at
+/// once that it cannot map the file.
+#[test]
+fn a_64_gib_striped_file_maps_through_16_strips() {
+    const BIG: u64 = 64 << 30;
+    let d = tempfile::tempdir().unwrap();
+    let dev = d.path().join("big.dev");
+    let dev_size = BIG + (64 << 20);
+    Device::create_file(&dev, dev_size).unwrap();
+    Famfs::mkfs(
+        &Device::open(&dev, true).unwrap(),
+        &MkfsOptions {
+            system_uuid: Some(MASTER),
+            system_uuid_file: "/nonexistent/system_uuid".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let fs = Famfs::open(&dev, &open_opts(true)).unwrap();
+    let striping = Striping {
+        strips: 16,
+        chunk_size: 2 << 20,
+    };
+    let spec = FileSpec {
+        striping: Some(striping),
+        ..spec(BIG)
+    };
+    let n = fs.create(&rp("big.bin"), &spec).unwrap();
+    let fx = Fixture {
+        _dir: d,
+        dir: dev.parent().unwrap().to_path_buf(),
+        dev,
+        dev_size,
+        fs: Arc::new(fs),
+    };
+    // Marks at file offsets across strips and rows, written where the
+    // host's own expansion of the map puts them.
+    let host = fx.other_handle();
+    let marks = [0, (2 << 20) + 5, 15 * (2 << 20), BIG / 2 + 12345, BIG - 8];
+    let ranges = hostio::data_ranges(&n);
+    for (i, &pos) in marks.iter().enumerate() {
+        let (f, dv, _) = *ranges
+            .iter()
+            .find(|(f, _, l)| (*f..f + l).contains(&pos))
+            .unwrap();
+        host.device()
+            .write_bytes(dv + pos - f, &(i as u64 + 0xfa).to_le_bytes())
+            .unwrap();
+    }
+    let sock = fx.sock("big.sock", Access::Client);
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let mut vm = Vm::connect(&sock.path, Opts::full());
+    vm.init().unwrap();
+    let win = expect_map(&vm, &fx, true);
+    let (err, out, chunk, strips) = vm.get_fmap_any(n.ino, 4096);
+    assert_eq!((err, out.kind.to_native()), (0, FMAP_INTERLEAVED));
+    assert_eq!((chunk, strips.len()), (Some(2 << 20), 16));
+    assert_eq!(out.file_size.to_native(), BIG);
+    let chunk = chunk.unwrap();
+    for (i, &pos) in marks.iter().enumerate() {
+        let got = win.read(strip_offset(chunk, &strips, pos), 8);
+        assert_eq!(got, (i as u64 + 0xfa).to_le_bytes(), "file offset {pos:#x}");
+    }
+    stop(srv, vm);
+
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let opts = Opts {
+        interleave: false,
+        ..Opts::full()
+    };
+    let mut vm = Vm::connect(&sock.path, opts);
+    let max = vm.config().max_extents.to_native();
+    vm.init().unwrap();
+    expect_map(&vm, &fx, true);
+    let (err, out, exts) = vm.get_fmap(n.ino, 64 << 10);
+    assert_eq!((err, out.nextents.to_native()), (libc::E2BIG, 32768));
+    assert!(out.nextents.to_native() > max && exts.is_empty());
+    stop(srv, vm);
+}
 
 #[test]
 fn master_serves_every_request() {
@@ -440,14 +598,14 @@ fn master_serves_every_request() {
 
     // GET_FMAP, exact and too small.
     let small = format!("many/{}", many_name(1));
-    for name in ["data.bin", "striped.bin", "a", &small] {
+    for name in ["data.bin", "a", &small] {
         let n = fx.stat(name);
         let want: Vec<(u64, u64)> = n.extents().iter().map(|e| (e.offset, e.len)).collect();
         let (err, out, exts) = vm.get_fmap(n.ino, 4096);
         assert_eq!(err, 0, "{name}");
         assert_eq!(out.file_size.to_native(), n.size());
         assert_eq!(out.nextents.to_native() as usize, want.len());
-        assert_eq!(out.flags.to_native(), 0);
+        assert_eq!(out.kind.to_native(), FMAP_SIMPLE);
         assert_eq!(exts, want, "{name}");
         let meta = fx.meta_size();
         let mut total = 0;

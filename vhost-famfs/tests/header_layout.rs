@@ -64,7 +64,10 @@ fn layouts() -> Vec<Layout> {
             nodeid => nodeid, cookie => cookie, type => type_, namelen => namelen,
         }),
         layout!("virtio_famfs_fmap_out", p::FmapOut, {
-            file_size => file_size, nextents => nextents, flags => flags,
+            file_size => file_size, nextents => nextents, kind => kind,
+        }),
+        layout!("virtio_famfs_fmap_interleave", p::FmapInterleave, {
+            chunk_size => chunk_size,
         }),
         layout!("virtio_famfs_extent", p::Extent, { offset => offset, len => len }),
         layout!("virtio_famfs_create_in", p::CreateIn, {
@@ -89,6 +92,9 @@ fn constants() -> Vec<(&'static str, u64)> {
         ("VIRTIO_FAMFS_VERSION_MAJOR", p::VERSION_MAJOR.into()),
         ("VIRTIO_FAMFS_VERSION_MINOR", p::VERSION_MINOR.into()),
         ("VIRTIO_FAMFS_F_NOTIFY", p::F_NOTIFY),
+        ("VIRTIO_FAMFS_F_INTERLEAVE", p::F_INTERLEAVE),
+        ("VIRTIO_FAMFS_FMAP_SIMPLE", p::FMAP_SIMPLE.into()),
+        ("VIRTIO_FAMFS_FMAP_INTERLEAVED", p::FMAP_INTERLEAVED.into()),
         ("VIRTIO_FAMFS_VQ_NOTIFY", p::NOTIFY_QUEUE.into()),
         (
             "VIRTIO_FAMFS_VQ_REQUEST_BASE",

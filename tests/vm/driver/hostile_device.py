@@ -6,7 +6,9 @@ A single-threaded vhost-user backend (QEMU 11.1 vhost-user-test-device-pci,
 virtio-id=6, num_vqs=2, config_size=96) that answers INIT, GETATTR, STATFS
 and the root's READDIR correctly, and then, depending on the name a request
 is about, sends one kind of malformed reply: wrong unique, bad lengths,
-bad attributes, bad directory entries, bad extent maps, E2BIG games.
+bad attributes, bad directory entries, bad extent maps (simple and
+interleaved), E2BIG games, a listing that never ends, a MKDIR answered with
+an existing directory.
 The window region exists (SHMEM) but is never mapped: nothing valid ever
 needs it, and a driver that touched it on a bad map would read garbage.
 
@@ -52,6 +54,18 @@ for i, (name, mode, size) in enumerate([
         ("fmap_e2big_less", S_IFREG, 2 * MB),
         ("fmap_size", S_IFREG, 2 * MB),
         ("fmap_zerolen", S_IFREG, 2 * MB),
+        ("fmap_overlap", S_IFREG, 4 * MB),
+        ("fmap_kind", S_IFREG, 2 * MB),
+        ("fmap_il_overlap", S_IFREG, 4 * MB),
+        ("fmap_il_chunk", S_IFREG, 4 * MB),
+        ("fmap_il_chunk0", S_IFREG, 4 * MB),
+        ("fmap_il_short", S_IFREG, 6 * MB),
+        ("fmap_il_nostrips", S_IFREG, 2 * MB),
+        ("fmap_il_toomany", S_IFREG, 2 * MB),
+        ("fmap_il_nofit", S_IFREG, 6 * MB),
+        ("fmap_il_stripshort", S_IFREG, 4 * MB),
+        ("fmap_striped", S_IFREG, 4 * MB),
+        ("fmap_e2big_huge", S_IFREG, 64 * MB),
         # READDIR replies
         ("dir_namelen0", S_IFDIR, 0),
         ("dir_namelen_big", S_IFDIR, 0),
@@ -63,6 +77,7 @@ for i, (name, mode, size) in enumerate([
         ("dir_repeat", S_IFDIR, 0),
         ("dir_overflow", S_IFDIR, 0),
         ("dir_nul", S_IFDIR, 0),
+        ("dir_endless", S_IFDIR, 0),
 ]):
     NODES[name] = (10 + i, mode, size)
 BY_ID = {v[0]: k for k, v in NODES.items()}
@@ -121,15 +136,30 @@ def bad_listing(name, cookie):
     raise KeyError(name)
 
 
-def fmap(size, extents, nextents=None):
+def endless_listing(cookie, room):
+    # Valid entries that never end: the driver must stop caching them.
+    n = (room - 16 - 8) // 32
+    return readdir_out([dirent(cookie + 1 + i, cookie + 1 + i, 8,
+                               b"%x" % ((cookie + 1 + i) % 0xfffffff))
+                        for i in range(n)], False)
+
+
+def fmap(size, extents, nextents=None, kind=0):
     n = len(extents) if nextents is None else nextents
-    return struct.pack("<QII", size, n, 0) + b"".join(
+    return struct.pack("<QII", size, n, kind) + b"".join(
         struct.pack("<QQ", o, l) for o, l in extents)
+
+
+def interleaved(size, chunk, strips, nextents=None):
+    n = len(strips) if nextents is None else nextents
+    return struct.pack("<QIIQ", size, n, 1, chunk) + b"".join(
+        struct.pack("<QQ", o, l) for o, l in strips)
 
 
 class Device:
     def __init__(self):
         self.unique_bad = False
+        self.interleave = False  # the driver accepted F_INTERLEAVE
 
     def handle(self, req, room):
         """req: readable bytes; room: writable bytes.
@@ -187,6 +217,8 @@ class Device:
             cookie = struct.unpack_from("<Q", body)[0]
             if nodeid == 1:
                 return ok(root_listing(cookie))
+            if BY_ID[nodeid] == "dir_endless":
+                return ok(endless_listing(cookie, room))
             return ok(bad_listing(BY_ID[nodeid], cookie))
         if opcode == 6:
             name = BY_ID.get(nodeid)
@@ -210,12 +242,46 @@ class Device:
             if name == "fmap_e2big_loop":
                 return (fmap(size, [], nextents=min(have + 1, MAX_EXT)), 7,
                         unique, None, None)
+            if name == "fmap_e2big_huge":
+                # More extents than max_extents: cannot be mapped here.
+                return (fmap(size, [], nextents=MAX_EXT + 1), 7, unique, None, None)
             if name == "fmap_e2big_less":
                 return (fmap(size, [], nextents=1), 7, unique, None, None)
             if name == "fmap_size":
                 return ok(fmap(size * 2, [(META, 4 * MB)]))
             if name == "fmap_zerolen":
                 return ok(fmap(size, [(META, 0), (META, 2 * MB)]))
+            if name == "fmap_overlap":
+                return ok(fmap(size, [(META + 2 * MB, 2 * MB), (META, 4 * MB)]))
+            if name == "fmap_kind":
+                return ok(fmap(size, good, kind=7))
+            il = lambda *a, **k: ok(interleaved(size, *a, **k))
+            if name == "fmap_il_overlap":
+                return il(2 * MB, [(META, 4 * MB), (META + 2 * MB, 4 * MB)])
+            if name == "fmap_il_chunk":
+                return il(3 * MB, [(META, 4 * MB), (META + 8 * MB, 4 * MB)])
+            if name == "fmap_il_chunk0":
+                return il(0, [(META, 4 * MB), (META + 8 * MB, 4 * MB)])
+            if name == "fmap_il_short":
+                return il(2 * MB, [(META, 2 * MB), (META + 8 * MB, 2 * MB)])
+            if name == "fmap_il_nostrips":
+                return il(2 * MB, [])
+            if name == "fmap_il_toomany":
+                return il(2 * MB, [(META, 2 * MB)], nextents=MAX_EXT + 1)
+            if name == "fmap_il_nofit":
+                return il(2 * MB, [(META, 4 * MB)], nextents=3)
+            if name == "fmap_il_stripshort":
+                # A 4 MiB chunk: neither 2 MiB strip holds one.
+                return il(4 * MB, [(META, 2 * MB), (META + 8 * MB, 2 * MB)])
+            if name == "fmap_striped":
+                if not self.interleave:
+                    return err(5)
+                return il(2 * MB, [(META, 2 * MB), (META + 8 * MB, 2 * MB)])
+            return err(5)
+        if opcode == 8:
+            # MKDIR answered with an existing directory's attributes.
+            nid, mode, size = NODES["dir_type"]
+            return ok(attr(nid, mode, size, 0o755))
             return err(5)
         return err(38)
 
@@ -273,9 +339,11 @@ class Backend:
 
     def dispatch(self, req, flags, body, fds):
         acked = False
-        if req == 1:    # GET_FEATURES: VERSION_1 | PROTOCOL_FEATURES | NOTIFY
-            self.reply(req, struct.pack("<Q", (1 << 32) | (1 << 30) | 1))
+        if req == 1:    # GET_FEATURES: VERSION_1 | PROTOCOL_FEATURES | NOTIFY | INTERLEAVE
+            self.reply(req, struct.pack("<Q", (1 << 32) | (1 << 30) | 1 | 2))
             acked = True
+        elif req == 2:  # SET_FEATURES
+            self.dev.interleave = bool(struct.unpack_from("<Q", body)[0] & 2)
         elif req == 15:  # GET_PROTOCOL_FEATURES: MQ REPLY_ACK BACKEND_REQ CONFIG SHMEM
             self.reply(req, struct.pack("<Q", 1 | 8 | 32 | (1 << 9) | (1 << 22)))
             acked = True
@@ -285,7 +353,7 @@ class Backend:
         elif req == 24:  # GET_CONFIG
             off, sz, fl = struct.unpack_from("<III", body)
             cfg = (b"hostile".ljust(36, b"\0") +
-                   struct.pack("<II", 1, 0) + b"\x42" * 16 +
+                   struct.pack("<II", 1, 2) + b"\x42" * 16 +
                    struct.pack("<IQQQII", 0x464d4146, DEV_SIZE, ALLOC, META,
                                MAX_EXT, 0x10000))
             data = cfg[off:off + sz].ljust(sz, b"\0")

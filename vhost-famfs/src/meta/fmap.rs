@@ -211,9 +211,47 @@ impl Fmap {
         Ok(())
     }
 
+    /// How many extents `expand(size)` returns, found without expanding:
+    /// an interleaved map's chunk count is bounded only by the device.
+    /// Call only on a validated map.
+    pub fn expanded_len(&self, size: u64) -> u64 {
+        match self {
+            // At most MAX_EXTENTS ranges: expanding is cheap and exact.
+            Fmap::Simple(_) => self.expand(size).len() as u64,
+            Fmap::Interleaved { chunk_size, strips } => {
+                let chunks = size.div_ceil(*chunk_size);
+                let n = strips.len() as u64;
+                if chunks == 0 {
+                    return 0;
+                }
+                if n == 1 {
+                    return 1;
+                }
+                // Chunk k and k + 1 merge only inside one row (k % n < n - 1),
+                // where strip j + 1 starts right after strip j's chunk; across
+                // rows they never do, as strips 0 and n - 1 cannot overlap.
+                let merges: u64 = (0..n - 1)
+                    .filter(|&j| {
+                        let j = j as usize;
+                        strips[j].offset + chunk_size == strips[j + 1].offset
+                    })
+                    .map(|j| {
+                        // Boundaries k in [0, chunks - 2] with k % n == j.
+                        if chunks >= j + 2 {
+                            (chunks - 2 - j) / n + 1
+                        } else {
+                            0
+                        }
+                    })
+                    .sum();
+                chunks - merges
+            }
+        }
+    }
+
     /// The device ranges backing file bytes `[0, size)`, in file order,
     /// with neighbours merged. Interleaved maps become their chunks.
-    /// Call only on a validated map.
+    /// Call only on a validated map, and check `expanded_len` first.
     pub fn expand(&self, size: u64) -> Vec<Extent> {
         let mut out: Vec<Extent> = Vec::new();
         let mut push = |e: Extent| match out.last_mut() {
@@ -353,6 +391,30 @@ mod tests {
         fn simple_maps_round_trip(units in proptest::collection::vec((5u64..2000, 1u64..8), 0..=16)) {
             let f = Fmap::Simple(units.iter().map(|&(o, l)| ext(o, l)).collect());
             prop_assert_eq!(Fmap::decode(&f.encode()).unwrap(), f);
+        }
+
+        #[test]
+        fn expanded_len_counts_what_expand_returns(
+            chunks in 0u64..200,
+            cs in 1u64..4,
+            gaps in proptest::collection::vec(0u64..2, 1..8),
+        ) {
+            // Strips laid out left to right, each `rows` chunks long, with
+            // or without a gap after it: adjacent strips make chunks merge.
+            let n = gaps.len() as u64;
+            let rows = chunks.div_ceil(n).max(1) * cs;
+            let mut at = 10;
+            let strips = gaps
+                .iter()
+                .map(|&g| {
+                    let e = ext(at, rows);
+                    at += rows + g;
+                    e
+                })
+                .collect();
+            let f = Fmap::Interleaved { chunk_size: cs * MIB2, strips };
+            let size = chunks * cs * MIB2;
+            prop_assert_eq!(f.expanded_len(size), f.expand(size).len() as u64);
         }
 
         #[test]

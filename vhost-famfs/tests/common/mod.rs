@@ -382,6 +382,8 @@ pub struct Opts {
     /// Virtqueues to set up: the notification queue and the request
     /// queues (the daemon must offer at least this many).
     pub queues: usize,
+    /// Accept F_INTERLEAVE (compact striped maps).
+    pub interleave: bool,
 }
 
 impl Opts {
@@ -396,6 +398,7 @@ impl Opts {
             event_idx: true,
             notify: true,
             queues: 2,
+            interleave: true,
         }
     }
 }
@@ -430,6 +433,7 @@ impl Vm {
             0
         );
         assert_ne!(offered & (1 << F_NOTIFY), 0);
+        assert_ne!(offered & (1 << F_INTERLEAVE), 0);
         assert_ne!(offered & (1 << VIRTIO_RING_F_INDIRECT_DESC), 0);
         assert_ne!(offered & (1 << VIRTIO_RING_F_EVENT_IDX), 0);
         let mut features = offered;
@@ -438,6 +442,9 @@ impl Vm {
         }
         if !opts.notify {
             features &= !(1 << F_NOTIFY);
+        }
+        if !opts.interleave {
+            features &= !(1 << F_INTERLEAVE);
         }
         fe.set_features(features).unwrap();
 
@@ -654,15 +661,41 @@ impl Vm {
         Ok(parse_readdir(&p))
     }
 
-    /// GET_FMAP: (error, fmap_out, extents); fmap_out is zero if absent.
+    /// GET_FMAP of a simple map: (error, fmap_out, extents); fmap_out is
+    /// zero if absent.
     pub fn get_fmap(&mut self, node: u64, cap: u32) -> (i32, FmapOut, Vec<(u64, u64)>) {
+        let (err, out, chunk, exts) = self.get_fmap_any(node, cap);
+        assert_eq!(chunk, None, "interleaved reply");
+        (err, out, exts)
+    }
+
+    /// GET_FMAP of any map: (error, fmap_out, chunk size if interleaved,
+    /// extents or strips).
+    pub fn get_fmap_any(
+        &mut self,
+        node: u64,
+        cap: u32,
+    ) -> (i32, FmapOut, Option<u64>, Vec<(u64, u64)>) {
         let (h, p) = self.request(OP_GET_FMAP, node, &[], cap);
-        let head = std::mem::size_of::<FmapOut>();
+        let err = h.error.to_native() as i32;
+        let mut head = std::mem::size_of::<FmapOut>();
         if p.len() < head {
             assert!(p.is_empty(), "partial fmap_out");
-            return (h.error.to_native() as i32, zeroed(), Vec::new());
+            return (err, zeroed(), None, Vec::new());
         }
         let out: FmapOut = parse(&p);
+        let mut chunk = None;
+        if err == 0 && out.kind.to_native() == FMAP_INTERLEAVED {
+            let ie: FmapInterleave = parse(&p[head..]);
+            chunk = Some(ie.chunk_size.to_native());
+            head += std::mem::size_of::<FmapInterleave>();
+        } else {
+            let kind = out.kind.to_native();
+            assert!(
+                kind == FMAP_SIMPLE || kind == FMAP_INTERLEAVED,
+                "kind {kind}"
+            );
+        }
         assert_eq!((p.len() - head) % 16, 0);
         let exts = p[head..]
             .chunks(std::mem::size_of::<Extent>())
@@ -671,7 +704,7 @@ impl Vm {
                 (e.offset.to_native(), e.len.to_native())
             })
             .collect();
-        (h.error.to_native() as i32, out, exts)
+        (err, out, chunk, exts)
     }
 
     pub fn create(&mut self, parent: u64, name: &str, size: u64) -> Result<Attr, i32> {
