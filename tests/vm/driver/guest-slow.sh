@@ -83,6 +83,21 @@ t=$(since $t0)
 le "$t" 1.5 || fail "killed stat took $t s"
 echo "GUEST-CHECK: PASS killed stat returned in $t s"
 
+# The device goes away while a request waits: the waiter fails at once.
+stat $M/stall >/dev/null 2>/tmp/err &
+pid=$!
+sleep 2
+kill -0 $pid 2>/dev/null || fail "stat did not wait"
+DRV=/sys/bus/virtio/drivers/virtio_famfs
+t0=$(now)
+basename "$(readlink -f $DRV/virtio*)" >$DRV/unbind || fail "unbind"
+if wait $pid; then fail "stat worked after unbind"; fi
+t=$(since $t0)
+echo "waiting stat after unbind: $(cat /tmp/err) after $t s"
+grep -q "No such device" /tmp/err || fail "stat error is not ENODEV"
+le "$t" 2 || fail "unbind with a waiting stat took $t s"
+echo "GUEST-CHECK: PASS a waiting stat fails with ENODEV when the device goes"
+
 umount $M || fail "umount"
 rmmod virtio_famfs || fail "rmmod"
 if dmesg | grep -q "blocked for more than"; then fail "hung task report"; fi
