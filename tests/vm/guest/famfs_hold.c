@@ -3,7 +3,9 @@
  * famfs_hold: holds a famfs file across the removal of its device, inside
  * a guest. Build static on the host: gcc -O2 -static -o ... this.c
  *
- *   famfs_hold map FILE DIR    mmap FILE shared, touch every page, create
+ *   famfs_hold map FILE DIR    mmap FILE shared and writable, touch every
+ *                              page (a read, then the same byte written
+ *                              back, so write faults run too), create
  *                              DIR/ready-map, wait for DIR/go, touch the
  *                              mapping again: that must raise SIGBUS
  *   famfs_hold open FILE DIR   open FILE, mmap and touch it, munmap it but
@@ -32,14 +34,22 @@ static void on_sigbus(int sig)
 	siglongjmp(bus_jmp, sig);
 }
 
-/* Reads one byte of every page; returns the sum so it is not optimized out. */
-static unsigned long touch(const volatile unsigned char *p, size_t len)
+/*
+ * Reads one byte of every page, and writes it back unchanged if @write;
+ * returns the sum so the reads are not optimized out.
+ */
+static unsigned long touch(volatile unsigned char *p, size_t len, int write)
 {
 	unsigned long sum = 0;
+	unsigned char c;
 	size_t off;
 
-	for (off = 0; off < len; off += 4096)
-		sum += p[off];
+	for (off = 0; off < len; off += 4096) {
+		c = p[off];
+		sum += c;
+		if (write)
+			p[off] = c;
+	}
 	return sum;
 }
 
@@ -63,7 +73,7 @@ static void wait_go(const char *dir)
 		usleep(100 * 1000);
 }
 
-static void *map_file(int fd, size_t *len)
+static void *map_file(int fd, size_t *len, int prot)
 {
 	struct stat st;
 	void *p;
@@ -73,7 +83,7 @@ static void *map_file(int fd, size_t *len)
 		exit(1);
 	}
 	*len = st.st_size;
-	p = mmap(NULL, *len, PROT_READ, MAP_SHARED, fd, 0);
+	p = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		printf("FAIL hold: mmap: %s\n", strerror(errno));
 		exit(1);
@@ -88,8 +98,8 @@ static int hold_map(int fd, const char *dir)
 	size_t len;
 	void *p;
 
-	p = map_file(fd, &len);
-	sum = touch(p, len);
+	p = map_file(fd, &len, PROT_READ | PROT_WRITE);
+	sum = touch(p, len, 1);
 	printf("hold map: touched %zu bytes (sum %lu)\n", len, sum);
 	fflush(stdout);
 	sigaction(SIGBUS, &sa, NULL);
@@ -99,7 +109,7 @@ static int hold_map(int fd, const char *dir)
 		printf("hold map: SIGBUS on the first touch after removal\n");
 		return 0;
 	}
-	sum = touch(p, len);
+	sum = touch(p, len, 0);
 	printf("FAIL hold map: the mapping is still readable (sum %lu)\n", sum);
 	return 1;
 }
@@ -111,9 +121,9 @@ static int hold_open(int fd, const char *dir)
 	ssize_t n;
 	void *p;
 
-	p = map_file(fd, &len);
+	p = map_file(fd, &len, PROT_READ);
 	printf("hold open: touched %zu bytes (sum %lu), unmapping\n", len,
-	       touch(p, len));
+	       touch(p, len, 0));
 	munmap(p, len);
 	fflush(stdout);
 	mark(dir, "ready-open");
@@ -135,7 +145,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s map|open FILE DIR\n", argv[0]);
 		return 2;
 	}
-	fd = open(argv[2], O_RDONLY);
+	fd = open(argv[2], strcmp(argv[1], "map") ? O_RDONLY : O_RDWR);
 	if (fd < 0) {
 		printf("FAIL hold: open %s: %s\n", argv[2], strerror(errno));
 		return 1;
