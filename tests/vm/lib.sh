@@ -196,7 +196,9 @@ dmesg -r | grep '^<[0-4]>' | sed 's/^/GUEST-KLOG: /'
 echo
 echo "GUEST-TAINTED: $(cat /proc/sys/kernel/tainted)"
 echo "GUEST-RESULT: $result"
-poweroff -f
+# A lock an oops left held would block sync, and poweroff -f syncs first.
+timeout 10 sync || true
+poweroff -n -f
 EOF
 }
 
