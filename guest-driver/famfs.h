@@ -19,6 +19,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -40,7 +41,7 @@
 #define FAMFS_READDIR_REFETCH	4	/* new fetches per readdir call */
 #define FAMFS_DIR_MAX_ENTRIES	262144
 
-/* Counters shown in debugfs; the names are a stable interface. */
+/* Counters shown in debugfs: diagnostics, not ABI (README.md). */
 enum famfs_stat {
 	FAMFS_STAT_REQ_INIT,
 	FAMFS_STAT_REQ_STATFS,
@@ -60,6 +61,11 @@ enum famfs_stat {
 	FAMFS_STAT_NR
 };
 
+/* Per-CPU, so that the fault path never bounces a shared cache line. */
+struct famfs_stats {
+	u64 v[FAMFS_STAT_NR];
+};
+
 struct famfs_vdev;
 struct famfs_window;
 
@@ -70,7 +76,9 @@ struct famfs_vq {
 	spinlock_t lock;		/* vq, inflight, broken checks */
 	struct list_head inflight;	/* requests the device owns */
 	atomic_t slots;			/* requests that may still be added */
-	wait_queue_head_t slot_wait;
+	wait_queue_head_t slot_wait;	/* also: kicking reached 0 */
+	atomic_t kicking;		/* notifies outside the lock */
+	unsigned long progress;		/* jiffies of the last reply */
 	char name[24];
 };
 
@@ -82,7 +90,10 @@ struct famfs_vdev {
 	struct kref kref;
 	struct list_head list;		/* famfs_devices, by tag */
 	struct virtio_device *vdev;	/* NULL once removed */
+	struct device *dev;		/* for messages; outlives removal */
+	bool removed;			/* remove() has begun */
 	char tag[VIRTIO_FAMFS_TAG_SIZE + 1];
+	unsigned int timeout_s;		/* mount option; 0: module parameter */
 
 	/* Configuration, read once at probe. */
 	u32 cfg_flags;
@@ -101,16 +112,17 @@ struct famfs_vdev {
 	struct virtio_famfs_notify *notify_bufs;
 	bool broken;			/* every request fails with -EIO */
 
-	/* The DAX window (region 0). */
+	/* The DAX window (region 0); pagemap and dax_dev live with fdev. */
 	struct dax_device *dax_dev;
+	struct famfs_window *window;	/* its pagemap (famfs_vio.c) */
 	void *window_kaddr;
 	phys_addr_t window_phys;
 	u64 window_len;			/* bytes covered by struct pages */
-	struct famfs_window *window;	/* its pagemap (famfs_vio.c) */
 	const char *no_window;		/* why the file system cannot mount */
 
 	/* Session state, set by the first INIT that succeeds. */
 	struct mutex init_lock;
+	struct famfs_req *init_req;	/* INIT still owned by the device */
 	bool ready;			/* smp_load_acquire() */
 	u64 root_nodeid;
 	u32 readdir_bytes;
@@ -120,13 +132,22 @@ struct famfs_vdev {
 	atomic64_t ns_seq;
 	atomic64_t log_generation;
 
+	/* Mounted super blocks, to cut them off when the device goes. */
+	struct mutex sb_lock;
+	struct list_head sbs;
+
 	struct dentry *debugfs;
-	atomic64_t stats[FAMFS_STAT_NR];
+	struct famfs_stats __percpu *stats;
 };
 
 static inline void famfs_stat_inc(struct famfs_vdev *fdev, enum famfs_stat s)
 {
-	atomic64_inc(&fdev->stats[s]);
+	this_cpu_inc(fdev->stats->v[s]);
+}
+
+static inline bool famfs_vdev_gone(struct famfs_vdev *fdev)
+{
+	return READ_ONCE(fdev->removed);
 }
 
 static inline bool famfs_vdev_ready(struct famfs_vdev *fdev)
@@ -164,6 +185,7 @@ struct famfs_req {
 	struct famfs_vq *q;
 	int status;			/* 0, or -EIO if failed by the driver */
 	unsigned int used;		/* used length the device reported */
+	u64 unique;
 	void *in;
 	size_t in_len;
 	void *out;
@@ -194,13 +216,18 @@ int famfs_req_send(struct famfs_vdev *fdev, struct famfs_req *req,
 int famfs_vdev_start(struct famfs_vdev *fdev);
 struct famfs_vdev *famfs_vdev_get_by_tag(const char *tag);
 void famfs_vdev_put(struct famfs_vdev *fdev);
+void famfs_vdev_add_sb(struct famfs_vdev *fdev, struct super_block *sb);
+void famfs_vdev_del_sb(struct famfs_vdev *fdev, struct super_block *sb);
 int famfs_vio_init(void);
 void famfs_vio_exit(void);
 
-/* Per super block. */
+/* Per super block; allocated with the fs_context, options parsed into it. */
 struct famfs_sb_info {
 	struct famfs_vdev *fdev;
+	struct super_block *sb;
+	struct list_head node;		/* famfs_vdev.sbs */
 	struct timespec64 mount_time;	/* famfs keeps no timestamps */
+	unsigned int timeout_s;		/* -o timeout=, 0 if not given */
 	bool allow_suid;		/* show setuid/setgid bits (option) */
 };
 
@@ -303,6 +330,7 @@ int famfs_hash_inode(struct inode *inode, u64 nodeid);
 void famfs_dir_changed(struct inode *dir);
 int famfs_getattr(struct mnt_idmap *idmap, const struct path *path,
 		  struct kstat *stat, u32 request_mask, unsigned int flags);
+void famfs_sb_shutdown(struct super_block *sb);
 
 /* famfs_file.c */
 extern const struct file_operations famfs_file_operations;
@@ -311,5 +339,6 @@ extern const struct address_space_operations famfs_dax_aops;
 int famfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		  struct iattr *attr);
 void famfs_fmap_free(struct famfs_inode *fi);
+void famfs_inode_shutdown(struct inode *inode);
 
 #endif /* _FAMFS_H */

@@ -48,8 +48,9 @@ static int famfs_bad_fmap(struct famfs_vdev *fdev, u64 nodeid,
 			  const char *why, u64 val)
 {
 	famfs_stat_inc(fdev, FAMFS_STAT_REQ_ERRORS);
-	pr_err_ratelimited("%s: invalid GET_FMAP reply for node %llu: %s (%llu)\n",
-			   fdev->tag, nodeid, why, val);
+	dev_err_ratelimited(fdev->dev,
+			    "%s: invalid GET_FMAP reply for node %llu: %s (%llu)\n",
+			    fdev->tag, nodeid, why, val);
 	return -EIO;
 }
 
@@ -272,7 +273,9 @@ static int famfs_fmap_get(struct inode *inode)
 	if (READ_ONCE(fi->bad))
 		return -EIO;
 
-	mutex_lock(&fi->fmap_lock);
+	/* Killable: the holder may be waiting for a slow device. */
+	if (mutex_lock_killable(&fi->fmap_lock))
+		return -EINTR;
 	if (!fi->fmap && !fi->pending) {
 		err = famfs_fmap_fetch(inode, &fmap);
 		if (!err) {
@@ -337,6 +340,8 @@ static int famfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 	iomap->dax_dev = famfs_sb_vdev(inode->i_sb)->dax_dev;
 	iomap->bdev = NULL;
 	iomap->flags = 0;
+	if (famfs_vdev_gone(famfs_sb_vdev(inode->i_sb)))
+		return -ENODEV;
 	if (!fmap) {
 		/* Created on the device since the caller looked: fetch. */
 		if (flags & IOMAP_NOWAIT)
@@ -502,6 +507,8 @@ static vm_fault_t famfs_fault(struct vm_fault *vmf, unsigned int order)
 
 	if (order && order != PMD_ORDER)
 		return VM_FAULT_FALLBACK;
+	if (famfs_vdev_gone(fdev))
+		return VM_FAULT_SIGBUS;
 	/* Only a file created after it was mapped has no map yet. */
 	err = famfs_fmap_get(inode);
 	if (err)
@@ -511,7 +518,10 @@ static vm_fault_t famfs_fault(struct vm_fault *vmf, unsigned int order)
 			return VM_FAULT_SIGBUS;
 		sb_start_pagefault(inode->i_sb);
 	}
+	/* Shared: famfs_inode_shutdown() excludes faults with it. */
+	filemap_invalidate_lock_shared(inode->i_mapping);
 	ret = dax_iomap_fault(vmf, order, &pfn, NULL, &famfs_iomap_ops);
+	filemap_invalidate_unlock_shared(inode->i_mapping);
 	if (write)
 		sb_end_pagefault(inode->i_sb);
 
@@ -554,6 +564,8 @@ static int famfs_file_mmap(struct file *file, struct vm_area_struct *vma)
 	struct inode *inode = file_inode(file);
 	int err;
 
+	if (famfs_vdev_gone(famfs_sb_vdev(inode->i_sb)))
+		return -ENODEV;
 	if ((vma->vm_flags & VM_SHARED) && (vma->vm_flags & VM_MAYWRITE)) {
 		err = famfs_write_denied(inode);
 		if (err)
@@ -586,9 +598,45 @@ static int famfs_fsync(struct file *file, loff_t start, loff_t end,
 {
 	int err;
 
+	/* Removal wrote back what was dirty and took the entries away. */
+	if (famfs_vdev_gone(famfs_sb_vdev(file_inode(file)->i_sb)))
+		return -ENODEV;
 	err = file_write_and_wait_range(file, start, end);
 	famfs_fence_writes();
 	return err;
+}
+
+/**
+ * famfs_inode_shutdown - cut a regular file off a window that is going away
+ * @inode: the inode, referenced; the device is marked removed and its dax
+ *	device killed, so no new fault or I/O can reach the window
+ *
+ * fs-dax mappings hold no page references in this kernel: every user PTE
+ * and PMD is zapped (the next touch faults and gets SIGBUS), what they
+ * dirtied is written back, and every DAX entry is removed, which detaches
+ * the struct pages, before the window's pagemap can go.
+ */
+void famfs_inode_shutdown(struct inode *inode)
+{
+	struct address_space *mapping = inode->i_mapping;
+	struct page *page;
+
+	filemap_invalidate_lock(mapping);
+	unmap_mapping_range(mapping, 0, 0, 1);
+	/* Pages pinned by get_user_pages() must be let go first. */
+	while ((page = dax_layout_busy_page(mapping)) != NULL) {
+		filemap_invalidate_unlock(mapping);
+		wait_var_event(&page->_refcount, page_ref_count(page) == 1);
+		filemap_invalidate_lock(mapping);
+	}
+	/*
+	 * The device is still there (remove() resets it later): what the
+	 * mappings stored reaches the memory, as at umount (spec section 8).
+	 */
+	filemap_fdatawrite(mapping);
+	famfs_fence_writes();
+	truncate_inode_pages(mapping, 0);
+	filemap_invalidate_unlock(mapping);
 }
 
 /* ---- open, release and sizes ------------------------------------------- */
@@ -601,6 +649,8 @@ static int famfs_file_open(struct inode *inode, struct file *file)
 	err = generic_file_open(inode, file);
 	if (err)
 		return err;
+	if (famfs_vdev_gone(famfs_sb_vdev(inode->i_sb)))
+		return -ENODEV;
 	if (READ_ONCE(fi->bad))
 		return -EIO;
 	err = famfs_fmap_get(inode);

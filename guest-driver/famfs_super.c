@@ -36,8 +36,8 @@ static int famfs_bad_node(struct famfs_vdev *fdev, const char *op,
 			  const char *why, u64 val)
 {
 	famfs_stat_inc(fdev, FAMFS_STAT_REQ_ERRORS);
-	pr_err_ratelimited("%s: invalid %s reply: %s (%llu)\n", fdev->tag, op,
-			   why, val);
+	dev_err_ratelimited(fdev->dev, "%s: invalid %s reply: %s (%llu)\n",
+			    fdev->tag, op, why, val);
 	return -EIO;
 }
 
@@ -163,8 +163,9 @@ struct inode *famfs_iget(struct super_block *sb,
 	    (S_ISREG(mode) && i_size_read(inode) != le64_to_cpu(attr->size))) {
 		FAMFS_I(inode)->bad = true;
 		famfs_stat_inc(famfs_sb_vdev(sb), FAMFS_STAT_REQ_ERRORS);
-		pr_err_ratelimited("%s: node %llu changed type or size\n",
-				   famfs_sb_vdev(sb)->tag, nodeid);
+		dev_err_ratelimited(famfs_sb_vdev(sb)->dev,
+				    "%s: node %llu changed type or size\n",
+				    famfs_sb_vdev(sb)->tag, nodeid);
 		iput(inode);
 		return ERR_PTR(-EIO);
 	}
@@ -214,8 +215,9 @@ int famfs_hash_inode(struct inode *inode, u64 nodeid)
 	other = ilookup5(inode->i_sb, nodeid, famfs_inode_test, &nodeid);
 	if (other) {
 		iput(other);
-		pr_err_ratelimited("%s: new node %llu is already known\n",
-				   famfs_sb_vdev(inode->i_sb)->tag, nodeid);
+		dev_err_ratelimited(famfs_sb_vdev(inode->i_sb)->dev,
+				    "%s: new node %llu is already known\n",
+				    famfs_sb_vdev(inode->i_sb)->tag, nodeid);
 		return -EIO;
 	}
 	FAMFS_I(inode)->nodeid = nodeid;
@@ -508,7 +510,10 @@ static int famfs_readdir(struct file *file, struct dir_context *ctx)
 	struct famfs_dir_cache *dc = &fi->dir;
 	int err = 0, refetch = 0;
 
-	mutex_lock(&fi->dir_lock);
+	if (famfs_vdev_gone(fdev))
+		return -ENODEV;
+	if (mutex_lock_killable(&fi->dir_lock))
+		return -EINTR;
 	/* Without notifications every new listing asks the device. */
 	if (!fdev->notify && ctx->pos <= 2)
 		dc->eof = false;
@@ -674,6 +679,8 @@ int famfs_getattr(struct mnt_idmap *idmap, const struct path *path,
 	struct virtio_famfs_attr attr;
 	u64 seq = famfs_ns_seq(fdev);
 
+	if (famfs_vdev_gone(fdev))
+		return -ENODEV;
 	if (S_ISDIR(inode->i_mode) && READ_ONCE(fi->attr_seq) != seq &&
 	    !(flags & AT_STATX_DONT_SYNC)) {
 		if (!famfs_getattr_req(fdev, fi->nodeid, &attr, S_IFDIR)) {
@@ -778,8 +785,14 @@ out:
 
 static int famfs_show_options(struct seq_file *m, struct dentry *root)
 {
-	if (FAMFS_SB(root->d_sb)->allow_suid)
+	struct famfs_sb_info *sbi = FAMFS_SB(root->d_sb);
+	unsigned int timeout_s = READ_ONCE(sbi->fdev->timeout_s);
+
+	if (sbi->allow_suid)
 		seq_puts(m, ",allow_suid");
+	/* The device's, which a later mount or remount may have changed. */
+	if (timeout_s)
+		seq_printf(m, ",timeout=%u", timeout_s);
 	return 0;
 }
 
@@ -799,6 +812,7 @@ static int famfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	struct inode *root;
 	int err;
 
+	sbi->sb = sb;
 	sb->s_magic = FAMFS_SUPER_MAGIC;
 	sb->s_op = &famfs_super_operations;
 	sb->s_d_op = &famfs_dentry_operations;
@@ -831,45 +845,38 @@ static int famfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	return 0;
 }
 
-/* ---- mount options ---------------------------------------------------- */
-
-/*
- * "suid"/"nosuid" never reach a file system (mount(8) turns them into
- * MS_NOSUID), hence a name of our own.
+/**
+ * famfs_sb_shutdown - cut every regular file of @sb off the window
+ * @sb: a mounted super block whose device is being removed
+ *
+ * Called with the device marked removed, so no new mapping can appear;
+ * inodes being evicted are skipped, their eviction truncates them.
  */
-enum famfs_param {
-	FAMFS_OPT_ALLOW_SUID,
-};
-
-static const struct fs_parameter_spec famfs_fs_parameters[] = {
-	fsparam_flag("allow_suid", FAMFS_OPT_ALLOW_SUID),
-	{}
-};
-
-/* Options parsed into fc->fs_private, used when the super block is set up. */
-struct famfs_fs_opts {
-	bool allow_suid;
-};
-
-static int famfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
+void famfs_sb_shutdown(struct super_block *sb)
 {
-	struct famfs_fs_opts *opts = fc->fs_private;
-	struct fs_parse_result result;
-	int opt;
+	struct inode *inode, *done = NULL;
 
-	opt = fs_parse(fc, famfs_fs_parameters, param, &result);
-	if (opt < 0)
-		return opt;
-	if (opt == FAMFS_OPT_ALLOW_SUID)
-		opts->allow_suid = true;
-	return 0;
-}
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		spin_lock(&inode->i_lock);
+		if ((inode->i_state & (I_FREEING | I_WILL_FREE | I_NEW)) ||
+		    !S_ISREG(inode->i_mode)) {
+			spin_unlock(&inode->i_lock);
+			continue;
+		}
+		__iget(inode);
+		spin_unlock(&inode->i_lock);
+		spin_unlock(&sb->s_inode_list_lock);
 
-static bool famfs_fc_allow_suid(struct fs_context *fc)
-{
-	const struct famfs_fs_opts *opts = fc->fs_private;
-
-	return opts->allow_suid;
+		/* Dropped here, not under the list lock: iput() may evict. */
+		iput(done);
+		famfs_inode_shutdown(inode);
+		done = inode;
+		cond_resched();
+		spin_lock(&sb->s_inode_list_lock);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	iput(done);
 }
 
 static int famfs_test_super(struct super_block *sb, struct fs_context *fc)
@@ -881,7 +888,7 @@ static int famfs_test_super(struct super_block *sb, struct fs_context *fc)
 
 static int famfs_get_tree(struct fs_context *fc)
 {
-	struct famfs_sb_info *sbi;
+	struct famfs_sb_info *sbi = fc->s_fs_info;
 	struct famfs_vdev *fdev;
 	struct super_block *sb;
 	int err;
@@ -893,20 +900,22 @@ static int famfs_get_tree(struct fs_context *fc)
 		errorfc(fc, "no virtio-famfs device with tag \"%s\"", fc->source);
 		return -ENOENT;
 	}
-	sbi = kzalloc(sizeof(*sbi), GFP_KERNEL);
-	if (!sbi) {
-		famfs_vdev_put(fdev);
-		return -ENOMEM;
-	}
-	sbi->fdev = fdev;
-	sbi->allow_suid = famfs_fc_allow_suid(fc);
-	fc->s_fs_info = sbi;	/* famfs_free_fc() drops it if unused */
+	sbi->fdev = fdev;	/* famfs_free_fc() drops it if unused */
+	if (sbi->timeout_s)
+		WRITE_ONCE(fdev->timeout_s, sbi->timeout_s);
 
 	if (fdev->no_window) {
 		errorfc(fc, "tag %s: %s", fdev->tag, fdev->no_window);
 		return -ENXIO;
 	}
 	err = famfs_vdev_start(fdev);
+	if (err == -EINTR)
+		return err;
+	if (err == -ETIMEDOUT) {
+		errorfc(fc, "tag %s: no reply to INIT in time; the next mount waits again",
+			fdev->tag);
+		return err;
+	}
 	if (err) {
 		errorfc(fc, "tag %s: the device failed to initialize: %d",
 			fdev->tag, err);
@@ -927,6 +936,7 @@ static int famfs_get_tree(struct fs_context *fc)
 			return err;
 		}
 		sb->s_flags |= SB_ACTIVE;
+		famfs_vdev_add_sb(fdev, sb);
 	} else if ((fc->sb_flags ^ sb->s_flags) & SB_RDONLY) {
 		deactivate_locked_super(sb);
 		errorfc(fc, "tag %s: already mounted %s", fdev->tag,
@@ -946,16 +956,19 @@ static int famfs_get_tree(struct fs_context *fc)
 static int famfs_reconfigure(struct fs_context *fc)
 {
 	struct famfs_vdev *fdev = famfs_sb_vdev(fc->root->d_sb);
+	struct famfs_sb_info *opts = fc->s_fs_info;
 
 	if (!(fc->sb_flags & SB_RDONLY) && famfs_vdev_read_only(fdev)) {
 		errorfc(fc, "tag %s: the device is read-only", fdev->tag);
 		return -EROFS;
 	}
-	if (famfs_fc_allow_suid(fc) != FAMFS_SB(fc->root->d_sb)->allow_suid) {
+	if (opts->allow_suid != FAMFS_SB(fc->root->d_sb)->allow_suid) {
 		errorfc(fc, "tag %s: allow_suid cannot change on remount",
 			fdev->tag);
 		return -EINVAL;
 	}
+	if (opts->timeout_s)
+		WRITE_ONCE(fdev->timeout_s, opts->timeout_s);
 	return 0;
 }
 
@@ -964,10 +977,51 @@ static void famfs_free_fc(struct fs_context *fc)
 	struct famfs_sb_info *sbi = fc->s_fs_info;
 
 	if (sbi) {
-		famfs_vdev_put(sbi->fdev);
+		if (sbi->fdev)
+			famfs_vdev_put(sbi->fdev);
 		kfree(sbi);
 	}
-	kfree(fc->fs_private);
+}
+
+/* ---- mount options ---------------------------------------------------- */
+
+/*
+ * "suid"/"nosuid" never reach a file system (mount(8) turns them into
+ * MS_NOSUID), hence a name of our own for allow_suid.
+ */
+enum famfs_param {
+	FAMFS_OPT_ALLOW_SUID,
+	FAMFS_OPT_TIMEOUT,
+};
+
+static const struct fs_parameter_spec famfs_fs_parameters[] = {
+	fsparam_flag("allow_suid", FAMFS_OPT_ALLOW_SUID),
+	fsparam_u32("timeout", FAMFS_OPT_TIMEOUT),
+	{}
+};
+
+/* Parses into the fs_context's famfs_sb_info (famfs_init_fs_context()). */
+static int famfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
+{
+	struct famfs_sb_info *opts = fc->s_fs_info;
+	struct fs_parse_result result;
+	int opt;
+
+	opt = fs_parse(fc, famfs_fs_parameters, param, &result);
+	if (opt < 0)
+		return opt;
+	switch (opt) {
+	case FAMFS_OPT_ALLOW_SUID:
+		opts->allow_suid = true;
+		break;
+	case FAMFS_OPT_TIMEOUT:
+		/* Seconds without progress before the device is dead. */
+		if (result.uint_32 < 1 || result.uint_32 > 3600)
+			return invalfc(fc, "timeout must be 1 to 3600 seconds");
+		opts->timeout_s = result.uint_32;
+		break;
+	}
+	return 0;
 }
 
 static const struct fs_context_operations famfs_context_ops = {
@@ -979,12 +1033,14 @@ static const struct fs_context_operations famfs_context_ops = {
 
 static int famfs_init_fs_context(struct fs_context *fc)
 {
-	struct famfs_fs_opts *opts;
+	struct famfs_sb_info *sbi;
 
-	opts = kzalloc(sizeof(*opts), GFP_KERNEL);
-	if (!opts)
+	/* Holds the options; becomes the super block's if a new one is made. */
+	sbi = kzalloc(sizeof(*sbi), GFP_KERNEL);
+	if (!sbi)
 		return -ENOMEM;
-	fc->fs_private = opts;
+	INIT_LIST_HEAD(&sbi->node);
+	fc->s_fs_info = sbi;
 	fc->ops = &famfs_context_ops;
 	return 0;
 }
@@ -993,6 +1049,9 @@ static void famfs_kill_sb(struct super_block *sb)
 {
 	struct famfs_sb_info *sbi = FAMFS_SB(sb);
 
+	/* First, so that a removal under way is done with this sb. */
+	if (sbi)
+		famfs_vdev_del_sb(sbi->fdev, sb);
 	kill_anon_super(sb);
 	if (sbi) {
 		famfs_vdev_put(sbi->fdev);

@@ -8,10 +8,17 @@
  * code sees it. The device is registered by its tag, which is what
  * "mount -t famfs <tag> <dir>" names.
  *
- * A device that stops answering must never hang a task: every wait is
- * killable and bounded by request_timeout; the first request that times
- * out marks the device broken, which fails every pending and later
- * request with -EIO.
+ * Probe does no device I/O: INIT is sent by the first mount. A device that
+ * stops answering must never hang a task: every wait is killable, and a
+ * request fails once its queue has made no progress for the request
+ * timeout, which marks the device broken: every pending and later request
+ * fails with -EIO. An INIT that is not answered in time is not abandoned
+ * (no second INIT may be outstanding); the next mount waits for it again.
+ *
+ * Removal while mounted: the super blocks are cut off first (user
+ * mappings zapped, DAX entries truncated, every later access fails), then
+ * the queues; the dax device and the pagemap stay until the last mount is
+ * gone, so nothing can reach freed struct pages.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -40,7 +47,7 @@
 static unsigned int request_timeout = 30;
 module_param(request_timeout, uint, 0644);
 MODULE_PARM_DESC(request_timeout,
-		 "Seconds to wait for a reply before the device is considered dead (1-3600, default 30)");
+		 "Seconds a request queue may make no progress before the device is considered dead (1-3600, default 30; mount option timeout= overrides)");
 
 static DEFINE_MUTEX(famfs_devices_lock);
 static LIST_HEAD(famfs_devices);
@@ -152,9 +159,27 @@ void famfs_req_put(struct famfs_req *req)
 	}
 }
 
-static long famfs_timeout(void)
+static long famfs_timeout(struct famfs_vdev *fdev)
 {
-	return (long)clamp(READ_ONCE(request_timeout), 1U, 3600U) * HZ;
+	unsigned int s = READ_ONCE(fdev->timeout_s);
+
+	if (!s)
+		s = READ_ONCE(request_timeout);
+	return (long)clamp(s, 1U, 3600U) * HZ;
+}
+
+/*
+ * Jiffies left before a queue that has not moved since @start (or its
+ * last reply, whichever is later) is declared stalled; <= 0 if it is.
+ */
+static long famfs_progress_left(struct famfs_vdev *fdev, struct famfs_vq *q,
+				unsigned long start)
+{
+	unsigned long since = READ_ONCE(q->progress);
+
+	if (time_before(since, start))
+		since = start;
+	return (long)(since + famfs_timeout(fdev) - jiffies);
 }
 
 /*
@@ -182,7 +207,8 @@ static void famfs_vdev_break(struct famfs_vdev *fdev, const char *why)
 		wake_up_all(&q->slot_wait);
 	}
 	if (why && !was_broken)
-		pr_err("%s: %s; failing all requests\n", fdev->tag, why);
+		dev_err(fdev->dev, "%s: %s; failing all requests\n", fdev->tag,
+			why);
 }
 
 static bool famfs_vq_try_slot(struct famfs_vq *q, int *err)
@@ -209,6 +235,7 @@ static int famfs_vq_add(struct famfs_vq *q, struct famfs_req *req)
 {
 	struct scatterlist in_sg, out_sg, *sgs[2] = { &in_sg, &out_sg };
 	unsigned long flags;
+	bool notify = false;
 	int ret;
 
 	sg_init_one(&in_sg, req->in, req->in_len);
@@ -223,11 +250,20 @@ static int famfs_vq_add(struct famfs_vq *q, struct famfs_req *req)
 			refcount_inc(&req->ref);
 			req->q = q;
 			list_add_tail(&req->list, &q->inflight);
-			/* Under the lock: remove() frees the vq after break. */
-			virtqueue_kick(q->vq);
+			notify = virtqueue_kick_prepare(q->vq);
+			/* remove() waits for this before it frees the vq. */
+			if (notify)
+				atomic_inc(&q->kicking);
 		}
 	}
 	spin_unlock_irqrestore(&q->lock, flags);
+	/* The notification may trap to the VMM: not under the lock. */
+	if (notify) {
+		virtqueue_notify(q->vq);
+		if (atomic_dec_and_test(&q->kicking) &&
+		    READ_ONCE(q->fdev->broken))
+			wake_up_all(&q->slot_wait);
+	}
 	/* No memory for indirect descriptors is not a device failure. */
 	if (ret == -ENOMEM)
 		return ret;
@@ -251,6 +287,8 @@ static void famfs_rq_done(struct virtqueue *vq)
 			list_move_tail(&req->list, &done);
 		}
 	} while (!virtqueue_enable_cb(vq));
+	if (!list_empty(&done))
+		WRITE_ONCE(q->progress, jiffies);
 	spin_unlock_irqrestore(&q->lock, flags);
 
 	list_for_each_entry_safe(req, tmp, &done, list) {
@@ -264,8 +302,8 @@ static void famfs_rq_done(struct virtqueue *vq)
 static int famfs_bad_reply(struct famfs_vdev *fdev, u32 opcode, const char *why,
 			   u64 a, u64 b)
 {
-	pr_err_ratelimited("%s: invalid reply to %s: %s (%llu, %llu)\n",
-			   fdev->tag, famfs_op_name(opcode), why, a, b);
+	dev_err_ratelimited(fdev->dev, "%s: invalid reply to %s: %s (%llu, %llu)\n",
+			    fdev->tag, famfs_op_name(opcode), why, a, b);
 	return -EIO;
 }
 
@@ -303,75 +341,120 @@ static bool famfs_expected_error(u32 opcode, int err)
 	       (opcode == VIRTIO_FAMFS_OP_GET_FMAP && err == -E2BIG);
 }
 
-/**
- * famfs_req_send - send a request and wait for its checked reply
- * @fdev: the device
- * @req: the request; its body is filled in, the header is set here
- * @opcode: VIRTIO_FAMFS_OP_*
- * @nodeid: the node the request is about, 0 if none
- * @min_reply: bytes the reply must hold after the response header
+/* Waits for a free slot as long as the queue keeps moving. */
+static int famfs_wait_slot(struct famfs_vdev *fdev, struct famfs_vq *q)
+{
+	unsigned long start = jiffies;
+	long left;
+	int err;
+
+	for (;;) {
+		left = famfs_progress_left(fdev, q, start);
+		if (left <= 0) {
+			famfs_vdev_break(fdev, "request queue stalled");
+			return -EIO;
+		}
+		left = wait_event_killable_timeout(q->slot_wait,
+						   famfs_vq_try_slot(q, &err),
+						   left);
+		if (left < 0)
+			return -EINTR;
+		if (left)
+			return err;
+	}
+}
+
+/*
+ * Waits for @req's reply. A request only times out when its queue has
+ * made no progress for the timeout since this wait began: a queue full
+ * of slow requests that the device keeps answering is not a dead one.
  *
- * Return: 0 with famfs_req_reply()/famfs_req_reply_len() valid; the device's
- * error as a negative errno (on -E2BIG the reply length is valid too); -EIO
- * for a broken device, a timeout or an invalid reply; -EINTR if killed.
+ * Return: > 0 when done, 0 if the queue stalled, -ERESTARTSYS if killed.
  */
-int famfs_req_send(struct famfs_vdev *fdev, struct famfs_req *req,
-		   u32 opcode, u64 nodeid, size_t min_reply)
+static long famfs_wait_reply(struct famfs_vdev *fdev, struct famfs_req *req)
+{
+	unsigned long start = jiffies;
+	long left;
+
+	for (;;) {
+		left = famfs_progress_left(fdev, req->q, start);
+		if (left <= 0)
+			return completion_done(&req->done);
+		left = wait_for_completion_killable_timeout(&req->done, left);
+		if (left)
+			return left;
+	}
+}
+
+/* Sets the header and hands @req to the device; does not wait. */
+static int famfs_req_submit(struct famfs_vdev *fdev, struct famfs_req *req,
+			    u32 opcode, u64 nodeid)
 {
 	struct virtio_famfs_req_hdr *hdr = req->in;
 	struct famfs_vq *q;
-	long left;
-	u64 unique;
 	int err;
 
 	if (opcode >= VIRTIO_FAMFS_OP_INIT && opcode <= VIRTIO_FAMFS_OP_MKDIR)
 		famfs_stat_inc(fdev, FAMFS_STAT_REQ_INIT + opcode - 1);
 	famfs_stat_inc(fdev, FAMFS_STAT_REQ_TOTAL);
 
-	if (opcode != VIRTIO_FAMFS_OP_INIT && !famfs_vdev_ready(fdev)) {
-		err = -EIO;
-		goto out;
-	}
-
-	unique = atomic64_inc_return(&fdev->unique);
+	if (famfs_vdev_gone(fdev))
+		return -ENODEV;
+	req->unique = atomic64_inc_return(&fdev->unique);
 	hdr->opcode = cpu_to_le32(opcode);
 	hdr->len = cpu_to_le32(req->in_len);
-	hdr->unique = cpu_to_le64(unique);
+	hdr->unique = cpu_to_le64(req->unique);
 	hdr->nodeid = cpu_to_le64(nodeid);
 	req->status = 0;
 	req->used = 0;
 
 	q = &fdev->rq[raw_smp_processor_id() % fdev->nr_rq];
-	left = wait_event_killable_timeout(q->slot_wait,
-					   famfs_vq_try_slot(q, &err),
-					   famfs_timeout());
-	if (left < 0) {
-		err = -EINTR;
+	err = famfs_wait_slot(fdev, q);
+	if (err)
+		return err;
+	err = famfs_vq_add(q, req);
+	if (err)
+		famfs_vq_put_slot(q);
+	return err;
+}
+
+static void famfs_req_failed(struct famfs_vdev *fdev, u32 opcode, u64 nodeid,
+			     int err)
+{
+	if (err && !famfs_expected_error(opcode, err)) {
+		famfs_stat_inc(fdev, FAMFS_STAT_REQ_ERRORS);
+		dev_dbg(fdev->dev, "%s: %s of node %llu failed: %d\n",
+			fdev->tag, famfs_op_name(opcode), nodeid, err);
+	}
+}
+
+/**
+ * famfs_req_send - send a request and wait for its checked reply
+ * @fdev: the device
+ * @req: the request; its body is filled in, the header is set here
+ * @opcode: VIRTIO_FAMFS_OP_*, not INIT (famfs_vdev_start() sends that)
+ * @nodeid: the node the request is about, 0 if none
+ * @min_reply: bytes the reply must hold after the response header
+ *
+ * Return: 0 with famfs_req_reply()/famfs_req_reply_len() valid; the device's
+ * error as a negative errno (on -E2BIG the reply length is valid too); -EIO
+ * for a broken device, a stalled queue or an invalid reply; -ENODEV once
+ * the device is being removed; -EINTR if killed.
+ */
+int famfs_req_send(struct famfs_vdev *fdev, struct famfs_req *req,
+		   u32 opcode, u64 nodeid, size_t min_reply)
+{
+	long left;
+	int err;
+
+	if (!famfs_vdev_ready(fdev)) {
+		err = famfs_vdev_gone(fdev) ? -ENODEV : -EIO;
 		goto out;
 	}
-	if (!left) {
-		famfs_vdev_break(fdev, "request queue stalled");
-		err = -EIO;
-		goto out;
-	}
+	err = famfs_req_submit(fdev, req, opcode, nodeid);
 	if (err)
 		goto out;
-
-	err = famfs_vq_add(q, req);
-	if (err) {
-		famfs_vq_put_slot(q);
-		goto out;
-	}
-
-	/*
-	 * No second INIT may be sent while one is outstanding (spec 6.1), so
-	 * INIT is not abandoned on a signal; it is bounded all the same.
-	 */
-	if (opcode == VIRTIO_FAMFS_OP_INIT)
-		left = wait_for_completion_timeout(&req->done, famfs_timeout());
-	else
-		left = wait_for_completion_killable_timeout(&req->done,
-							    famfs_timeout());
+	left = famfs_wait_reply(fdev, req);
 	if (left < 0) {
 		/* The device still owns the buffers; the queue frees them. */
 		err = -EINTR;
@@ -384,69 +467,40 @@ int famfs_req_send(struct famfs_vdev *fdev, struct famfs_req *req,
 	}
 	err = req->status;
 	if (!err)
-		err = famfs_check_reply(fdev, req, opcode, unique, min_reply);
+		err = famfs_check_reply(fdev, req, opcode, req->unique,
+					min_reply);
 out:
-	if (err && !famfs_expected_error(opcode, err)) {
-		famfs_stat_inc(fdev, FAMFS_STAT_REQ_ERRORS);
-		pr_debug("%s: %s of node %llu failed: %d\n", fdev->tag,
-			 famfs_op_name(opcode), nodeid, err);
-	}
+	if (err == -EIO && famfs_vdev_gone(fdev))
+		err = -ENODEV;
+	famfs_req_failed(fdev, opcode, nodeid, err);
 	return err;
 }
 
-/**
- * famfs_vdev_start - make sure INIT has succeeded on the device
- * @fdev: the device
- *
- * The device maps the window while it handles INIT; nothing may touch the
- * window before this returns 0.
- *
- * Return: 0 or a negative errno.
- */
-int famfs_vdev_start(struct famfs_vdev *fdev)
+/* Section 6.1: the INIT reply, once the device has given it. */
+static int famfs_init_done(struct famfs_vdev *fdev, struct famfs_req *req)
 {
 	struct virtio_famfs_init_out *out;
-	struct virtio_famfs_init_in *in;
-	struct famfs_req *req;
 	u64 root;
 	int ret;
 
-	if (famfs_vdev_ready(fdev))
-		return 0;
-
-	mutex_lock(&fdev->init_lock);
-	ret = 0;
-	if (fdev->ready)
-		goto out_unlock;
-	ret = -EIO;
-	if (READ_ONCE(fdev->broken))
-		goto out_unlock;
-	ret = -ENOMEM;
-	req = famfs_req_alloc(sizeof(*in), sizeof(*out));
-	if (!req)
-		goto out_unlock;
-	in = famfs_req_body(req);
-	in->major = cpu_to_le32(VIRTIO_FAMFS_VERSION_MAJOR);
-	in->minor = cpu_to_le32(VIRTIO_FAMFS_VERSION_MINOR);
-
-	ret = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_INIT, 0, sizeof(*out));
+	ret = req->status;
+	if (!ret)
+		ret = famfs_check_reply(fdev, req, VIRTIO_FAMFS_OP_INIT,
+					req->unique, sizeof(*out));
 	if (ret)
-		goto out_put;
+		return ret;
 	out = famfs_req_reply(req);
 	if (le32_to_cpu(out->major) != VIRTIO_FAMFS_VERSION_MAJOR) {
-		pr_err("%s: device speaks protocol %u.%u, driver %u.%u\n",
-		       fdev->tag, le32_to_cpu(out->major),
-		       le32_to_cpu(out->minor), VIRTIO_FAMFS_VERSION_MAJOR,
-		       VIRTIO_FAMFS_VERSION_MINOR);
-		ret = -EPROTO;
-		goto out_put;
+		dev_err(fdev->dev, "%s: device speaks protocol %u.%u, driver %u.%u\n",
+			fdev->tag, le32_to_cpu(out->major),
+			le32_to_cpu(out->minor), VIRTIO_FAMFS_VERSION_MAJOR,
+			VIRTIO_FAMFS_VERSION_MINOR);
+		return -EPROTO;
 	}
 	root = le64_to_cpu(out->root_nodeid);
-	if (!root) {
-		ret = famfs_bad_reply(fdev, VIRTIO_FAMFS_OP_INIT,
-				      "root node id 0", 0, 0);
-		goto out_put;
-	}
+	if (!root)
+		return famfs_bad_reply(fdev, VIRTIO_FAMFS_OP_INIT,
+				       "root node id 0", 0, 0);
 	fdev->root_nodeid = root;
 	fdev->readdir_bytes = clamp(le32_to_cpu(out->max_readdir_bytes),
 				    (u32)VIRTIO_FAMFS_MIN_READDIR_BYTES,
@@ -454,8 +508,79 @@ int famfs_vdev_start(struct famfs_vdev *fdev)
 	atomic64_set(&fdev->log_generation, le64_to_cpu(out->log_generation));
 	/* Publishes the fields above: pairs with famfs_vdev_ready(). */
 	smp_store_release(&fdev->ready, true);
-out_put:
+	return 0;
+}
+
+/**
+ * famfs_vdev_start - make sure INIT has succeeded on the device
+ * @fdev: the device
+ *
+ * The device maps the window while it handles INIT; nothing may touch the
+ * window before this returns 0. Called by mount, never by probe. An INIT
+ * that is not answered within the timeout stays with the device (spec
+ * 6.1 allows one outstanding INIT): the next call waits for it again
+ * rather than sending another, so a slow device can still come up.
+ *
+ * Return: 0; -ETIMEDOUT if the device did not answer in time; -EINTR if
+ * killed; -ENODEV if removed; another negative errno if INIT failed.
+ */
+int famfs_vdev_start(struct famfs_vdev *fdev)
+{
+	struct virtio_famfs_init_in *in;
+	struct famfs_req *req;
+	long left;
+	int ret;
+
+	if (famfs_vdev_ready(fdev))
+		return 0;
+	if (mutex_lock_killable(&fdev->init_lock))
+		return -EINTR;
+	ret = 0;
+	if (fdev->ready)
+		goto out_unlock;
+	ret = -ENODEV;
+	if (famfs_vdev_gone(fdev))
+		goto out_unlock;
+	ret = -EIO;
+	if (READ_ONCE(fdev->broken))
+		goto out_unlock;
+
+	req = fdev->init_req;
+	if (!req) {
+		ret = -ENOMEM;
+		req = famfs_req_alloc(sizeof(*in),
+				      sizeof(struct virtio_famfs_init_out));
+		if (!req)
+			goto out_unlock;
+		in = famfs_req_body(req);
+		in->major = cpu_to_le32(VIRTIO_FAMFS_VERSION_MAJOR);
+		in->minor = cpu_to_le32(VIRTIO_FAMFS_VERSION_MINOR);
+		ret = famfs_req_submit(fdev, req, VIRTIO_FAMFS_OP_INIT, 0);
+		if (ret) {
+			famfs_req_put(req);
+			goto out_failed;
+		}
+		fdev->init_req = req;
+	}
+
+	left = famfs_wait_reply(fdev, req);
+	if (left < 0) {
+		ret = -EINTR;
+		goto out_failed;
+	}
+	if (!left) {
+		dev_warn(fdev->dev, "%s: no reply to INIT in %ld s; the next mount waits for it again\n",
+			 fdev->tag, famfs_timeout(fdev) / HZ);
+		ret = -ETIMEDOUT;
+		goto out_failed;
+	}
+	fdev->init_req = NULL;
+	ret = famfs_init_done(fdev, req);
 	famfs_req_put(req);
+	if (ret == -EIO && famfs_vdev_gone(fdev))
+		ret = -ENODEV;
+out_failed:
+	famfs_req_failed(fdev, VIRTIO_FAMFS_OP_INIT, 0, ret);
 out_unlock:
 	mutex_unlock(&fdev->init_lock);
 	return ret;
@@ -479,7 +604,8 @@ static void famfs_handle_notify(struct famfs_vdev *fdev,
 
 	if (len < sizeof(*n) ||
 	    le32_to_cpu(n->type) != VIRTIO_FAMFS_NOTIFY_NAMESPACE_CHANGED) {
-		pr_debug("%s: ignoring notification (len %u)\n", fdev->tag, len);
+		dev_dbg(fdev->dev, "%s: ignoring notification (len %u)\n",
+			fdev->tag, len);
 		return;
 	}
 	gen = le64_to_cpu(n->log_generation);
@@ -488,8 +614,8 @@ static void famfs_handle_notify(struct famfs_vdev *fdev,
 	/* Negative dentries and directory listings compare against this. */
 	atomic64_inc(&fdev->ns_seq);
 	famfs_stat_inc(fdev, FAMFS_STAT_NOTIFICATIONS);
-	pr_debug("%s: namespace changed, log generation %llu\n",
-		 fdev->tag, gen);
+	dev_dbg(fdev->dev, "%s: namespace changed, log generation %llu\n",
+		fdev->tag, gen);
 }
 
 static void famfs_notify_done(struct virtqueue *vq)
@@ -512,9 +638,11 @@ static void famfs_notify_done(struct virtqueue *vq)
 				kick = true;
 		}
 	} while (!virtqueue_enable_cb(vq));
-	if (kick)
-		virtqueue_kick(vq);
+	kick = kick && virtqueue_kick_prepare(vq);
 	spin_unlock_irqrestore(&q->lock, flags);
+	/* remove() resets the device, which waits for this callback. */
+	if (kick)
+		virtqueue_notify(vq);
 }
 
 static void famfs_post_notify_all(struct famfs_vdev *fdev)
@@ -522,6 +650,7 @@ static void famfs_post_notify_all(struct famfs_vdev *fdev)
 	struct famfs_vq *q = &fdev->notifyq;
 	unsigned long flags;
 	unsigned int i;
+	bool kick;
 
 	if (!fdev->notify)
 		return;
@@ -529,18 +658,22 @@ static void famfs_post_notify_all(struct famfs_vdev *fdev)
 	for (i = 0; i < FAMFS_NOTIFY_BUFS; i++)
 		if (famfs_post_notify(q, &fdev->notify_bufs[i]))
 			break;
-	virtqueue_kick(q->vq);
+	kick = virtqueue_kick_prepare(q->vq);
 	spin_unlock_irqrestore(&q->lock, flags);
+	if (kick)
+		virtqueue_notify(q->vq);
 }
 
 /* ---- the DAX window ---------------------------------------------------- */
 
 /*
- * The window's pagemap, with what it learnt of memory failures. It lives
- * until the pagemap is gone, so the failure hook never needs the device.
+ * The window's pagemap, with what it learnt of memory failures. Freed
+ * with the device's last reference (famfs_vdev_release()), after
+ * memunmap_pages() has waited out any failure handler still running.
  */
 struct famfs_window {
 	struct dev_pagemap pgmap;
+	struct famfs_vdev *fdev;	/* for messages */
 	atomic_t failures;		/* memory failures seen in the window */
 };
 
@@ -629,23 +762,15 @@ static int famfs_window_memory_failure(struct dev_pagemap *pgmap,
 		SetPageHWPoison(pfn_to_page(pfn + i));
 	/* An access racing with this sees the page as it was a moment ago. */
 	atomic_inc(&win->failures);
-	pr_err_ratelimited("memory failure at window offset %#llx (%lu pages): reads there fail with EIO, mappings get SIGBUS\n",
-			   PFN_PHYS(pfn) - pgmap->range.start, nr_pages);
+	dev_err_ratelimited(win->fdev->dev, "%s: memory failure at window offset %#llx (%lu pages): reads there fail with EIO, mappings get SIGBUS\n",
+			    win->fdev->tag, PFN_PHYS(pfn) - pgmap->range.start,
+			    nr_pages);
 	return -EOPNOTSUPP;
 }
 
 static const struct dev_pagemap_ops famfs_window_pgmap_ops = {
 	.memory_failure	= famfs_window_memory_failure,
 };
-
-/* devm action: the window goes away with the device. */
-static void famfs_window_release(void *data)
-{
-	struct famfs_vdev *fdev = data;
-
-	kill_dax(fdev->dax_dev);
-	famfs_vdev_put(fdev);
-}
 
 static int famfs_setup_window(struct famfs_vdev *fdev)
 {
@@ -698,10 +823,14 @@ static int famfs_setup_window(struct famfs_vdev *fdev)
 		return -EBUSY;
 	}
 
-	win = devm_kzalloc(&vdev->dev, sizeof(*win), GFP_KERNEL);
+	/*
+	 * Not devm: the struct pages must outlive the virtio device as long
+	 * as a mounted super block can reach them (famfs_vdev_release()).
+	 */
+	win = kzalloc(sizeof(*win), GFP_KERNEL);
 	if (!win)
 		return -ENOMEM;
-	fdev->window = win;
+	win->fdev = fdev;
 	pgmap = &win->pgmap;
 	pgmap->type = MEMORY_DEVICE_FS_DAX;
 	pgmap->ops = &famfs_window_pgmap_ops;
@@ -711,16 +840,16 @@ static int famfs_setup_window(struct famfs_vdev *fdev)
 		.end = reg.addr + len - 1,
 	};
 	pgmap->nr_range = 1;
-	kaddr = devm_memremap_pages(&vdev->dev, pgmap);
-	if (IS_ERR(kaddr))
+	kaddr = memremap_pages(pgmap, dev_to_node(&vdev->dev));
+	if (IS_ERR(kaddr)) {
+		kfree(win);
 		return PTR_ERR(kaddr);
-
+	}
+	fdev->window = win;
 	fdev->window_kaddr = kaddr;
 	fdev->window_phys = reg.addr;
 	fdev->window_len = len;
-
-	kref_get(&fdev->kref);
-	return devm_add_action_or_reset(&vdev->dev, famfs_window_release, fdev);
+	return 0;
 }
 
 /* ---- probe and remove -------------------------------------------------- */
@@ -729,11 +858,19 @@ static void famfs_vdev_release(struct kref *kref)
 {
 	struct famfs_vdev *fdev = container_of(kref, struct famfs_vdev, kref);
 
+	/* No super block is left: no mapping, no DAX entry, no I/O. */
 	if (fdev->dax_dev) {
-		/* Already killed unless the window setup failed half-way. */
+		/* Already killed unless probe failed half-way. */
 		kill_dax(fdev->dax_dev);
 		put_dax(fdev->dax_dev);
 	}
+	if (fdev->window) {
+		memunmap_pages(&fdev->window->pgmap);
+		kfree(fdev->window);
+	}
+	famfs_req_put(fdev->init_req);
+	free_percpu(fdev->stats);
+	put_device(fdev->dev);
 	kfree(fdev->notify_bufs);
 	kfree(fdev->rq);
 	kfree(fdev);
@@ -858,6 +995,7 @@ static void famfs_vq_init(struct famfs_vq *q, struct famfs_vdev *fdev,
 	spin_lock_init(&q->lock);
 	INIT_LIST_HEAD(&q->inflight);
 	init_waitqueue_head(&q->slot_wait);
+	q->progress = jiffies;
 	if (n)
 		snprintf(q->name, sizeof(q->name), "%s%u", name, n);
 	else
@@ -949,11 +1087,15 @@ static void famfs_drain_vqs(struct famfs_vdev *fdev)
 static int famfs_stats_show(struct seq_file *m, void *v)
 {
 	struct famfs_vdev *fdev = m->private;
-	int i;
+	int i, cpu;
+	u64 sum;
 
-	for (i = 0; i < FAMFS_STAT_NR; i++)
-		seq_printf(m, "%s %lld\n", famfs_stat_names[i],
-			   (long long)atomic64_read(&fdev->stats[i]));
+	for (i = 0; i < FAMFS_STAT_NR; i++) {
+		sum = 0;
+		for_each_possible_cpu(cpu)
+			sum += per_cpu_ptr(fdev->stats, cpu)->v[i];
+		seq_printf(m, "%s %llu\n", famfs_stat_names[i], sum);
+	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(famfs_stats);
@@ -990,10 +1132,18 @@ static int famfs_probe(struct virtio_device *vdev)
 	fdev = kzalloc(sizeof(*fdev), GFP_KERNEL);
 	if (!fdev)
 		return -ENOMEM;
+	fdev->stats = alloc_percpu(struct famfs_stats);
+	if (!fdev->stats) {
+		kfree(fdev);
+		return -ENOMEM;
+	}
 	kref_init(&fdev->kref);
 	INIT_LIST_HEAD(&fdev->list);
 	mutex_init(&fdev->init_lock);
+	mutex_init(&fdev->sb_lock);
+	INIT_LIST_HEAD(&fdev->sbs);
 	fdev->vdev = vdev;
+	fdev->dev = get_device(&vdev->dev);
 	vdev->priv = fdev;
 
 	ret = famfs_read_config(fdev);
@@ -1021,11 +1171,7 @@ static int famfs_probe(struct virtio_device *vdev)
 			 fdev->tag, fdev->no_window);
 		return 0;
 	}
-	/* The device maps the window on INIT (spec section 6). */
-	ret = famfs_vdev_start(fdev);
-	if (ret)
-		dev_warn(&vdev->dev, "%s: INIT failed (%d); mount will retry\n",
-			 fdev->tag, ret);
+	/* No I/O here: the first mount sends INIT (spec section 6). */
 	dev_info(&vdev->dev, "%s: %llu MiB, %u request queue(s)%s%s\n",
 		 fdev->tag, fdev->device_size >> 20, fdev->nr_rq,
 		 famfs_vdev_read_only(fdev) ? ", read-only" : "",
@@ -1045,9 +1191,53 @@ out_free:
 	return ret;
 }
 
+/**
+ * famfs_vdev_add_sb - list a super block that uses the device
+ * @fdev: the device
+ * @sb: the super block, whose s_fs_info is a famfs_sb_info
+ */
+void famfs_vdev_add_sb(struct famfs_vdev *fdev, struct super_block *sb)
+{
+	mutex_lock(&fdev->sb_lock);
+	list_add_tail(&FAMFS_SB(sb)->node, &fdev->sbs);
+	mutex_unlock(&fdev->sb_lock);
+}
+
+/**
+ * famfs_vdev_del_sb - forget a super block before it is shut down
+ * @fdev: the device
+ * @sb: a super block listed by famfs_vdev_add_sb()
+ *
+ * Waits for a removal that is cutting @sb off to finish with it.
+ */
+void famfs_vdev_del_sb(struct famfs_vdev *fdev, struct super_block *sb)
+{
+	mutex_lock(&fdev->sb_lock);
+	list_del_init(&FAMFS_SB(sb)->node);
+	mutex_unlock(&fdev->sb_lock);
+}
+
+/*
+ * Before the window goes: no mapping, DAX entry or I/O of any mounted
+ * file may reach it. The super blocks stay mounted, and dead.
+ */
+static void famfs_vdev_shutdown_sbs(struct famfs_vdev *fdev)
+{
+	struct famfs_sb_info *sbi;
+
+	mutex_lock(&fdev->sb_lock);
+	list_for_each_entry(sbi, &fdev->sbs, node) {
+		dev_warn(fdev->dev, "%s: removed while mounted; files now fail with ENODEV or SIGBUS\n",
+			 fdev->tag);
+		famfs_sb_shutdown(sbi->sb);
+	}
+	mutex_unlock(&fdev->sb_lock);
+}
+
 static void famfs_remove(struct virtio_device *vdev)
 {
 	struct famfs_vdev *fdev = vdev->priv;
+	unsigned int i;
 
 	mutex_lock(&famfs_devices_lock);
 	list_del_init(&fdev->list);
@@ -1055,8 +1245,16 @@ static void famfs_remove(struct virtio_device *vdev)
 	debugfs_remove_recursive(fdev->debugfs);
 	fdev->debugfs = NULL;
 
-	/* Mounted super blocks keep fdev; their requests now fail. */
+	/* Every new access fails from here on; pending requests fail now. */
+	WRITE_ONCE(fdev->removed, true);
 	famfs_vdev_break(fdev, NULL);
+	for (i = 0; i < fdev->nr_rq; i++)
+		wait_event(fdev->rq[i].slot_wait,
+			   !atomic_read(&fdev->rq[i].kicking));
+	/* Waits for every DAX access under way; later ones fail. */
+	kill_dax(fdev->dax_dev);
+	famfs_vdev_shutdown_sbs(fdev);
+
 	virtio_reset_device(vdev);
 	famfs_drain_vqs(fdev);
 	vdev->config->del_vqs(vdev);

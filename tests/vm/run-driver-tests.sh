@@ -26,6 +26,12 @@
 #           creates a file: no EIO, no SIGBUS once the size is visible
 #   striped a 64 GiB file striped over 16 strips on a sparse device: one
 #           GET_FMAP (16 strips), mmap reads at marks across strips and rows
+#   remove  the device goes away while a file is mapped (SIGBUS on the next
+#           touch) and another open: driver unbind, rebind, then QEMU
+#           device_del (PCIe hot-unplug); slub_debug and init_on_free on
+#   slow    hostile_device.py holding INIT: probe sends nothing, mount
+#           times out, killed waits return at once, the late INIT reply
+#           lets a later mount succeed, slow but moving queues stay alive
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
@@ -49,6 +55,7 @@ gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap
 gcc -O2 -Wall -Wextra -static -o "$tmp/famfs-tool" "$ROOT/tests/vm/guest/famfs-tool.c"
 gcc -O2 -Wall -Wextra -static -pthread -o "$tmp/famfs_datapath_test" \
     "$ROOT/tests/vm/guest/famfs_datapath_test.c"
+gcc -O2 -Wall -Wextra -static -o "$tmp/famfs_hold" "$ROOT/tests/vm/guest/famfs_hold.c"
 mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
 
 # on_marker LOG MARKER CMD...: run CMD once the guest prints MARKER.
@@ -64,19 +71,43 @@ on_marker() {
     ) &
 }
 
+# qmp SOCKET JSON: send one QMP command; fails if QEMU answers an error.
+qmp() {
+    python3 - "$1" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+json.loads(f.readline())
+for cmd in ({"execute": "qmp_capabilities"}, json.loads(sys.argv[2])):
+    f.write(json.dumps(cmd) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "event" not in r:
+            break
+    print("qmp:", json.dumps(r))
+    if "error" in r:
+        sys.exit(1)
+PY
+}
+
 # run_guest NAME ROLE: boot a guest on a fresh daemon socket with ROLE.
 daemon_pid=
 run_guest() {
-    local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) extra=()
+    local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) gate= append=${VM_APPEND:-}
+    local -a dev extra=()
     [ "$role" != hostile ] || nvqs=2
+    dev=(-device "vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96")
     # poison also injects through /sys/kernel/debug/hwpoison/corrupt-pfn.
     [ "$name" != poison ] || extra+=("$(vm_distro_kmod hwpoison-inject)")
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
         "${kos[@]}" "${extra[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool" \
-        "$tmp/famfs_datapath_test"
+        "$tmp/famfs_datapath_test" "$tmp/famfs_hold"
     rm -f "$tmp/$name.sock"
+    [ "$name" != slow ] || gate=$tmp/slow.gate
     if [ "$role" = hostile ]; then
-        python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
+        HOSTILE_INIT_GATE=$gate python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
             >"$tmp/$name.daemon.log" 2>&1 &
     else
         "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
@@ -91,10 +122,20 @@ run_guest() {
                     "$BIN" creat -s 2M -S 5 late ;;
         dead)   on_marker "$tmp/$name.log" "GUEST-HOST: kill-daemon" \
                     kill -KILL "$daemon_pid" ;;
+        slow)   on_marker "$tmp/$name.log" "GUEST-HOST: open-init-gate" \
+                    touch "$gate" ;;
+        remove)
+            # Hot-unplug needs the device behind a PCIe root port.
+            dev=(-device pcie-root-port,id=rp1,chassis=1
+                 -qmp "unix:$tmp/$name.qmp,server=on,wait=off"
+                 -device "${dev[1]},bus=rp1,id=famfs0")
+            # Use-after-free shows as poisoned slabs and zeroed pages.
+            append+=" slub_debug=FZPU init_on_free=1"
+            on_marker "$tmp/$name.log" "GUEST-HOST: device-del" \
+                qmp "$tmp/$name.qmp" '{"execute": "device_del", "arguments": {"id": "famfs0"}}' ;;
     esac
-    vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
-        -chardev socket,id=fs0,path="$tmp/$name.sock" \
-        -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96
+    VM_APPEND=$append vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
+        -chardev socket,id=fs0,path="$tmp/$name.sock" "${dev[@]}"
     vm_wait "$name" 600 || rc=1
     tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|GUEST-BENCH|^bench:|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* |^(ok|FAILED|poison|create-race|write-as): |Memory failure' || true
     kill "$daemon_pid" 2>/dev/null || true
@@ -160,6 +201,12 @@ scenario() {
             "$BIN" getmap big | python3 "$TESTS/striped_marks.py" "$VHOST_FAMFS_DEVICE" \
                 || rc=1
             VM_MEM=3G run_guest striped master || rc=1 ;;
+        remove)
+            run_guest remove master || rc=1
+            # Written back unchanged through the mapping: nothing lost.
+            "$BIN" verify -S 7 f || rc=1 ;;
+        slow)
+            run_guest slow hostile || rc=1 ;;
         bench)
             # Not part of the default list: a benchmark, not a test.
             rm -f "$VHOST_FAMFS_DEVICE"
@@ -172,7 +219,7 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped remove slow
 fails=0
 for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
 [ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"

@@ -15,6 +15,11 @@ needs it, and a driver that touched it on a bad map would read garbage.
     hostile_device.py SOCKET
 
 guest-hostile.sh is the guest side. Names and what they do: see NODES.
+
+Slow behaviour (guest-slow.sh): with HOSTILE_INIT_GATE=PATH in the
+environment, INIT is answered only once PATH exists; LOOKUPs of names
+starting "slow" are answered (ENOENT) one after another, 0.25 s apart, as
+a slow but working device would; a LOOKUP of "stall" is never answered.
 """
 import array
 import mmap
@@ -23,6 +28,7 @@ import select
 import socket
 import struct
 import sys
+import time
 
 S_IFDIR, S_IFREG = 0o040000, 0o100000
 MB = 1 << 20
@@ -83,6 +89,9 @@ for i, (name, mode, size) in enumerate([
 BY_ID = {v[0]: k for k, v in NODES.items()}
 # Found by LOOKUP only: "twin" again, now twice as large.
 LOOKUP_ONLY = {"twin_grown": (NODES["twin"][0], S_IFREG, 4 * MB)}
+
+INIT_GATE = os.environ.get("HOSTILE_INIT_GATE")
+SLOW_STEP = 0.25
 
 OP = {1: "INIT", 2: "STATFS", 3: "LOOKUP", 4: "GETATTR", 5: "READDIR",
       6: "GET_FMAP", 7: "CREATE", 8: "MKDIR"}
@@ -160,6 +169,26 @@ class Device:
     def __init__(self):
         self.unique_bad = False
         self.interleave = False  # the driver accepted F_INTERLEAVE
+        self.slow_until = 0.0
+
+    def hold(self, req):
+        """When to answer: None (now), a monotonic time, "gate" (once
+        INIT_GATE exists) or "never"."""
+        if len(req) < 24:
+            return None
+        opcode = struct.unpack_from("<I", req)[0]
+        if opcode == 1 and INIT_GATE and not os.path.exists(INIT_GATE):
+            return "gate"
+        if opcode != 3 or len(req) < 32:
+            return None
+        namelen = struct.unpack_from("<I", req, 24)[0]
+        name = req[32:32 + namelen]
+        if name == b"stall":
+            return "never"
+        if name.startswith(b"slow"):
+            self.slow_until = max(self.slow_until, time.monotonic()) + SLOW_STEP
+            return self.slow_until
+        return None
 
     def handle(self, req, room):
         """req: readable bytes; room: writable bytes.
@@ -301,6 +330,7 @@ class Backend:
         self.regions = []  # (gpa, size, uva, mm, mmap_offset)
         self.vrings = [Vring(), Vring()]
         self.dev = Device()
+        self.held = []  # (when, queue, head, writable, reply, used)
         # Three notifications, once: short, unknown type, then a good one.
         self.nkinds = [b"\1\0\0\0", struct.pack("<IIQ", 99, 0, 5),
                        struct.pack("<IIQ", 1, 0, 7)]
@@ -368,6 +398,8 @@ class Backend:
             v = self.vrings[idx]
             self.reply(req, struct.pack("<II", idx, v.last_avail))
             v.enabled = False
+            # The queue stopped: its held requests are gone with it.
+            self.held = [h for h in self.held if h[1] != idx]
             acked = True
         elif req == 5:   # SET_MEM_TABLE
             n = struct.unpack_from("<I", body)[0]
@@ -463,6 +495,10 @@ class Backend:
                 n = 16 + len(payload)
                 resp = struct.pack("<IIQ", n if rlen is None else rlen, error,
                                    unique) + payload
+                when = self.dev.hold(readable)
+                if when is not None:
+                    self.held.append((when, qi, head, writable, resp[:room], used))
+                    continue
                 wrote = self.write(writable, resp[:room])
                 self.push_used(v, head, wrote if used is None else used)
             did = True
@@ -474,10 +510,32 @@ class Backend:
         self.write(writable, data)
         self.push_used(v, head, len(data))
 
+    def answer_held(self):
+        """Sends the held replies that are due."""
+        now, keep, called = time.monotonic(), [], set()
+        for item in self.held:
+            when, qi, head, writable, resp, used = item
+            if when == "gate" and os.path.exists(INIT_GATE):
+                when = now
+            if isinstance(when, float) and when <= now:
+                v = self.vrings[qi]
+                wrote = self.write(writable, resp)
+                self.push_used(v, head, wrote if used is None else used)
+                called.add(qi)
+            else:
+                keep.append(item)
+        self.held = keep
+        for qi in called:
+            if self.vrings[qi].call is not None:
+                os.write(self.vrings[qi].call, struct.pack("<Q", 1))
+
     def run(self):
         while True:
             kicks = {v.kick: i for i, v in enumerate(self.vrings) if v.kick is not None}
-            r, _, _ = select.select([self.c] + list(kicks), [], [])
+            waiting = any(w != "never" for w, *_ in self.held)
+            r, _, _ = select.select([self.c] + list(kicks), [], [],
+                                    0.05 if waiting else None)
+            self.answer_held()
             for fd in r:
                 if fd is self.c:
                     if not self.message():
