@@ -39,9 +39,22 @@ pub fn gather(a: &SocketArgs) -> Result<(Vec<SocketSpec>, Listeners)> {
         specs.push(spec(i.path.clone())?);
         inherited.push(i);
     }
+    if a.fd.is_none() {
+        if let Some(n) = activation_fds() {
+            log::warn!("a service manager passed {n} listening socket(s) (LISTEN_FDS) but --fd was not given: they are not served");
+        }
+    }
     let group = a.socket_group.map(listen::lookup_group).transpose()?;
     if group.is_some() && specs.len() == inherited.len() {
         log::warn!("--socket-group: the inherited socket keeps the group and mode its service manager gave it");
     }
     Ok((specs, Listeners::new(group, inherited)))
+}
+
+/// How many sockets systemd's activation protocol says were passed to
+/// this very process (LISTEN_PID is ours), if any.
+fn activation_fds() -> Option<u32> {
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let n: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    (pid == std::process::id() && n > 0).then_some(n)
 }
