@@ -378,6 +378,18 @@ mod tests {
     }
 
     #[test]
+    fn socket_path_with_separate_options() {
+        let s = SocketSpec::with_options(PathBuf::from("/run/a,b.sock"), "role=ro,tag=t").unwrap();
+        assert_eq!(s.path, PathBuf::from("/run/a,b.sock"));
+        assert_eq!((s.access, s.tag.as_str()), (Some(Access::ReadOnly), "t"));
+        let d = SocketSpec::with_options(PathBuf::from("/x"), "").unwrap();
+        assert_eq!(d, SocketSpec::at(PathBuf::from("/x")));
+        assert_eq!(d, "/x".parse().unwrap());
+        assert!(SocketSpec::with_options(PathBuf::from("/x"), "color=red").is_err());
+        assert!(SocketSpec::with_options(PathBuf::from("/x"), "role=boss").is_err());
+    }
+
+    #[test]
     fn socket_guest_policies_parse() {
         let s: SocketSpec =
             "/a,suid=on,uid-map=0:100000:65536,uid-map=70000:70000:1,gid-map=0:5:1,squash=7:8"

@@ -232,6 +232,15 @@ fn socket_errors_are_clear_and_destroy_nothing() {
     let long = fx.dir.path().join("l".repeat(120));
     let e = serve_fails(&fx, &["-s", long.to_str().unwrap()]);
     assert!(e.contains("longer than the 107 bytes"), "{e}");
+    // A bad option names the option it came from.
+    let e = serve_fails(
+        &fx,
+        &["--socket-path", "x.sock", "--socket-options", "color=red"],
+    );
+    assert!(
+        e.contains("--socket-options") && e.contains("color=red"),
+        "{e}"
+    );
     // Nothing to listen on.
     let e = serve_fails(&fx, &[]);
     assert!(e.contains("--socket-path"), "{e}");
