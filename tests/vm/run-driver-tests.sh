@@ -32,6 +32,10 @@
 #   slow    hostile_device.py holding INIT: probe sends nothing, mount
 #           times out, killed waits return at once, the late INIT reply
 #           lets a later mount succeed, slow but moving queues stay alive
+#   vmmconfig  the documented way, as written: `serve --socket-path` in a
+#           directory that does not exist yet, QEMU started by
+#           vmm-config/qemu/one-vm.sh (QEMU from the environment, TCG where
+#           there is no KVM); the guest mounts and verifies files
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
@@ -143,6 +147,34 @@ run_guest() {
     return $rc
 }
 
+# run_one_vm_sh: the user guide's daemon command and vmm-config/qemu/one-vm.sh
+# as written, booting the test kernel instead of a disk.
+run_one_vm_sh() {
+    local name=vmmconfig rc=0 sock=$tmp/run/vhost-famfs/vm1.sock pid
+    vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
+        "${kos[@]}" "$tmp/famfs_mmap_test"
+    rm -rf "$tmp/run"
+    "$BIN" serve --socket-path "$sock" >"$tmp/$name.daemon.log" 2>&1 &
+    daemon_pid=$!
+    vm_register_pid "$daemon_pid"
+    vm_wait_socket "$sock" 10
+    QEMU=$QEMU MEM=${VM_MEM:-1G} SMP=${VM_SMP:-2} "$ROOT/vmm-config/qemu/one-vm.sh" "$sock" none \
+        -kernel "$KERNEL" -initrd "$tmp/$name.cpio.gz" -no-reboot \
+        -append "console=ttyS0 panic=-1 oops=panic cryptomgr.notests mitigations=off" \
+        -run-with exit-with-parent=on </dev/null >"$tmp/$name.log" 2>&1 &
+    pid=$!
+    # Tracked as vm_start tracks its VMs, so that vm_wait can check it.
+    VM_PID[$name]=$pid
+    VM_LOG[$name]=$tmp/$name.log
+    vm_register_pid "$pid"
+    vm_wait "$name" 600 || rc=1
+    tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|virtio_famfs|famfs:' || true
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+    [ ! -e "$sock" ] || { echo "daemon left $sock behind"; rc=1; }
+    return $rc
+}
+
 fresh_fs() {
     rm -f "$VHOST_FAMFS_DEVICE"
     "$BIN" mkfs --size 1G >/dev/null
@@ -207,6 +239,8 @@ scenario() {
             "$BIN" verify -S 7 f || rc=1 ;;
         slow)
             run_guest slow hostile || rc=1 ;;
+        vmmconfig)
+            run_one_vm_sh || rc=1 ;;
         bench)
             # Not part of the default list: a benchmark, not a test.
             rm -f "$VHOST_FAMFS_DEVICE"
@@ -219,7 +253,7 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped remove slow
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped remove slow vmmconfig
 fails=0
 for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
 [ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"

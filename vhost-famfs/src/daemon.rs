@@ -14,6 +14,7 @@ use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 
 use crate::guest_policy::{parse_owner, GuestPolicy};
+use crate::listen::Listeners;
 use crate::meta::{Famfs, Role};
 use crate::server::Access;
 use crate::vhu_famfs::VhostUserFamfs;
@@ -41,13 +42,39 @@ impl std::str::FromStr for SocketSpec {
             .next()
             .filter(|p| !p.is_empty())
             .ok_or("empty socket path")?;
-        let mut spec = SocketSpec {
-            path: PathBuf::from(path),
+        let mut spec = SocketSpec::at(PathBuf::from(path));
+        SocketSpec::apply_options(&mut spec, parts)?;
+        Ok(spec)
+    }
+}
+
+impl SocketSpec {
+    /// A socket at `path` with the default role, tag and policy.
+    pub fn at(path: PathBuf) -> Self {
+        SocketSpec {
+            path,
             access: None,
             tag: DEFAULT_TAG.to_string(),
             policy: GuestPolicy::default(),
-        };
-        for p in parts {
+        }
+    }
+
+    /// A socket at `path` (taken whole: it may contain commas) with the
+    /// options that follow a path in the `--socket` form, e.g.
+    /// `role=ro,tag=data` (`--socket-path` and `--fd` with
+    /// `--socket-options`).
+    pub fn with_options(path: PathBuf, options: &str) -> Result<Self, String> {
+        let mut spec = SocketSpec::at(path);
+        let opts = options.split(',').filter(|o| !o.is_empty());
+        SocketSpec::apply_options(&mut spec, opts)?;
+        Ok(spec)
+    }
+
+    fn apply_options<'a>(
+        spec: &mut SocketSpec,
+        options: impl Iterator<Item = &'a str>,
+    ) -> Result<(), String> {
+        for p in options {
             match p.split_once('=') {
                 Some(("role", r)) => spec.access = Some(r.parse()?),
                 Some(("tag", t)) => {
@@ -74,7 +101,7 @@ impl std::str::FromStr for SocketSpec {
                 }
             }
         }
-        Ok(spec)
+        Ok(())
     }
 }
 
@@ -88,12 +115,8 @@ pub enum DaemonError {
     NotMaster { path: PathBuf, master: String },
     #[error("{0}: socket listed twice")]
     DuplicateSocket(PathBuf),
-    #[error("{path}: {source}")]
-    Listen {
-        path: PathBuf,
-        #[source]
-        source: vhost::vhost_user::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] crate::listen::ListenError),
     #[error("{0}")]
     Backend(String),
 }
@@ -114,6 +137,8 @@ pub struct Daemon {
     endpoints: Vec<Arc<Endpoint>>,
     request_queues: usize,
     stop: Arc<AtomicBool>,
+    /// Where the listening sockets come from (bound or inherited).
+    listeners: Listeners,
 }
 
 impl Daemon {
@@ -151,7 +176,15 @@ impl Daemon {
             endpoints,
             request_queues: request_queues.max(1),
             stop: Arc::new(AtomicBool::new(false)),
+            listeners: Listeners::default(),
         })
+    }
+
+    /// Serves inherited sockets and gives bound ones a group (see
+    /// [`Listeners`]); by default every socket is bound, owner-only.
+    pub fn with_listeners(mut self, listeners: Listeners) -> Self {
+        self.listeners = listeners;
+        self
     }
 
     /// Binds every socket and serves until `shutdown`. Each socket has its
@@ -159,13 +192,15 @@ impl Daemon {
     pub fn run(&self) -> Result<(), DaemonError> {
         let mut listeners = Vec::new();
         for e in &self.endpoints {
-            let l = Listener::new(&e.spec.path, true).map_err(|source| DaemonError::Listen {
-                path: e.spec.path.clone(),
-                source,
-            })?;
+            let l = self.listeners.open(&e.spec.path)?;
             log::info!(
-                "listening on {} (role {:?}, tag {:?})",
+                "listening on {}{} (role {:?}, tag {:?})",
                 e.spec.path.display(),
+                if self.listeners.is_inherited(&e.spec.path) {
+                    " (inherited)"
+                } else {
+                    ""
+                },
                 e.access,
                 e.spec.tag
             );
@@ -208,9 +243,11 @@ impl Daemon {
         }
     }
 
-    /// The socket paths, to remove them on exit.
+    /// The sockets the daemon bound, to remove them on exit (inherited
+    /// ones belong to the service manager that passed them; one that
+    /// another process serves is not ours).
     pub fn socket_paths(&self) -> Vec<PathBuf> {
-        self.endpoints.iter().map(|e| e.spec.path.clone()).collect()
+        self.listeners.bound()
     }
 
     fn serve_socket(&self, e: &Endpoint, mut listener: Listener) -> Result<(), DaemonError> {
@@ -338,6 +375,18 @@ mod tests {
         assert!(format!("/x,tag={}", "t".repeat(35))
             .parse::<SocketSpec>()
             .is_ok());
+    }
+
+    #[test]
+    fn socket_path_with_separate_options() {
+        let s = SocketSpec::with_options(PathBuf::from("/run/a,b.sock"), "role=ro,tag=t").unwrap();
+        assert_eq!(s.path, PathBuf::from("/run/a,b.sock"));
+        assert_eq!((s.access, s.tag.as_str()), (Some(Access::ReadOnly), "t"));
+        let d = SocketSpec::with_options(PathBuf::from("/x"), "").unwrap();
+        assert_eq!(d, SocketSpec::at(PathBuf::from("/x")));
+        assert_eq!(d, "/x".parse().unwrap());
+        assert!(SocketSpec::with_options(PathBuf::from("/x"), "color=red").is_err());
+        assert!(SocketSpec::with_options(PathBuf::from("/x"), "role=boss").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod device;
 pub mod guest_policy;
 pub mod hostio;
+pub mod listen;
 pub mod meta;
 pub mod pattern;
 pub mod protocol;

@@ -2,6 +2,7 @@
 //! vhost-famfs: the command-line entry point.
 
 mod cli;
+mod logging;
 
 use std::process::ExitCode;
 
@@ -9,7 +10,20 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::args::Cli::parse();
-    if !matches!(args.command, cli::args::Command::Serve { .. }) {
+    if args.print_capabilities {
+        print!("{}", cli::capabilities::json());
+        return ExitCode::SUCCESS;
+    }
+    if args.command.is_none() {
+        use clap::CommandFactory;
+        cli::args::Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingSubcommand,
+                "a command is required (or --print-capabilities)",
+            )
+            .exit();
+    }
+    if !matches!(args.command, Some(cli::args::Command::Serve { .. })) {
         // Listing commands end quietly when their reader goes away
         // (`vhost-famfs ls | head`), like other Unix tools. The daemon
         // keeps SIGPIPE ignored: a VMM hanging up must not kill it.
@@ -28,9 +42,10 @@ fn main() -> ExitCode {
         2 => "debug",
         _ => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format_timestamp_millis()
-        .init();
+    if let Err(e) = logging::init(args.log_level, level, args.syslog) {
+        eprintln!("vhost-famfs: {e:#}");
+        return ExitCode::FAILURE;
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {

@@ -16,11 +16,30 @@ use uuid::Uuid;
 /// Only the master host (the one whose system uuid mkfs recorded) may add
 /// files and directories; every other host is a client and reads.
 #[derive(Debug, Parser)]
-#[command(name = "vhost-famfs", version, propagate_version = true)]
+#[command(
+    name = "vhost-famfs",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG also works.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Log level: off, error, warn, info, debug or trace (overrides -v
+    /// and RUST_LOG).
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = parse_log_level)]
+    pub log_level: Option<log::LevelFilter>,
+
+    /// Log to syslog (/dev/log, facility daemon) instead of stderr.
+    #[arg(long, global = true)]
+    pub syslog: bool,
+
+    /// Print the vhost-user backend capabilities (JSON, the format QEMU's
+    /// docs/interop/vhost-user.json describes) and exit.
+    #[arg(long)]
+    pub print_capabilities: bool,
 
     /// This host's system uuid, instead of the one in --system-uuid-file.
     #[arg(long, global = true, env = "VHOST_FAMFS_SYSTEM_UUID")]
@@ -35,8 +54,9 @@ pub struct Cli {
     )]
     pub system_uuid_file: PathBuf,
 
+    /// Absent only with --print-capabilities.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The memory device every subcommand works on.
@@ -74,8 +94,18 @@ pub enum Command {
     /// reads and writes existing files), ro (read-only). Without role= a
     /// socket gets master on the master host and client elsewhere.
     ///
+    /// The single-socket options of other vhost-user backends work too:
+    /// --socket-path PATH, or --fd N for a listening socket a service
+    /// manager passes (systemd socket activation), with the role, tag and
+    /// guest policy in --socket-options.
+    ///
     /// After a VMM disconnects, the socket accepts the next connection.
-    /// SIGINT or SIGTERM stops the daemon and removes its sockets.
+    /// SIGINT or SIGTERM stops the daemon and removes the sockets it
+    /// created.
+    #[command(group(
+        clap::ArgGroup::new("listen").required(true).multiple(true)
+            .args(["sockets", "socket_path", "fd"])
+    ))]
     Serve {
         #[command(flatten)]
         device: DeviceArg,
@@ -85,8 +115,25 @@ pub enum Command {
         /// default "famfs"). Guest-created set-id bits are cleared unless
         /// suid=on; uid-map/gid-map translate owners, squash replaces them
         /// (see docs/user-guide.md).
-        #[arg(short, long = "socket", required = true)]
+        #[arg(short, long = "socket", value_name = "SPEC")]
         sockets: Vec<vhost_famfs::daemon::SocketSpec>,
+        /// One vhost-user socket at PATH (taken whole, commas included);
+        /// its role, tag and policy come from --socket-options.
+        #[arg(long, value_name = "PATH")]
+        socket_path: Option<PathBuf>,
+        /// Serve the listening UNIX socket inherited as file descriptor N
+        /// (systemd socket activation: --fd 3). It is left in place on
+        /// exit; its options come from --socket-options.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
+        fd: Option<i32>,
+        /// Options of the --socket-path or --fd socket, as after a --socket
+        /// path: role=master|client|ro,tag=TAG,suid=on,uid-map=...
+        #[arg(long, value_name = "OPTS")]
+        socket_options: Option<String>,
+        /// Group owning the sockets the daemon creates, which are then
+        /// mode 0660 (default: owner only, 0600). Name or number.
+        #[arg(long, value_name = "GROUP")]
+        socket_group: Option<String>,
         /// Request queues per device (1-16), each served by its own thread.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
         request_queues: u16,
@@ -240,6 +287,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(1 << shift)
         .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// Parses a log level name (case-insensitive).
+pub fn parse_log_level(s: &str) -> Result<log::LevelFilter, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?}: expected off, error, warn, info, debug or trace"))
 }
 
 /// Parses an octal mode such as 644 or 0o755.

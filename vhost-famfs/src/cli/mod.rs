@@ -2,9 +2,11 @@
 //! The host-side commands.
 
 pub mod args;
+pub mod capabilities;
 mod copy;
 mod serve;
 mod show;
+mod sockets;
 
 use std::process::ExitCode;
 
@@ -33,13 +35,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         };
         Famfs::open(&d.device, &opts).with_context(|| format!("opening {}", d.device.display()))
     };
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        bail!("no command given (see vhost-famfs --help)");
+    };
+    match command {
         Command::Serve {
             device,
             sockets,
+            socket_path,
+            fd,
+            socket_options,
+            socket_group,
             request_queues,
             lock_wait_ms,
         } => {
+            let (sockets, listeners) = sockets::gather(&sockets::SocketArgs {
+                sockets,
+                socket_path: socket_path.as_ref(),
+                fd: *fd,
+                socket_options: socket_options.as_deref(),
+                socket_group: socket_group.as_deref(),
+            })?;
             let opts = OpenOptions {
                 writable: true,
                 system_uuid: cli.system_uuid,
@@ -49,7 +65,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let fs = Famfs::open(&device.device, &opts)
                 .with_context(|| format!("opening {}", device.device.display()))?;
             let fs = std::sync::Arc::new(fs);
-            serve::run(fs, sockets, usize::from(*request_queues))?;
+            serve::run(fs, &sockets, listeners, usize::from(*request_queues))?;
         }
         Command::Mkfs {
             device,

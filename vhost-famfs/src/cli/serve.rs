@@ -6,9 +6,15 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
 use vhost_famfs::daemon::{remove_sockets, Daemon, SocketSpec};
+use vhost_famfs::listen::Listeners;
 use vhost_famfs::meta::Famfs;
 
-pub fn run(fs: Arc<Famfs>, sockets: &[SocketSpec], request_queues: usize) -> Result<()> {
+pub fn run(
+    fs: Arc<Famfs>,
+    sockets: &[SocketSpec],
+    listeners: Listeners,
+    request_queues: usize,
+) -> Result<()> {
     // Block the stop signals before any thread starts, so that every
     // thread inherits the mask and only the waiter below receives them.
     let mut stop = SigSet::empty();
@@ -28,7 +34,7 @@ pub fn run(fs: Arc<Famfs>, sockets: &[SocketSpec], request_queues: usize) -> Res
         fs.device().size() >> 20,
         fs.role()
     );
-    let daemon = Arc::new(Daemon::new(fs, sockets, request_queues)?);
+    let daemon = Arc::new(Daemon::new(fs, sockets, request_queues)?.with_listeners(listeners));
     let waiter = {
         let d = daemon.clone();
         std::thread::spawn(move || {
