@@ -162,7 +162,7 @@ impl LogRecord {
 
 fn path_field(p: &RelPath) -> [u8; MAX_PATHLEN] {
     // A RelPath is always shorter than the field and free of NUL.
-    to_cstr_field(p.as_str()).unwrap_or([0; MAX_PATHLEN])
+    to_cstr_field(p.as_bytes()).unwrap_or([0; MAX_PATHLEN])
 }
 
 #[cfg(test)]
