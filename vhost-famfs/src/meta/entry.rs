@@ -308,5 +308,27 @@ mod tests {
             });
             prop_assert_eq!(LogRecord::decode(&rec.encode(idx), idx, &GEO).unwrap(), rec);
         }
+
+        /// Any bytes but '/' and NUL survive encoding and decoding as
+        /// they are, UTF-8 or not.
+        #[test]
+        fn byte_string_names_round_trip(
+            comps in prop::collection::vec(prop::collection::vec(1u8..=255, 1..20), 1..4),
+        ) {
+            let comps: Vec<Vec<u8>> = comps
+                .into_iter()
+                .map(|c| c.into_iter().map(|b| if b == b'/' { 0xff } else { b }).collect())
+                .collect();
+            let path = comps.join(&b'/');
+            prop_assume!(RelPath::new(&path).is_ok());
+            let rec = LogRecord::Mkdir(DirRecord {
+                path: RelPath::new(&path).unwrap(),
+                uid: 1,
+                gid: 2,
+                mode: 0o755,
+            });
+            let back = LogRecord::decode(&rec.encode(3), 3, &GEO).unwrap();
+            prop_assert_eq!(back.path().unwrap().as_bytes(), &path[..]);
+        }
     }
 }
