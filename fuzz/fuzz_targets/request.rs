@@ -829,10 +829,10 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
                 _ => None,
             };
             if let Some(at) = name_at.filter(|&at| body.len() >= at) {
-                let name = String::from_utf8_lossy(&body[at..]);
+                let name = &body[at..];
                 let id = a.nodeid.to_native();
                 assert!(
-                    ns(&|ns| ns.lookup(node, &name).is_some_and(|n| n.ino == id)),
+                    ns(&|ns| ns.lookup(node, name).is_some_and(|n| n.ino == id)),
                     "{ctx}: node {id} is not {name:?} in {node}"
                 );
             }
@@ -873,11 +873,11 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
             assert!(eof || n > 0, "{ctx}: no entries and no EOF");
             let cookie = u64::from_le_bytes(body[..8].try_into().unwrap());
             // What the tree holds after the cookie, in order.
-            let tree: Vec<(u64, String, u32)> = fx.server.fs().with_ns(|ns| {
+            let tree: Vec<(u64, Vec<u8>, u32)> = fx.server.fs().with_ns(|ns| {
                 ns.children_after(node, cookie)
                     .map(|c| {
                         let t = if c.is_dir() { DT_DIR } else { DT_REG };
-                        (c.ino, c.name.clone(), t)
+                        (c.ino, c.name.to_vec(), t)
                     })
                     .collect()
             });
@@ -903,7 +903,7 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
                 let id = d.nodeid.to_native();
                 assert!(id != 0 && id > last, "{what}: node ids not ascending");
                 let want = tree.get(i as usize);
-                let got = (id, String::from_utf8_lossy(name).into_owned(), t);
+                let got = (id, name.to_vec(), t);
                 assert_eq!(want, Some(&got), "{what}: differs from the tree");
                 assert!(d.cookie.to_native() > cookie, "{what}: cookie");
                 last = id;

@@ -6,7 +6,8 @@
 #
 # Scenarios (default: all):
 #   basic   master: mount, ls, mmap (1 GET_FMAP, PMD faults), read, mkdir,
-#           truncate -s creates files, famfs refusals; host checks the log
+#           truncate -s creates files (one named with the byte 0xff),
+#           famfs refusals; host checks the log
 #   ro      role=ro: forced read-only mount, every write path refused
 #   client  role=client: no creation, writes to existing files work
 #   notify  host creates a file while mounted: negative dentry and the
@@ -198,7 +199,16 @@ scenario() {
             echo "--- host view"
             "$BIN" ls && "$BIN" ls newdir || rc=1
             "$BIN" verify -S 9 newfile || rc=1
-            "$BIN" verify -S 11 newdir/w || rc=1 ;;
+            "$BIN" verify -S 11 newdir/w || rc=1
+            # The name with the byte 0xff the guest made: listed escaped,
+            # its data intact, and never raw in the daemon's log.
+            "$BIN" ls | grep -qx 'b\\377y' || { echo "ls: no b\\377y"; rc=1; }
+            "$BIN" verify -S 23 $'b\xffy' || rc=1
+            grep -q 'guest created b\\377y ' "$tmp/basic.daemon.log" \
+                || { echo "daemon log: no escaped b\\377y"; rc=1; }
+            if LC_ALL=C grep -q $'\xff' "$tmp/basic.daemon.log"; then
+                echo "daemon log: a raw 0xff byte"; rc=1
+            fi ;;
         ro)
             run_guest ro ro || rc=1
             "$BIN" verify -S 7 f || rc=1 ;;

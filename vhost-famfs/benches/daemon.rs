@@ -490,7 +490,7 @@ fn bench_memory(dev: &Path, dir: &Path) {
         let s = Instant::now();
         let (err, _, _) = vm.get_fmap(e.nodeid, FMAP_CAP);
         fmaps.push(s.elapsed());
-        assert_eq!(err, 0, "{}", e.name);
+        assert_eq!(err, 0, "{}", vhost_famfs::meta::path::escape(&e.name));
     }
     report("  LOOKUP of every root entry", &mut lookups);
     report("  GET_FMAP of every root file", &mut fmaps);

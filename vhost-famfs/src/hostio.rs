@@ -72,7 +72,9 @@ pub fn copy_file_in(
         .min(steps.len().max(1));
     let next = AtomicUsize::new(0);
     let progress = Mutex::new(progress);
-    let name = node.name.as_str();
+    // Escaped once: messages carry it to terminals and logs.
+    let name = crate::meta::path::escape(&node.name);
+    let name: &str = &name;
     let worker = || -> Result<()> {
         while let Some(&(file_off, dev_off, n)) = steps.get(next.fetch_add(1, Ordering::Relaxed)) {
             let to = dev.slice(dev_off, n)?;

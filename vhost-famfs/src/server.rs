@@ -267,7 +267,7 @@ impl<W: Window> Server<W> {
         }
         let name = read_name(r, inp.namelen.to_native())?;
         let dir = self.dir(parent)?;
-        if dir.ino == crate::meta::ROOT_INO && name == RESERVED_ROOT_NAME {
+        if dir.ino == crate::meta::ROOT_INO && name == RESERVED_ROOT_NAME.as_bytes() {
             // famfs's own metadata directory: never shown to a guest.
             return err(libc::ENOENT);
         }
@@ -298,7 +298,7 @@ impl<W: Window> Server<W> {
         let mut eof = true;
         self.fs.with_ns(|ns| {
             for child in ns.children_after(dir.ino, cookie) {
-                let name = child.name.as_bytes();
+                let name = &child.name[..];
                 let size = std::mem::size_of::<Dirent>() + name.len().next_multiple_of(8);
                 if out.len() + size > room {
                     eof = false;
@@ -384,7 +384,7 @@ impl<W: Window> Server<W> {
     }
 
     /// Validates a new entry's parent and name and builds its path.
-    fn new_path(&self, parent: u64, name: &str) -> Result<RelPath, (i32, Vec<u8>)> {
+    fn new_path(&self, parent: u64, name: &[u8]) -> Result<RelPath, (i32, Vec<u8>)> {
         if self.access != Access::Master {
             return Err((libc::EROFS, Vec::new()));
         }
@@ -480,8 +480,9 @@ pub fn attr(n: &Node, subdirs: u32) -> Attr {
     }
 }
 
-/// Reads a name of `len` bytes and checks it is a valid file name.
-fn read_name(r: &mut Limited<'_, '_>, len: u32) -> Result<String, (i32, Vec<u8>)> {
+/// Reads a name of `len` bytes and checks it is a valid file name: any
+/// bytes but `/` and NUL, not `.` or `..` (spec 7.3); UTF-8 or not.
+fn read_name(r: &mut Limited<'_, '_>, len: u32) -> Result<Vec<u8>, (i32, Vec<u8>)> {
     if len == 0 {
         return Err((libc::EINVAL, Vec::new()));
     }
@@ -494,9 +495,8 @@ fn read_name(r: &mut Limited<'_, '_>, len: u32) -> Result<String, (i32, Vec<u8>)
     if r.left != 0 {
         return Err((libc::EINVAL, Vec::new()));
     }
-    let s = String::from_utf8(buf).map_err(|_| (libc::EINVAL, Vec::new()))?;
-    validate_name(&s).map_err(|e| (e.errno(), Vec::new()))?;
-    Ok(s)
+    validate_name(&buf).map_err(|e| (e.errno(), Vec::new()))?;
+    Ok(buf)
 }
 
 /// Writes the response header and payload if they fit.

@@ -156,10 +156,9 @@ fn errors_are_clear_and_exit_codes_documented() {
 
 /// Names as the CLI takes and prints them: the root's `.meta` is
 /// famfs's; `ls` and error messages escape control characters so a name
-/// cannot forge a line; 79 bytes fit famfs's path field, 80 do not;
-/// names must be UTF-8.
+/// cannot forge a line; 79 bytes fit famfs's path field, 80 do not.
 #[test]
-fn names_reserved_escaped_long_and_utf8() {
+fn names_reserved_escaped_and_long() {
     let d = formatted("1G");
     for args in [
         &["mkdir", ".meta"][..],
@@ -193,12 +192,78 @@ fn names_reserved_escaped_long_and_utf8() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("longer than 79 bytes"));
     let o = run(&d.path, &["mkdir", &format!("sub/{}", "n".repeat(76))]);
     assert!(!o.status.success());
+}
+
+/// Runs with arguments that need not be UTF-8.
+fn run_bytes(dev: &Path, args: &[&[u8]]) -> Output {
     use std::os::unix::ffi::OsStrExt;
-    let o = cmd(&d.path)
-        .arg("mkdir")
-        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+    cmd(dev)
+        .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
         .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("UTF-8"));
+        .unwrap()
+}
+
+/// As `run_bytes`, which must succeed; what it prints must be UTF-8
+/// (names are printed escaped).
+fn ok_bytes(dev: &Path, args: &[&[u8]]) -> String {
+    let o = run_bytes(dev, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("raw name bytes on stdout")
+}
+
+/// Names are byte strings, as in famfs: names that are not UTF-8 are
+/// created, used as directories, filled and verified, copied in from a
+/// host tree whose names are not UTF-8 either, and printed escaped as
+/// `ls -b` does, in listings and in errors alike.
+#[test]
+fn names_that_are_not_utf8_are_byte_strings() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = formatted("1G");
+    ok_bytes(&d.path, &[b"creat", b"-s", b"1M", b"-S", b"5", b"caf\xe9"]);
+    ok_bytes(&d.path, &[b"mkdir", b"-p", b"d\xff/e\x80"]);
+    ok_bytes(&d.path, &[b"creat", b"-s", b"1M", b"/d\xff/x\ny\xfe"]);
+    assert_eq!(ok(&d.path, &["ls"]), "caf\\351\nd\\377/\n");
+    assert_eq!(
+        ok_bytes(&d.path, &[b"ls", b"d\xff/"]),
+        "e\\200/\nx\\ny\\376\n"
+    );
+    let st = ok_bytes(&d.path, &[b"stat", b"d\xff/x\ny\xfe"]);
+    assert!(st.contains("  path: d\\377/x\\ny\\376\n"), "{st}");
+    let v = ok_bytes(&d.path, &[b"verify", b"-S", b"5", b"caf\xe9"]);
+    assert_eq!(v, "caf\\351: 1048576 bytes match seed 5\n");
+    let map = ok_bytes(&d.path, &[b"getmap", b"caf\xe9"]);
+    assert!(map.contains("good file caf\\351"), "{map}");
+    // Another byte string is another name.
+    let o = run(&d.path, &["stat", "café"]);
+    assert!(!o.status.success());
+    // Errors escape the name too.
+    let o = run_bytes(&d.path, &[b"creat", b"-s", b"2M", b"caf\xe9"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8(o.stderr.clone()).is_ok_and(|e| e.contains("caf\\351: exists")),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A '.' component is refused, whatever the other bytes.
+    let o = run_bytes(&d.path, &[b"mkdir", b"d\xff/./z"]);
+    assert!(!o.status.success());
+    // cp -r of a host tree whose names are not UTF-8.
+    let src = d.dir.path().join("src");
+    let host = |b: &[u8]| src.join(std::ffi::OsStr::from_bytes(b));
+    std::fs::create_dir_all(host(b"sub\xfa")).unwrap();
+    std::fs::write(host(b"sub\xfa/h\xe9"), b"host bytes").unwrap();
+    let mut args: Vec<&[u8]> = vec![b"cp", b"-r"];
+    args.push(src.as_os_str().as_bytes());
+    args.push(b"in\xfd");
+    ok_bytes(&d.path, &args);
+    assert_eq!(ok_bytes(&d.path, &[b"ls", b"in\xfd/sub\xfa"]), "h\\351\n");
+    let st = ok_bytes(&d.path, &[b"stat", b"in\xfd/sub\xfa/h\xe9"]);
+    assert!(st.contains("size: 10\n"), "{st}");
+    let fsck = run(&d.path, &["fsck"]);
+    let report = String::from_utf8_lossy(&fsck.stdout);
+    assert_eq!(fsck.status.code(), Some(0), "{report}");
 }

@@ -62,9 +62,9 @@ fn superblock(version: u64, omf_minor: u32, size: u64) -> Vec<u8> {
 /// One log entry. `body` is placed at entry offset 16.
 enum Body<'a> {
     /// size, mode, path, [(offset, len)]: a simple extent list.
-    File(u64, u32, &'a str, &'a [(u64, u64)]),
+    File(u64, u32, &'a [u8], &'a [(u64, u64)]),
     /// mode, path.
-    Mkdir(u32, &'a str),
+    Mkdir(u32, &'a [u8]),
     /// size, index.
     AddDaxdev(u64, u32),
 }
@@ -80,7 +80,7 @@ fn entry(index: u64, body: &Body<'_>) -> Vec<u8> {
             put32(&mut e, 28, 1000);
             put32(&mut e, 32, 1000);
             put32(&mut e, 36, mode);
-            put(&mut e, 40, path.as_bytes());
+            put(&mut e, 40, path);
             // fmap at body offset 104: ext_type u32, then the union whose
             // members start with a u32 count and are 8-byte aligned (C
             // layout on x86-64): count at +8, extents at +16.
@@ -99,7 +99,7 @@ fn entry(index: u64, body: &Body<'_>) -> Vec<u8> {
             put32(&mut e, 16, 1000);
             put32(&mut e, 20, 1000);
             put32(&mut e, 24, mode);
-            put(&mut e, 28, path.as_bytes());
+            put(&mut e, 28, path);
         }
         Body::AddDaxdev(size, index) => {
             put32(&mut e, 8, 3);
@@ -121,15 +121,15 @@ const DATA: u64 = LOG_OFFSET + LOG_LEN;
 /// replay creates them).
 fn common_entries() -> Vec<Body<'static>> {
     vec![
-        Body::Mkdir(0o755, "data"),
-        Body::File(2 * MIB, 0o644, "data/a.bin", &[(DATA, 2 * MIB)]),
+        Body::Mkdir(0o755, b"data"),
+        Body::File(2 * MIB, 0o644, b"data/a.bin", &[(DATA, 2 * MIB)]),
         Body::File(
             3 * MIB,
             0o600,
-            "top.bin",
+            b"top.bin",
             &[(DATA + 2 * MIB, 2 * MIB), (DATA + 6 * MIB, 2 * MIB)],
         ),
-        Body::File(4096, 0o644, "imp/deep/f", &[(DATA + 4 * MIB, 2 * MIB)]),
+        Body::File(4096, 0o644, b"imp/deep/f", &[(DATA + 4 * MIB, 2 * MIB)]),
     ]
 }
 
@@ -181,6 +181,22 @@ fn ok(dev: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
+}
+
+/// Runs with arguments that need not be UTF-8; stdout must be (names are
+/// printed escaped).
+fn ok_bytes(dev: &Path, args: &[&[u8]]) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let o = cmd(dev)
+        .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("raw name bytes on stdout")
 }
 
 fn failing(dev: &Path, args: &[&str]) -> String {
@@ -236,6 +252,72 @@ fn famfs_version_48_device_works_with_every_command() {
     entries.push(Body::AddDaxdev(DEV_SIZE, 1));
     let (_d, path) = device(&superblock(48, 2, DEV_SIZE), &entries);
     exercise(&path, 48);
+}
+
+/// famfs takes any byte but '/' and NUL in a name. Its logs with names
+/// that are not UTF-8 (Latin-1, 0xff, a newline, in implicitly created
+/// parents too) are read whole: listed escaped as `ls -b` does, clean for
+/// fsck, and appended to, the new entries keeping their bytes.
+#[test]
+fn names_that_are_not_utf8_are_read_listed_and_appended_to() {
+    let mut entries = common_entries();
+    entries.extend([
+        Body::Mkdir(0o755, b"caf\xe9"),
+        Body::File(
+            4096,
+            0o644,
+            b"caf\xe9/\xff\nx",
+            &[(DATA + 8 * MIB, 2 * MIB)],
+        ),
+        Body::File(
+            4096,
+            0o644,
+            b"imp\x80/deep\xfe/f",
+            &[(DATA + 10 * MIB, 2 * MIB)],
+        ),
+    ]);
+    for (version, minor) in [(47, 1), (48, 2)] {
+        let (_d, path) = device(&superblock(version, minor, DEV_SIZE), &entries);
+        let fsck = run(&path, &["fsck"]);
+        let report = String::from_utf8_lossy(&fsck.stdout);
+        assert_eq!(fsck.status.code(), Some(0), "{version}: {report}");
+        assert!(report.contains("clean"), "{report}");
+        let ls: Vec<String> = ok(&path, &["ls"]).lines().map(String::from).collect();
+        for want in ["caf\\351/", "imp\\200/", "imp/"] {
+            assert!(ls.iter().any(|l| l == want), "{want} not in {ls:?}");
+        }
+        assert_eq!(ok_bytes(&path, &[b"ls", b"caf\xe9"]), "\\377\\nx\n");
+        assert_eq!(ok_bytes(&path, &[b"ls", b"/imp\x80/deep\xfe/"]), "f\n");
+        let st = ok_bytes(&path, &[b"stat", b"caf\xe9/\xff\nx"]);
+        assert!(st.contains("  path: caf\\351/\\377\\nx\n"), "{st}");
+        // Appends under those names.
+        ok_bytes(&path, &[b"mkdir", b"caf\xe9/sub\xfa"]);
+        ok_bytes(
+            &path,
+            &[
+                b"creat",
+                b"-s",
+                b"1M",
+                b"-S",
+                b"9",
+                b"caf\xe9/sub\xfa/n\xe9w",
+            ],
+        );
+        let v = ok_bytes(&path, &[b"verify", b"-S", b"9", b"caf\xe9/sub\xfa/n\xe9w"]);
+        assert!(
+            v.starts_with("caf\\351/sub\\372/n\\351w: 1048576 bytes match"),
+            "{v}"
+        );
+        assert_eq!(ok_bytes(&path, &[b"ls", b"caf\xe9/sub\xfa"]), "n\\351w\n");
+        let img = std::fs::read(&path).unwrap();
+        let log = &img[LOG_OFFSET as usize..(LOG_OFFSET + LOG_LEN) as usize];
+        let field = b"caf\xe9/sub\xfa/n\xe9w\0";
+        assert!(
+            log.windows(field.len()).any(|w| w == field),
+            "the new path's bytes are not in the log"
+        );
+        assert_eq!(run(&path, &["fsck"]).status.code(), Some(0));
+    }
 }
 
 #[test]

@@ -33,6 +33,7 @@ use vhost_famfs::meta::fmap::{Extent, Fmap};
 use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
 use vhost_famfs::meta::log::Log;
 use vhost_famfs::meta::namespace::{NodeKind, S_IFDIR, S_IFREG};
+use vhost_famfs::meta::path::escape;
 use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, ROOT_INO};
 use vhost_famfs::protocol::*;
 use vhost_famfs::server::Access;
@@ -198,7 +199,7 @@ fn host_listing(fs: &Famfs, dir: u64) -> Vec<Entry> {
                 nodeid: n.ino,
                 cookie: n.ino,
                 dtype: if n.is_dir() { DT_DIR } else { DT_REG },
-                name: n.name.clone(),
+                name: n.name.to_vec(),
             })
             .collect()
     })
@@ -281,7 +282,7 @@ impl Window {
                 assert!(
                     got == want,
                     "{}: bytes at file offset {}",
-                    node.name,
+                    escape(&node.name),
                     file_off + at
                 );
             }
@@ -321,7 +322,7 @@ fn host_strips(n: &Node) -> (u64, Vec<(u64, u64)>) {
             *chunk_size,
             strips.iter().map(|e| (e.offset, e.len)).collect(),
         ),
-        k => panic!("{}: not interleaved: {k:?}", n.name),
+        k => panic!("{}: not interleaved: {k:?}", escape(&n.name)),
     }
 }
 
@@ -1693,7 +1694,8 @@ fn guest_set_id_bits_and_owners_follow_the_socket() {
 }
 
 /// Names (spec 7.3): the root's `.meta` is famfs's and is never visible
-/// or creatable; a newline is an ordinary byte; names must be UTF-8;
+/// or creatable; a newline, or a byte that is not UTF-8, is an ordinary
+/// byte and READDIR returns the name as created; `/` and NUL are refused;
 /// 79 bytes fit famfs's 80-byte path field, 80 do not.
 #[test]
 fn guest_names_reserved_odd_and_long() {
@@ -1716,14 +1718,56 @@ fn guest_names_reserved_odd_and_long() {
     let a = create_as(&mut vm, ROOT_INO, nl, S_IFREG | 0o644, 0, 0).unwrap();
     assert_eq!(lookup_bytes(&mut vm, ROOT_INO, nl).unwrap(), a);
     let (_, entries) = vm.readdir(ROOT_INO, 0, 64 << 10).unwrap();
-    assert!(entries.iter().any(|e| e.name.as_bytes() == nl));
-    // Invalid UTF-8.
-    let bad = b"caf\xe9";
-    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, bad), Err(libc::EINVAL));
+    assert!(entries.iter().any(|e| e.name == nl));
+    // Not UTF-8: Latin-1 "café", a lone continuation byte, 0xff, a
+    // truncated sequence; a file at the root, a directory and a file in it.
+    let latin1 = b"caf\xe9";
+    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, latin1), Err(libc::ENOENT));
+    let f = create_as(&mut vm, ROOT_INO, latin1, S_IFREG | 0o644, 0, 0).unwrap();
+    assert_eq!(lookup_bytes(&mut vm, ROOT_INO, latin1).unwrap(), f);
+    let d = mkdir_as(&mut vm, ROOT_INO, b"\x80\xff", 0o755, 0, 0).unwrap();
+    let d = d.nodeid.to_native();
+    let g = create_as(&mut vm, d, b"\xe2\x82", S_IFREG | 0o644, 0, 0).unwrap();
+    assert_eq!(lookup_bytes(&mut vm, d, b"\xe2\x82").unwrap(), g);
+    // A different byte string is a different name.
     assert_eq!(
-        create_as(&mut vm, ROOT_INO, bad, S_IFREG | 0o644, 0, 0),
-        Err(libc::EINVAL)
+        lookup_bytes(&mut vm, ROOT_INO, "café".as_bytes()),
+        Err(libc::ENOENT)
     );
+    let (_, entries) = vm.readdir(ROOT_INO, 0, 64 << 10).unwrap();
+    let named = |n: &[u8]| {
+        entries
+            .iter()
+            .find(|e| e.name == n)
+            .map(|e| (e.nodeid, e.dtype))
+    };
+    assert_eq!(named(latin1), Some((f.nodeid.to_native(), DT_REG)));
+    assert_eq!(named(b"\x80\xff"), Some((d, DT_DIR)));
+    let (_, inside) = vm.readdir(d, 0, 64 << 10).unwrap();
+    assert_eq!(inside.len(), 1);
+    assert_eq!(inside[0].name, b"\xe2\x82");
+    // The host holds the same bytes.
+    assert_eq!(
+        fx.fs.stat(b"\x80\xff/\xe2\x82").unwrap().ino,
+        g.nodeid.to_native()
+    );
+    // Still refused: '/', NUL, "." and "..", whatever else the name holds.
+    for bad in [&b"a/\xff"[..], b"\xff\0", b".", b".."] {
+        assert_eq!(
+            lookup_bytes(&mut vm, ROOT_INO, bad),
+            Err(libc::EINVAL),
+            "{bad:?}"
+        );
+        assert_eq!(
+            create_as(&mut vm, ROOT_INO, bad, S_IFREG | 0o644, 0, 0),
+            Err(libc::EINVAL),
+            "{bad:?}"
+        );
+        assert_eq!(
+            mkdir_as(&mut vm, ROOT_INO, bad, 0o755, 0, 0),
+            Err(libc::EINVAL)
+        );
+    }
     // 79 and 80 bytes, at the root and as a path through "dir/".
     let long = |n: usize| vec![b'n'; n];
     assert!(create_as(&mut vm, ROOT_INO, &long(79), S_IFREG | 0o644, 0, 0).is_ok());

@@ -102,6 +102,15 @@ long=$(printf 'n%.0s' $(seq 1 80))
 err=$(mkdir $M/$long 2>&1) && fail "80-byte name worked"
 case $err in *"too long"*) ;; *) fail "80-byte name: $err" ;; esac
 if mkdir $M/newdir 2>/dev/null; then fail "mkdir of an existing name"; fi
+# Names are byte strings: one holding the byte 0xff (not UTF-8) is
+# created, found by lookup and by readdir, and written; the host lists it
+# escaped and verifies its data (run-driver-tests.sh).
+ff=$(printf 'b\377y')
+truncate -s 2M "$M/$ff" || fail "create a name with the byte 0xff"
+famfs_mmap_test write "$M/$ff" 23 || fail "mmap write b\\377y"
+set -- $M/b*y
+[ $# = 1 ] && [ "$1" = "$M/$ff" ] || fail "readdir: b*y is not b\\377y"
+[ "$(stat -c %s "$M/$ff")" = 2097152 ] || fail "stat b\\377y"
 # cp cannot make a famfs file: O_CREAT gives size 0, writes hit ENOSPC.
 if cp $M/sub/g $M/copy 2>/tmp/err; then fail "cp worked"; fi
 echo "cp: $(cat /tmp/err)"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Command-line arguments (clap).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -171,9 +172,10 @@ pub enum Command {
         parents: bool,
         #[command(flatten)]
         owner: OwnerArgs,
-        /// Paths relative to the file system root, e.g. data/run1.
+        /// Paths relative to the file system root, e.g. data/run1 (any
+        /// bytes but NUL; see "Names" in the user guide).
         #[arg(required = true)]
-        paths: Vec<String>,
+        paths: Vec<OsString>,
     },
     /// Create preallocated files of a fixed size.
     ///
@@ -197,9 +199,10 @@ pub enum Command {
         chunk: Option<u64>,
         #[command(flatten)]
         owner: OwnerArgs,
-        /// Paths relative to the file system root, e.g. data/run1.
+        /// Paths relative to the file system root, e.g. data/run1 (any
+        /// bytes but NUL; see "Names" in the user guide).
         #[arg(required = true)]
-        paths: Vec<String>,
+        paths: Vec<OsString>,
     },
     /// Copy files (and with -r directories) from the host into the device.
     ///
@@ -229,21 +232,21 @@ pub enum Command {
         long: bool,
         /// Directory (default: the root).
         #[arg(default_value = "")]
-        path: String,
+        path: OsString,
     },
     /// Show a file's or directory's attributes.
     Stat {
         #[command(flatten)]
         device: DeviceArg,
         /// Path relative to the file system root, e.g. data/run1/out.bin.
-        path: String,
+        path: OsString,
     },
     /// Print a file's extent map (the format famfs getmap prints).
     Getmap {
         #[command(flatten)]
         device: DeviceArg,
         /// Path relative to the file system root, e.g. data/run1/out.bin.
-        path: String,
+        path: OsString,
     },
     /// Check the file system and report space and log usage.
     ///
@@ -266,7 +269,7 @@ pub enum Command {
         #[arg(short = 'S', long)]
         seed: u64,
         /// Path relative to the file system root, e.g. data/run1/out.bin.
-        path: String,
+        path: OsString,
     },
 }
 

@@ -2,15 +2,18 @@
 //! cp: host files and directories into the device.
 
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use vhost_famfs::hostio;
+use vhost_famfs::meta::path::escape;
 use vhost_famfs::meta::{Famfs, FileSpec, MetaError, RelPath};
 
 use super::args::OwnerArgs;
+use super::fs_path;
 
 /// Show a progress bar when a copy moves at least this much.
 const PROGRESS_MIN: u64 = 64 << 20;
@@ -33,39 +36,38 @@ pub fn run(fs: &Famfs, paths: &[PathBuf], recursive: bool, owner: &OwnerArgs) ->
     let (dest, srcs) = paths
         .split_last()
         .context("cp needs a source and a destination")?;
-    let dest = dest
-        .to_str()
-        .context("destination is not valid UTF-8")?
-        .trim_matches('/')
-        .to_string();
-    let dest_is_dir = match fs.stat(&dest) {
+    let dest = fs_path::trimmed(dest.as_os_str());
+    let dest_is_dir = match fs.stat(dest) {
         Ok(n) => n.is_dir(),
         Err(MetaError::NotFound(_)) => false,
         Err(e) => return Err(e.into()),
     };
-    let dest_exists = dest.is_empty() || fs.stat(&dest).is_ok();
+    let dest_exists = dest.is_empty() || fs.stat(dest).is_ok();
     if srcs.len() > 1 && !dest_is_dir && (dest_exists || !recursive) {
-        bail!("{dest}: copying several sources needs an existing destination directory");
+        bail!(
+            "{}: copying several sources needs an existing destination directory",
+            escape(dest)
+        );
     }
     let mut plan = Vec::new();
     for src in srcs {
-        let meta = std::fs::metadata(src).with_context(|| format!("{}", src.display()))?;
+        let meta = std::fs::metadata(src).with_context(|| format!("{}", shown(src)))?;
         if meta.is_dir() {
             if !recursive {
-                bail!("{}: is a directory (use -r)", src.display());
+                bail!("{}: is a directory (use -r)", shown(src));
             }
             if !dest.is_empty() {
                 plan.push(Step::Dir {
-                    dest: RelPath::new(&dest)?,
+                    dest: RelPath::new(dest)?,
                     mode: meta.permissions().mode() & 0o777,
                 });
             }
-            walk(src, &dest, &mut plan)?;
+            walk(src, dest, &mut plan)?;
         } else if meta.is_file() {
             let target = if dest_is_dir || srcs.len() > 1 {
-                join(&dest, &file_name(src)?)?
+                join(dest, file_name(src)?)?
             } else {
-                RelPath::new(&dest)?
+                RelPath::new(dest)?
             };
             plan.push(Step::File {
                 src: src.clone(),
@@ -74,39 +76,44 @@ pub fn run(fs: &Famfs, paths: &[PathBuf], recursive: bool, owner: &OwnerArgs) ->
                 mode: meta.mode() & 0o777,
             });
         } else {
-            bail!("{}: not a regular file or directory", src.display());
+            bail!("{}: not a regular file or directory", shown(src));
         }
     }
     execute(fs, plan, owner)
 }
 
-fn file_name(p: &Path) -> Result<String> {
-    Ok(p.file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("{}: no usable file name", p.display()))?
-        .to_string())
+/// A host path made safe to print (its names are as untrusted as ours).
+fn shown(p: &Path) -> std::borrow::Cow<'_, str> {
+    escape(p.as_os_str().as_bytes())
 }
 
-fn join(dir: &str, name: &str) -> Result<RelPath> {
+/// The source's name, as bytes: a host name need not be UTF-8 either.
+fn file_name(p: &Path) -> Result<&[u8]> {
+    Ok(p.file_name()
+        .with_context(|| format!("{}: no usable file name", shown(p)))?
+        .as_bytes())
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Result<RelPath> {
     Ok(if dir.is_empty() {
         RelPath::new(name)?
     } else {
-        RelPath::new(&format!("{dir}/{name}"))?
+        RelPath::new(&[dir, b"/", name].concat())?
     })
 }
 
 /// Plans the contents of host directory `src` into device directory `dest`.
-fn walk(src: &Path, dest: &str, plan: &mut Vec<Step>) -> Result<()> {
+fn walk(src: &Path, dest: &[u8], plan: &mut Vec<Step>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(src)
-        .with_context(|| format!("{}", src.display()))?
+        .with_context(|| format!("{}", shown(src)))?
         .collect::<std::io::Result<_>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let path = e.path();
-        let meta = std::fs::metadata(&path).with_context(|| format!("{}", path.display()))?;
-        let target = join(dest, &file_name(&path)?)?;
+        let meta = std::fs::metadata(&path).with_context(|| format!("{}", shown(&path)))?;
+        let target = join(dest, file_name(&path)?)?;
         if meta.is_dir() {
-            let sub = target.as_str().to_string();
+            let sub = target.as_bytes().to_vec();
             plan.push(Step::Dir {
                 dest: target,
                 mode: meta.permissions().mode() & 0o777,
@@ -122,7 +129,7 @@ fn walk(src: &Path, dest: &str, plan: &mut Vec<Step>) -> Result<()> {
         } else {
             log::warn!(
                 "{}: skipped (not a regular file or directory)",
-                path.display()
+                shown(&path)
             );
         }
     }
@@ -172,7 +179,7 @@ fn execute(fs: &Famfs, plan: Vec<Step>, owner: &OwnerArgs) -> Result<()> {
                     Ok(n) => n,
                     // Restart: same size, copy the data again in place.
                     Err(MetaError::Exists(_)) => {
-                        let n = fs.stat(dest.as_str())?;
+                        let n = fs.stat(&dest)?;
                         if n.is_dir() || n.size() != size {
                             bail!(
                                 "{dest}: already exists with another size ({} bytes, source {size})",
@@ -184,9 +191,9 @@ fn execute(fs: &Famfs, plan: Vec<Step>, owner: &OwnerArgs) -> Result<()> {
                     }
                     Err(e) => return Err(e.into()),
                 };
-                let f = File::open(&src).with_context(|| format!("{}", src.display()))?;
+                let f = File::open(&src).with_context(|| format!("{}", shown(&src)))?;
                 hostio::copy_file_in(fs.device(), &node, &f, |n| bar.inc(n))
-                    .with_context(|| format!("copying {} to {dest}", src.display()))?;
+                    .with_context(|| format!("copying {} to {dest}", shown(&src)))?;
             }
         }
     }

@@ -4,10 +4,12 @@
 pub mod args;
 pub mod capabilities;
 mod copy;
+mod fs_path;
 mod serve;
 mod show;
 mod sockets;
 
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -104,7 +106,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let fs = open(device, true)?;
             let (mode, uid, gid) = owner_or(owner, 0o755);
             for p in paths {
-                let rp = RelPath::new(p.trim_matches('/'))?;
+                let rp = RelPath::new(fs_path::trimmed(p))?;
                 if *parents {
                     fs.mkdir_p(&rp, mode, uid, gid)?;
                 } else {
@@ -138,11 +140,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 striping,
             };
             for p in paths {
-                let rp = RelPath::new(p.trim_start_matches('/'))?;
+                let rp = RelPath::new(fs_path::relative(p))?;
                 let node = match fs.create(&rp, &spec) {
                     Ok(n) => n,
                     Err(MetaError::Exists(_)) => {
-                        let n = fs.stat(rp.as_str())?;
+                        let n = fs.stat(&rp)?;
                         if n.is_dir() || n.size() != *size {
                             bail!("{rp}: exists with another size ({} bytes)", n.size());
                         }
@@ -197,8 +199,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Verify { device, seed, path } => {
             let fs = open(device, false)?;
-            let node = fs.stat(path.trim_start_matches('/'))?;
-            let path = vhost_famfs::meta::path::escape(path);
+            let node = fs.stat(fs_path::relative(path))?;
+            let path = vhost_famfs::meta::path::escape(path.as_bytes());
             if node.is_dir() {
                 bail!("{path}: is a directory");
             }

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! ls, stat and getmap.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
 use anyhow::{bail, Result};
 use vhost_famfs::meta::fmap::Fmap;
 use vhost_famfs::meta::path::escape;
 use vhost_famfs::meta::{Famfs, MetaError, Node, NodeKind};
 
-fn lookup(fs: &Famfs, path: &str) -> Result<Node> {
-    Ok(fs.stat(path.trim_matches('/'))?)
+use super::fs_path;
+
+fn lookup(fs: &Famfs, path: &OsStr) -> Result<Node> {
+    Ok(fs.stat(fs_path::trimmed(path))?)
 }
 
 fn mode_string(n: &Node) -> String {
@@ -21,7 +26,7 @@ fn mode_string(n: &Node) -> String {
     s
 }
 
-pub fn ls(fs: &Famfs, path: &str, long: bool) -> Result<()> {
+pub fn ls(fs: &Famfs, path: &OsStr, long: bool) -> Result<()> {
     let dir = lookup(fs, path)?;
     let nodes: Vec<Node> = if dir.is_dir() {
         fs.with_ns(|ns| ns.children_after(dir.ino, 0).cloned().collect())
@@ -51,7 +56,7 @@ pub fn ls(fs: &Famfs, path: &str, long: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn stat(fs: &Famfs, path: &str) -> Result<()> {
+pub fn stat(fs: &Famfs, path: &OsStr) -> Result<()> {
     let n = lookup(fs, path)?;
     let kind = if n.is_dir() { "directory" } else { "file" };
     println!("  path: {}", escape(&fs.with_ns(|ns| ns.path_of(n.ino))));
@@ -68,11 +73,11 @@ pub fn stat(fs: &Famfs, path: &str) -> Result<()> {
 }
 
 /// Prints the map in the layout famfs's getmap uses.
-pub fn getmap(fs: &Famfs, path: &str) -> Result<()> {
+pub fn getmap(fs: &Famfs, path: &OsStr) -> Result<()> {
     let n = lookup(fs, path)?;
-    let shown = escape(path);
+    let shown = escape(path.as_bytes());
     let NodeKind::File { size, fmap, .. } = &n.kind else {
-        return Err(MetaError::IsDir(path.to_string()).into());
+        return Err(MetaError::IsDir(fs_path::trimmed(path).to_vec()).into());
     };
     let print = |list: &[vhost_famfs::meta::fmap::Extent]| {
         for e in list {

@@ -162,7 +162,7 @@ impl LogRecord {
 
 fn path_field(p: &RelPath) -> [u8; MAX_PATHLEN] {
     // A RelPath is always shorter than the field and free of NUL.
-    to_cstr_field(p.as_str()).unwrap_or([0; MAX_PATHLEN])
+    to_cstr_field(p.as_bytes()).unwrap_or([0; MAX_PATHLEN])
 }
 
 #[cfg(test)]
@@ -307,6 +307,28 @@ mod tests {
                 fmap: Fmap::Simple(vec![Extent { offset: unit * MIB2, len: MIB2 }]),
             });
             prop_assert_eq!(LogRecord::decode(&rec.encode(idx), idx, &GEO).unwrap(), rec);
+        }
+
+        /// Any bytes but '/' and NUL survive encoding and decoding as
+        /// they are, UTF-8 or not.
+        #[test]
+        fn byte_string_names_round_trip(
+            comps in prop::collection::vec(prop::collection::vec(1u8..=255, 1..20), 1..4),
+        ) {
+            let comps: Vec<Vec<u8>> = comps
+                .into_iter()
+                .map(|c| c.into_iter().map(|b| if b == b'/' { 0xff } else { b }).collect())
+                .collect();
+            let path = comps.join(&b'/');
+            prop_assume!(RelPath::new(&path).is_ok());
+            let rec = LogRecord::Mkdir(DirRecord {
+                path: RelPath::new(&path).unwrap(),
+                uid: 1,
+                gid: 2,
+                mode: 0o755,
+            });
+            let back = LogRecord::decode(&rec.encode(3), 3, &GEO).unwrap();
+            prop_assert_eq!(back.path().unwrap().as_bytes(), &path[..]);
         }
     }
 }

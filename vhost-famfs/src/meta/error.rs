@@ -38,7 +38,7 @@ pub enum MetaError {
     #[error("log entry {index}: {reason}")]
     BadEntry { index: u64, reason: String },
     #[error("invalid path \"{}\": {reason}", escape(path))]
-    BadPath { path: String, reason: &'static str },
+    BadPath { path: Vec<u8>, reason: &'static str },
     #[error("log full: all {slots} entries are used")]
     LogFull { slots: u64 },
     #[error(
@@ -67,13 +67,13 @@ pub enum MetaError {
     #[error("stale file system: {0}")]
     Stale(String),
     #[error("{}: already exists", escape(.0))]
-    Exists(String),
+    Exists(Vec<u8>),
     #[error("{}: no such file or directory", escape(.0))]
-    NotFound(String),
+    NotFound(Vec<u8>),
     #[error("{}: not a directory", escape(.0))]
-    NotDir(String),
+    NotDir(Vec<u8>),
     #[error("{}: is a directory", escape(.0))]
-    IsDir(String),
+    IsDir(Vec<u8>),
     #[error("this host is a famfs client (system uuid {local}, master {master}); only the master may change the file system")]
     NotMaster { local: String, master: String },
     #[error("the device is open read-only")]

@@ -252,10 +252,9 @@ pub fn last_index_for(log_len: u64) -> u64 {
     (log_len - LOG_HEADER_SIZE) / LOG_ENTRY_SIZE - 1
 }
 
-/// Copies `s` into a NUL-padded fixed-size field; `None` if it does not fit
+/// Copies `b` into a NUL-padded fixed-size field; `None` if it does not fit
 /// with its terminating NUL.
-pub fn to_cstr_field<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let b = s.as_bytes();
+pub fn to_cstr_field<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
     if b.len() >= N || b.contains(&0) {
         return None;
     }
@@ -366,9 +365,9 @@ mod tests {
 
     #[test]
     fn cstr_fields() {
-        assert_eq!(to_cstr_field::<4>("abc"), Some(*b"abc\0"));
-        assert_eq!(to_cstr_field::<4>("abcd"), None);
-        assert_eq!(to_cstr_field::<8>("a\0b"), None);
+        assert_eq!(to_cstr_field::<4>(b"abc"), Some(*b"abc\0"));
+        assert_eq!(to_cstr_field::<4>(b"abcd"), None);
+        assert_eq!(to_cstr_field::<8>(b"a\0b"), None);
         assert_eq!(from_cstr_field(b"ab\0cd"), Some(&b"ab"[..]));
         assert_eq!(from_cstr_field(b"abcd"), None);
     }

@@ -308,9 +308,10 @@ impl Famfs {
     }
 
     /// The node at `path`, cloned.
-    pub fn stat(&self, path: &str) -> Result<Node> {
+    pub fn stat(&self, path: &(impl AsRef<[u8]> + ?Sized)) -> Result<Node> {
+        let path = path.as_ref();
         self.with_ns(|ns| ns.resolve(path).cloned())
-            .ok_or_else(|| MetaError::NotFound(path.to_string()))
+            .ok_or_else(|| MetaError::NotFound(path.to_vec()))
     }
 
     /// Index of the first entry not yet replayed.
@@ -497,14 +498,14 @@ impl Famfs {
     /// free.
     fn check_new_name(ns: &Namespace, path: &RelPath) -> Result<()> {
         let (parent, _) = path.split_last();
-        let parent = parent.unwrap_or("");
+        let parent = parent.unwrap_or_default();
         match ns.resolve(parent) {
-            None => return Err(MetaError::NotFound(parent.to_string())),
-            Some(p) if !p.is_dir() => return Err(MetaError::NotDir(parent.to_string())),
+            None => return Err(MetaError::NotFound(parent.to_vec())),
+            Some(p) if !p.is_dir() => return Err(MetaError::NotDir(parent.to_vec())),
             _ => {}
         }
-        if ns.resolve(path.as_str()).is_some() {
-            return Err(MetaError::Exists(path.to_string()));
+        if ns.resolve(path).is_some() {
+            return Err(MetaError::Exists(path.as_bytes().to_vec()));
         }
         Ok(())
     }
@@ -525,7 +526,7 @@ impl Famfs {
                 fmap,
             }))
         })?;
-        self.stat(path.as_str())
+        self.stat(path)
     }
 
     /// Creates a directory.
@@ -539,7 +540,7 @@ impl Famfs {
                 mode: mode & 0o7777,
             }))
         })?;
-        self.stat(path.as_str())
+        self.stat(path)
     }
 
     /// Creates `path` and any missing parents; existing directories are
@@ -548,9 +549,9 @@ impl Famfs {
         let mut prefix: Option<RelPath> = None;
         for comp in path.components() {
             let p = RelPath::join(prefix.as_ref(), comp)?;
-            match self.stat(p.as_str()) {
+            match self.stat(&p) {
                 Ok(n) if n.is_dir() => {}
-                Ok(_) => return Err(MetaError::NotDir(p.to_string())),
+                Ok(_) => return Err(MetaError::NotDir(p.as_bytes().to_vec())),
                 Err(MetaError::NotFound(_)) => match self.mkdir(&p, mode, uid, gid) {
                     Ok(_) | Err(MetaError::Exists(_)) => {}
                     Err(e) => return Err(e),
@@ -559,7 +560,7 @@ impl Famfs {
             }
             prefix = Some(p);
         }
-        self.stat(path.as_str())
+        self.stat(path)
     }
 }
 

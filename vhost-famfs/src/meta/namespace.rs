@@ -43,7 +43,8 @@ pub enum NodeKind {
 pub struct Node {
     pub ino: Ino,
     pub parent: Ino,
-    pub name: String,
+    /// The name's bytes as logged (any but `/` and NUL).
+    pub name: Box<[u8]>,
     pub uid: u32,
     pub gid: u32,
     /// Full mode including the file type bits.
@@ -84,7 +85,7 @@ impl Node {
 /// order) for readdir; the name itself is stored once, in the node.
 #[derive(Debug, Default)]
 struct Children {
-    by_name: HashMap<Box<str>, Ino>,
+    by_name: HashMap<Box<[u8]>, Ino>,
     by_ino: BTreeSet<Ino>,
     subdirs: u32,
 }
@@ -104,7 +105,7 @@ impl Namespace {
         let root = Node {
             ino: ROOT_INO,
             parent: ROOT_INO,
-            name: String::new(),
+            name: Box::default(),
             uid,
             gid,
             mode: S_IFDIR | (mode & 0o7777),
@@ -131,9 +132,9 @@ impl Namespace {
     }
 
     /// The child `name` of directory `parent`.
-    pub fn lookup(&self, parent: Ino, name: &str) -> Option<&Node> {
+    pub fn lookup(&self, parent: Ino, name: &(impl AsRef<[u8]> + ?Sized)) -> Option<&Node> {
         self.nodes
-            .get(self.children.get(&parent)?.by_name.get(name)?)
+            .get(self.children.get(&parent)?.by_name.get(name.as_ref())?)
     }
 
     /// Number of subdirectories of `dir` (0 for files).
@@ -142,9 +143,13 @@ impl Namespace {
     }
 
     /// The node at `path` ("" or "/" is the root).
-    pub fn resolve(&self, path: &str) -> Option<&Node> {
+    pub fn resolve(&self, path: &(impl AsRef<[u8]> + ?Sized)) -> Option<&Node> {
         let mut cur = self.nodes.get(&ROOT_INO)?;
-        for comp in path.split('/').filter(|c| !c.is_empty()) {
+        for comp in path
+            .as_ref()
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+        {
             cur = self.lookup(cur.ino, comp)?;
         }
         Some(cur)
@@ -161,21 +166,21 @@ impl Namespace {
             .filter_map(|ino| self.nodes.get(ino))
     }
 
-    /// The path of a node, for messages.
-    pub fn path_of(&self, ino: Ino) -> String {
+    /// The path of a node ("" for the root); bytes, escape to print.
+    pub fn path_of(&self, ino: Ino) -> Vec<u8> {
         let mut parts = Vec::new();
         let mut cur = ino;
         while cur != ROOT_INO {
             match self.nodes.get(&cur) {
                 Some(n) => {
-                    parts.push(n.name.as_str());
+                    parts.push(&n.name[..]);
                     cur = n.parent;
                 }
                 None => break,
             }
         }
         parts.reverse();
-        parts.join("/")
+        parts.join(&b'/')
     }
 
     /// Every file node.
@@ -236,19 +241,22 @@ impl Namespace {
         path: &RelPath,
         uid: u32,
         gid: u32,
-    ) -> Result<(Ino, String), String> {
-        let comps: Vec<&str> = path.components().collect();
+    ) -> Result<(Ino, Box<[u8]>), String> {
+        let comps: Vec<&[u8]> = path.components().collect();
         let (name, dirs) = comps.split_last().ok_or("empty path")?;
         let mut cur = ROOT_INO;
         for (depth, comp) in dirs.iter().enumerate() {
             cur = match self.lookup(cur, comp) {
                 Some(n) if n.is_dir() => n.ino,
-                Some(_) => return Err(format!("{path}: {comp} is not a directory")),
+                Some(_) => {
+                    let comp = super::path::escape(comp);
+                    return Err(format!("{path}: {comp} is not a directory"));
+                }
                 None => {
                     let ino = ino_of_entry(index) | (depth as u64 + 1);
                     // It carries the entry that created it, hence that
                     // entry's generation.
-                    let dir = new_dir(ino, cur, comp.to_string(), uid, gid, 0o755, Some(index));
+                    let dir = new_dir(ino, cur, (*comp).into(), uid, gid, 0o755, Some(index));
                     self.insert(dir);
                     self.dirs += 1;
                     ino
@@ -258,12 +266,12 @@ impl Namespace {
         if self.lookup(cur, name).is_some() {
             return Err(format!("{path}: already exists"));
         }
-        Ok((cur, name.to_string()))
+        Ok((cur, (*name).into()))
     }
 
     fn insert(&mut self, node: Node) {
         if let Some(c) = self.children.get_mut(&node.parent) {
-            c.by_name.insert(node.name.as_str().into(), node.ino);
+            c.by_name.insert(node.name.clone(), node.ino);
             c.by_ino.insert(node.ino);
             if node.is_dir() {
                 c.subdirs += 1;
@@ -279,7 +287,7 @@ impl Namespace {
 fn new_dir(
     ino: Ino,
     parent: Ino,
-    name: String,
+    name: Box<[u8]>,
     uid: u32,
     gid: u32,
     mode: u32,
@@ -335,7 +343,7 @@ mod tests {
         assert_eq!(f.ino, ino_of_entry(1));
         assert_eq!(f.mode, S_IFREG | 0o644);
         assert_eq!(ns.resolve("d").unwrap().mode, S_IFDIR | 0o700);
-        assert_eq!(ns.path_of(f.ino), "d/f");
+        assert_eq!(ns.path_of(f.ino), b"d/f");
         assert_eq!((ns.files(), ns.dirs()), (2, 2));
     }
 
@@ -372,17 +380,17 @@ mod tests {
         }
         let names: Vec<_> = ns
             .children_after(ROOT_INO, 0)
-            .map(|n| n.name.clone())
+            .map(|n| n.name.to_vec())
             .collect();
-        assert_eq!(names, ["c", "a", "b"]);
+        assert_eq!(names, [b"c", b"a", b"b"]);
         let first = ns.children_after(ROOT_INO, 0).next().unwrap().ino;
         // A file added after the first page still shows up when resuming.
         ns.apply(3, &file("new")).unwrap();
         let rest: Vec<_> = ns
             .children_after(ROOT_INO, first)
-            .map(|n| n.name.clone())
+            .map(|n| n.name.to_vec())
             .collect();
-        assert_eq!(rest, ["a", "b", "new"]);
+        assert_eq!(rest, [&b"a"[..], b"b", b"new"]);
         assert_eq!(ns.children_after(ROOT_INO, u64::MAX).count(), 0);
         assert_eq!(ns.children_after(ino_of_entry(0), 0).count(), 0);
     }

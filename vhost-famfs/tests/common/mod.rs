@@ -638,11 +638,11 @@ impl Vm {
         self.call(OP_STATFS, 0, &[], 256).map(|p| parse_exact(&p))
     }
 
-    pub fn lookup(&mut self, parent: u64, name: &str) -> Result<Attr, i32> {
+    pub fn lookup(&mut self, parent: u64, name: &(impl AsRef<[u8]> + ?Sized)) -> Result<Attr, i32> {
         self.call(
             OP_LOOKUP,
             parent,
-            &name_body(LookupIn::default(), name.as_bytes()),
+            &name_body(LookupIn::default(), name.as_ref()),
             256,
         )
         .map(|p| parse_exact(&p))
@@ -788,7 +788,8 @@ pub struct Entry {
     pub nodeid: u64,
     pub cookie: u64,
     pub dtype: u32,
-    pub name: String,
+    /// The name's bytes as the device sent them.
+    pub name: Vec<u8>,
 }
 
 pub fn parse<T: ByteValued>(b: &[u8]) -> T {
@@ -814,7 +815,7 @@ pub fn parse_readdir(p: &[u8]) -> (u32, Vec<Entry>) {
         at += std::mem::size_of::<Dirent>();
         let n = d.namelen.to_native() as usize;
         assert!((1..=79).contains(&n), "namelen {n}");
-        let name = String::from_utf8(p[at..at + n].to_vec()).unwrap();
+        let name = p[at..at + n].to_vec();
         let end = at + n.next_multiple_of(8);
         assert!(p[at + n..end].iter().all(|&b| b == 0), "dirent padding");
         at = end;
