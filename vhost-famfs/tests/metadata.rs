@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use uuid::Uuid;
-use vhost_famfs::device::Device;
+use vhost_famfs::device::{Device, LockWait};
 use vhost_famfs::meta::format::*;
 use vhost_famfs::meta::fsck::fsck;
 use vhost_famfs::meta::{Famfs, FileSpec, MetaError, MkfsOptions, OpenOptions, RelPath, Role};
@@ -25,7 +25,10 @@ fn opts(uuid: Uuid) -> OpenOptions {
         writable: true,
         system_uuid: Some(uuid),
         system_uuid_file: "/nonexistent/system_uuid".into(),
-        ..Default::default()
+        // These tests are about what appends and replay do, not about how
+        // long a writer waits: on a loaded machine another thread can hold
+        // the device lock past the daemon's bounded wait.
+        lock_wait: LockWait::Forever,
     }
 }
 
