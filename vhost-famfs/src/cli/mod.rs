@@ -2,6 +2,7 @@
 //! The host-side commands.
 
 pub mod args;
+pub mod assets;
 mod copy;
 mod serve;
 mod show;
