@@ -28,7 +28,7 @@
 struct cp_opts {
 	int recursive;
 	int verbose;
-	int mode;		/* -1: the source's permission bits */
+	int mode;		/* files; -1: the source's permission bits */
 };
 
 static int parse_mode(const char *s, int *mode)
@@ -167,7 +167,8 @@ static int copy_tree(const char *src, const char *dst, const struct cp_opts *o,
 	int rc = 0;
 	DIR *dir;
 
-	if (mkdir(dst, o->mode >= 0 ? (mode_t)o->mode : mode & 07777)) {
+	/* -m is for files; a directory keeps its source's mode. */
+	if (mkdir(dst, mode & 07777)) {
 		if (errno != EEXIST || stat(dst, &st) || !S_ISDIR(st.st_mode))
 			return fg_fail(dst);
 	}

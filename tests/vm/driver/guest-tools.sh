@@ -30,6 +30,11 @@ famfs-guest cp -v -r /tmp/tree $M/tree || fail "cp -r"
 cmp /tmp/tree/a $M/tree/a || fail "tree/a differs"
 cmp /tmp/tree/d/b $M/tree/d/b || fail "tree/d/b differs"
 [ "$(stat -c %s $M/copied/src)" = 3145851 ] || fail "size of copied/src"
+# -m sets the files' mode; directories keep theirs.
+famfs-guest cp -r -m 600 /tmp/tree $M/tree2 || fail "cp -r -m 600"
+[ "$(stat -c %a $M/tree2/a) $(stat -c %a $M/tree2/d) $(stat -c %a $M/tree2/d/b)" = "600 755 600" ] \
+    || fail "cp -m modes: $(stat -c %a $M/tree2/a) $(stat -c %a $M/tree2/d) $(stat -c %a $M/tree2/d/b)"
+cmp /tmp/tree/d/b $M/tree2/d/b || fail "tree2/d/b differs"
 echo "GUEST-CHECK: cp: file and tree copied, contents equal"
 
 # Refusals: an existing file is never written over; empty files and
