@@ -18,6 +18,7 @@
 
 #include <linux/dax.h>
 #include <linux/dcache.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/huge_mm.h>
 #include <linux/iomap.h>
@@ -842,7 +843,26 @@ const struct file_operations famfs_file_operations = {
 	.fallocate		= famfs_fallocate,
 };
 
+/*
+ * FIEMAP: the cached extent map, read-only (famfs-guest getmap, filefrag).
+ * Physical offsets are device offsets, as on the host. A file that exists
+ * only in this guest (not yet sized) has no extents.
+ */
+static int famfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
+			u64 start, u64 len)
+{
+	int err;
+
+	if (famfs_inode_pending(FAMFS_I(inode)))
+		return fiemap_prep(inode, fieinfo, start, &len, 0);
+	err = famfs_fmap_get(inode);
+	if (err)
+		return err;
+	return iomap_fiemap(inode, fieinfo, start, len, &famfs_iomap_ops);
+}
+
 const struct inode_operations famfs_file_inode_operations = {
 	.setattr	= famfs_setattr,
 	.getattr	= famfs_getattr,
+	.fiemap		= famfs_fiemap,
 };

@@ -30,6 +30,11 @@ cargo bench --workspace --locked --no-run
 step "fuzzing the request decoder (bounded)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
+if [ -x tests/packaging/run.sh ]; then
+    step "Debian packages: build, install, remove; DKMS module in a guest"
+    tests/packaging/run.sh
+fi
+
 if [ -x tests/vm/run-all.sh ]; then
     step "real-guest tests"
     tests/vm/run-all.sh

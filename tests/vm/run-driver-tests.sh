@@ -37,6 +37,8 @@
 #           directory that does not exist yet, QEMU started by
 #           vmm-config/qemu/one-vm.sh (QEMU from the environment, TCG where
 #           there is no KVM); the guest mounts and verifies files
+#   tools   famfs-guest (guest-tools/): cp of files and trees, creat,
+#           getmap (FIEMAP) against the host's getmap, flush/invalidate
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
@@ -62,6 +64,7 @@ gcc -O2 -Wall -Wextra -static -pthread -o "$tmp/famfs_datapath_test" \
     "$ROOT/tests/vm/guest/famfs_datapath_test.c"
 gcc -O2 -Wall -Wextra -static -o "$tmp/famfs_hold" "$ROOT/tests/vm/guest/famfs_hold.c"
 mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
+make -s -C "$ROOT/guest-tools" O="$tmp"
 
 # on_marker LOG MARKER CMD...: run CMD once the guest prints MARKER.
 on_marker() {
@@ -108,7 +111,7 @@ run_guest() {
     [ "$name" != poison ] || extra+=("$(vm_distro_kmod hwpoison-inject)")
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
         "${kos[@]}" "${extra[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool" \
-        "$tmp/famfs_datapath_test" "$tmp/famfs_hold"
+        "$tmp/famfs_datapath_test" "$tmp/famfs_hold" "$tmp/famfs-guest"
     rm -f "$tmp/$name.sock"
     [ "$name" != slow ] || gate=$tmp/slow.gate
     if [ "$role" = hostile ]; then
@@ -142,7 +145,7 @@ run_guest() {
     VM_APPEND=$append vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
         -chardev socket,id=fs0,path="$tmp/$name.sock" "${dev[@]}"
     vm_wait "$name" 600 || rc=1
-    tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|GUEST-BENCH|^bench:|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* |^(ok|FAILED|poison|create-race|write-as): |Memory failure' || true
+    tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|GUEST-BENCH|^bench:|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* |^(ok|FAILED|poison|create-race|write-as): |^(flush|invalidate) /|^/tmp/.* -> |Memory failure' || true
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
     return $rc
@@ -187,6 +190,37 @@ fresh_fs() {
     # A host file copied in with cp: the guest compares it with the copy of
     # the same program that its initramfs carries.
     "$BIN" cp "$tmp/famfs-tool" sub/famfs-tool.copy
+}
+
+# check_tools: what the tools guest wrote reads back on the host, and its
+# extent maps (GUEST-MAP lines) are the host's.
+check_tools() {
+    local p want got k rc=0
+    echo "--- host view"
+    "$BIN" ls -l copied && "$BIN" ls -l tree && "$BIN" ls -l tree/d || rc=1
+    "$BIN" verify -S 23 copied/src || rc=1
+    "$BIN" verify -S 31 tree/a || rc=1
+    "$BIN" verify -S 37 tree/d/b || rc=1
+    "$BIN" verify -S 29 made || rc=1
+    "$BIN" stat made | grep -E '^ *mode: 0600 ' || rc=1
+    for p in f made copied/src; do
+        want=$("$BIN" getmap "$p" | awk '/^\t\t/ {print $1, $2}')
+        got=$(tr -d '\r' <"$tmp/tools.log" | awk -v p="$p" '$1 == "GUEST-MAP" && $2 == p {print $3, $4}')
+        if [ -n "$want" ] && [ "$want" = "$got" ]; then
+            echo "getmap $p: guest = host ($(wc -l <<<"$want") extent(s))"
+        else
+            echo "getmap $p: guest [$got] host [$want]"; rc=1
+        fi
+    done
+    # striped: chunk k of 2 MiB lies in strip k % 4, (k / 4) chunks in.
+    local -a strip
+    mapfile -t strip < <("$BIN" getmap striped | awk '/^\t\t/ {print $1}')
+    want=$(for ((k = 0; k < 128; k++)); do
+        printf '%x 2097152\n' $((0x${strip[k % 4]} + k / 4 * 2097152)); done)
+    got=$(tr -d '\r' <"$tmp/tools.log" | awk '$1 == "GUEST-MAP" && $2 == "striped" {print $3, $4}')
+    if [ "$want" = "$got" ]; then echo "getmap striped: guest = host (128 chunks of 4 strips)"
+    else echo "getmap striped: guest and host differ"; diff <(echo "$want") <(echo "$got") | head; rc=1; fi
+    return $rc
 }
 
 scenario() {
@@ -251,6 +285,9 @@ scenario() {
             run_guest slow hostile || rc=1 ;;
         vmmconfig)
             run_one_vm_sh || rc=1 ;;
+        tools)
+            run_guest tools master || rc=1
+            check_tools || rc=1 ;;
         bench)
             # Not part of the default list: a benchmark, not a test.
             rm -f "$VHOST_FAMFS_DEVICE"
@@ -263,7 +300,7 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped remove slow vmmconfig
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped remove slow vmmconfig tools
 fails=0
 for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
 [ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"

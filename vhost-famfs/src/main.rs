@@ -6,16 +6,29 @@ mod logging;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let args = cli::args::Cli::parse();
+    // The packaging-only `gen-assets` is added here, outside the documented
+    // commands, so that the man pages it writes do not list it.
+    let matches = cli::args::Cli::command()
+        .subcommand(cli::assets::command())
+        .get_matches();
+    if let Some(dir) = cli::assets::requested(&matches) {
+        return match cli::assets::generate(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vhost-famfs: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args = cli::args::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if args.print_capabilities {
         print!("{}", cli::capabilities::json());
         return ExitCode::SUCCESS;
     }
     if args.command.is_none() {
-        use clap::CommandFactory;
         cli::args::Cli::command()
             .error(
                 clap::error::ErrorKind::MissingSubcommand,

@@ -2,6 +2,7 @@
 //! The host-side commands.
 
 pub mod args;
+pub mod assets;
 pub mod capabilities;
 mod copy;
 mod fs_path;
