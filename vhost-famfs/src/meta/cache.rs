@@ -12,6 +12,8 @@ const LINE: u64 = 64;
 
 /// Writes back the cache lines of device range `[off, off + len)`.
 pub fn flush(dev: &Device, off: u64, len: u64) -> Result<(), DeviceError> {
+    // Stores made before the call must reach the lines being flushed.
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
     each_line(dev, off, len)
 }
 
@@ -21,7 +23,11 @@ pub fn invalidate(dev: &Device, off: u64, len: u64) -> Result<(), DeviceError> {
     each_line(dev, off, len)
 }
 
+/// clflush each line, then a full fence so later loads miss the cache.
 fn each_line(dev: &Device, off: u64, len: u64) -> Result<(), DeviceError> {
+    if len == 0 {
+        return Ok(());
+    }
     let start = off - off % LINE;
     let slice = dev.slice(start, (off + len - start) as usize)?;
     #[cfg(target_arch = "x86_64")]
