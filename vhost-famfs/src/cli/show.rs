@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 use vhost_famfs::meta::fmap::Fmap;
 use vhost_famfs::meta::path::escape;
-use vhost_famfs::meta::{Famfs, MetaError, Node, NodeKind};
+use vhost_famfs::meta::{Famfs, MetaError, Namespace, Node, NodeKind};
 
 fn lookup(fs: &Famfs, path: &str) -> Result<Node> {
     Ok(fs.stat(path.trim_matches('/'))?)
@@ -21,13 +21,7 @@ fn mode_string(n: &Node) -> String {
     s
 }
 
-pub fn ls(fs: &Famfs, path: &str, long: bool) -> Result<()> {
-    let dir = lookup(fs, path)?;
-    let nodes: Vec<Node> = if dir.is_dir() {
-        fs.with_ns(|ns| ns.children_after(dir.ino, 0).cloned().collect())
-    } else {
-        vec![dir]
-    };
+fn print_entries(nodes: &[Node], long: bool) {
     for n in nodes {
         let name = escape(&n.name);
         let name = if n.is_dir() {
@@ -38,7 +32,7 @@ pub fn ls(fs: &Famfs, path: &str, long: bool) -> Result<()> {
         if long {
             println!(
                 "{} {:>5} {:>5} {:>14} {:>8} {name}",
-                mode_string(&n),
+                mode_string(n),
                 n.uid,
                 n.gid,
                 n.size(),
@@ -47,6 +41,48 @@ pub fn ls(fs: &Famfs, path: &str, long: bool) -> Result<()> {
         } else {
             println!("{name}");
         }
+    }
+}
+
+/// Directory `dir` (shown as `shown`) and, depth first, every directory
+/// below it, each with its entries: the order `ls -R` prints.
+fn tree(ns: &Namespace, dir: &Node, shown: String, out: &mut Vec<(String, Vec<Node>)>) {
+    let children: Vec<Node> = ns.children_after(dir.ino, 0).cloned().collect();
+    let subdirs: Vec<Node> = children.iter().filter(|n| n.is_dir()).cloned().collect();
+    out.push((shown.clone(), children));
+    for d in subdirs {
+        let sub = if shown == "." {
+            d.name.clone()
+        } else {
+            format!("{shown}/{}", d.name)
+        };
+        tree(ns, &d, sub, out);
+    }
+}
+
+pub fn ls(fs: &Famfs, path: &str, long: bool, recursive: bool) -> Result<()> {
+    let dir = lookup(fs, path)?;
+    if !dir.is_dir() {
+        print_entries(&[dir], long);
+        return Ok(());
+    }
+    if !recursive {
+        let nodes: Vec<Node> = fs.with_ns(|ns| ns.children_after(dir.ino, 0).cloned().collect());
+        print_entries(&nodes, long);
+        return Ok(());
+    }
+    let top = match path.trim_matches('/') {
+        "" => ".".to_string(),
+        p => p.to_string(),
+    };
+    let mut dirs = Vec::new();
+    fs.with_ns(|ns| tree(ns, &dir, top, &mut dirs));
+    for (i, (shown, nodes)) in dirs.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!("{}:", escape(shown));
+        print_entries(nodes, long);
     }
     Ok(())
 }
