@@ -467,6 +467,8 @@ fn seeds_in_hex_and_decimal() {
             "{bad}"
         );
     }
+    let err = fail(&d.path, &["verify", "-S", "030", "hex"]);
+    assert!(err.contains("leading 0 is ambiguous"), "{err}");
     assert!(fail(&d.path, &["stat", "x"]).contains("no such file"));
 }
 

@@ -305,7 +305,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Parses a pattern seed: decimal ("24301") or hex with a 0x prefix
-/// ("0x5eed"), as famfs's tools take it.
+/// ("0x5eed"), as famfs's tools take it (they also read a leading 0 as
+/// octal, which is refused here as ambiguous).
 pub fn parse_seed(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
@@ -315,6 +316,12 @@ pub fn parse_seed(s: &str) -> Result<u64, String> {
     // from_str_radix also takes a sign; a seed has none.
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return Err(format!("{s:?} is not a seed (decimal, or hex as 0x5eed)"));
+    }
+    // famfs's tools read "010" as octal: refuse rather than disagree.
+    if radix == 10 && digits.len() > 1 && digits.starts_with('0') {
+        return Err(format!(
+            "{s:?}: a seed with a leading 0 is ambiguous (famfs reads it as octal); write it without"
+        ));
     }
     u64::from_str_radix(digits, radix).map_err(|_| format!("{s:?}: seed above 64 bits"))
 }
@@ -348,7 +355,8 @@ mod tests {
         assert_eq!(parse_seed("0x5eed"), Ok(0x5eed));
         assert_eq!(parse_seed("0X5EED"), Ok(0x5eed));
         assert_eq!(parse_seed("24301"), Ok(24301));
-        assert_eq!(parse_seed("007"), Ok(7));
+        assert_eq!(parse_seed("0"), Ok(0));
+        assert!(parse_seed("010").unwrap_err().contains("octal"));
         assert!(parse_seed("0x10000000000000000")
             .unwrap_err()
             .contains("64 bits"));
