@@ -564,9 +564,31 @@ fn reading_out_refuses_bad_input() {
     );
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read(&dest).unwrap(), b"device copy");
+    // The destination the user names may itself be a symlink to a
+    // directory, for every source.
+    let real = d.dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let via = d.dir.path().join("via");
+    std::os::unix::fs::symlink(&real, &via).unwrap();
+    ok(&d.path, &["mkdir", "dir2"]);
+    ok(&d.path, &["creat", "-s", "1", "dir2/g"]);
+    ok(
+        &d.path,
+        &["cp", "-O", "-r", "dir", "/dir2", via.to_str().unwrap()],
+    );
+    assert!(real.join("f").is_file() && real.join("aaa").is_file());
+    assert!(real.join("g").is_file());
+    let dup = d.dir.path().join("dup");
+    std::fs::create_dir(&dup).unwrap();
+    let err = fail(
+        &d.path,
+        &["cp", "-O", "dir/f", "dir/f", dup.to_str().unwrap()],
+    );
+    assert!(err.contains("more than one source copies to it"), "{err}");
+    assert_eq!(std::fs::read_dir(&dup).unwrap().count(), 0);
     assert!(fail(&d.path, &["flush", "nope"]).contains("no such file"));
     // Nothing on the device changed through all of that.
-    assert!(ok(&d.path, &["fsck"]).contains("3 of 15420"));
+    assert!(ok(&d.path, &["fsck"]).contains("5 of 15420"));
 }
 
 /// --progress reports to a pipe (a closing 100% line), and nothing is

@@ -80,10 +80,9 @@ pub fn cat(fs: &Famfs, paths: &[String]) -> Result<()> {
 /// One thing to do on the host, in order: directories before their
 /// contents.
 enum Step {
-    Dir {
-        dest: PathBuf,
-        mode: u32,
-    },
+    /// `top`: the destination the user named, which may be a symlink to
+    /// a directory; below it nothing is followed.
+    Dir { dest: PathBuf, mode: u32, top: bool },
     File {
         node: Node,
         src: String,
@@ -122,6 +121,7 @@ pub fn run(
             plan.push(Step::Dir {
                 dest: dest.clone(),
                 mode: node.mode,
+                top: true,
             });
             fs.with_ns(|ns| walk(ns, &node, &src, dest, &mut plan));
         } else {
@@ -163,6 +163,7 @@ fn walk(
             plan.push(Step::Dir {
                 dest: target.clone(),
                 mode: child.mode,
+                top: false,
             });
             walk(ns, child, &child_src, &target, plan);
         } else {
@@ -179,13 +180,16 @@ fn walk(
 /// the way: a file that exists (without --force), or something that is
 /// not a directory where one must go, or a symlink (never followed).
 fn check(plan: &[Step], force: bool) -> Result<()> {
-    for (i, step) in plan.iter().enumerate() {
-        let (dest, want_dir) = match step {
-            Step::Dir { dest, .. } => (dest, true),
-            Step::File { dest, .. } => (dest, false),
+    let mut files = std::collections::HashSet::new();
+    for step in plan {
+        let (dest, want_dir, top) = match step {
+            Step::Dir { dest, top, .. } => (dest, true, *top),
+            Step::File { dest, .. } => (dest, false, false),
         };
-        // The first step's destination is the user's own: follow it.
-        let meta = if i == 0 {
+        if !want_dir && !files.insert(dest) {
+            bail!("{}: more than one source copies to it", dest.display());
+        }
+        let meta = if top {
             fs::metadata(dest)
         } else {
             fs::symlink_metadata(dest)
@@ -216,6 +220,17 @@ fn check(plan: &[Step], force: bool) -> Result<()> {
     Ok(())
 }
 
+/// True if `p` is a directory; only the user's own destination may be a
+/// symlink to one (a symlink planted below it since the check is not).
+fn is_dir(p: &Path, top: bool) -> bool {
+    let meta = if top {
+        fs::metadata(p)
+    } else {
+        fs::symlink_metadata(p)
+    };
+    meta.is_ok_and(|m| m.is_dir())
+}
+
 fn umask() -> u32 {
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     nix::sys::stat::umask(old);
@@ -238,11 +253,13 @@ fn execute(fs: &Famfs, plan: Vec<Step>, force: bool, progress: bool) -> Result<(
     let mut dir_modes = Vec::new();
     for step in plan {
         match step {
-            Step::Dir { dest, mode } => match fs::DirBuilder::new().mode(0o700).create(&dest) {
-                Ok(()) => dir_modes.push((dest, mode & keep)),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists && dest.is_dir() => {}
-                Err(e) => return Err(e).with_context(|| dest.display().to_string()),
-            },
+            Step::Dir { dest, mode, top } => {
+                match fs::DirBuilder::new().mode(0o700).create(&dest) {
+                    Ok(()) => dir_modes.push((dest, mode & keep)),
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists && is_dir(&dest, top) => {}
+                    Err(e) => return Err(e).with_context(|| dest.display().to_string()),
+                }
+            }
             Step::File { node, src, dest } => {
                 copy_file(fs, &node, &dest, node.mode & keep, force, &mut bar)
                     .with_context(|| format!("copying {} to {}", shown(&src), dest.display()))?;
