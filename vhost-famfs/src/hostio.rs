@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Moving file data between the host and a file's extents on the device.
-
-use vm_memory::VolatileSlice;
+//!
+//! Memory shared by several hosts may not be cache coherent between them
+//! (CXL 3 shared memory). As famfs's tools do, data written here is
+//! written back from the CPU caches before a function returns, and data
+//! read is invalidated first, so the bytes are the device's, not a stale
+//! cached copy. On coherent memory this only costs time.
 
 use crate::device::Device;
-use crate::meta::{MetaError, Node, Result};
+use crate::meta::{cache, MetaError, Node, Result};
 
 /// Bytes moved per step; also the progress granularity.
 pub const STEP: usize = 8 << 20;
@@ -39,18 +43,6 @@ fn steps(node: &Node) -> Vec<(u64, u64, usize)> {
         }
     }
     out
-}
-
-/// Calls `f` on successive device slices covering the file's bytes.
-fn for_each_slice(
-    dev: &Device,
-    node: &Node,
-    mut f: impl FnMut(u64, VolatileSlice<'_>) -> Result<()>,
-) -> Result<()> {
-    for (file_off, dev_off, n) in steps(node) {
-        f(file_off, dev.slice(dev_off, n)?)?;
-    }
-    Ok(())
 }
 
 /// Copies regular file `src` into the file's extents with positional
@@ -105,6 +97,7 @@ pub fn copy_file_in(
                     }
                 }
             }
+            cache::flush(dev, dev_off, n as u64)?;
             (progress.lock().unwrap_or_else(|e| e.into_inner()))(n as u64);
         }
         Ok(())
@@ -123,29 +116,45 @@ pub fn copy_file_in(
     Ok(())
 }
 
-/// Hands the file's bytes to `f` in order, one step at a time.
+/// Hands the file's bytes to `f` in order, one step at a time, each
+/// step invalidated in the CPU caches before it is read.
 pub fn read_out(
     dev: &Device,
     node: &Node,
     mut f: impl FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<()> {
     let mut buf = vec![0u8; STEP];
-    for_each_slice(dev, node, |off, s| {
-        let b = &mut buf[..s.len()];
-        s.copy_to(b);
-        f(off, b)
-    })
+    for (file_off, dev_off, n) in steps(node) {
+        cache::invalidate(dev, dev_off, n as u64)?;
+        let b = &mut buf[..n];
+        dev.slice(dev_off, n)?.copy_to(b);
+        f(file_off, b)?;
+    }
+    Ok(())
 }
 
-/// Writes bytes produced by `gen` into the whole file, in order.
+/// Writes bytes produced by `gen` into the whole file, in order, and
+/// writes them back from the CPU caches.
 pub fn fill(dev: &Device, node: &Node, mut gen: impl FnMut(&mut [u8])) -> Result<()> {
     let mut buf = vec![0u8; STEP];
-    for_each_slice(dev, node, |_, s| {
-        let b = &mut buf[..s.len()];
+    for (_, dev_off, n) in steps(node) {
+        let b = &mut buf[..n];
         gen(b);
-        s.copy_from(b);
-        Ok(())
-    })
+        dev.slice(dev_off, n)?.copy_from(b);
+        cache::flush(dev, dev_off, n as u64)?;
+    }
+    Ok(())
+}
+
+/// Writes back and invalidates the CPU cache lines of all the file's
+/// bytes (the `flush` command): after a guest or another program wrote
+/// it through this host's caches, or before reading what another host
+/// wrote.
+pub fn flush_file(dev: &Device, node: &Node) -> Result<()> {
+    for (_, dev_off, len) in data_ranges(node) {
+        cache::flush(dev, dev_off, len)?;
+    }
+    Ok(())
 }
 
 fn short(name: &str, at: u64) -> MetaError {

@@ -24,6 +24,9 @@ fn listed_subcommands() -> Vec<String> {
         .unwrap();
     commands
         .lines()
+        // A command's line starts "  name"; a wrapped description goes on
+        // under it, indented further.
+        .filter(|l| l.starts_with("  ") && !l[2..].starts_with(' '))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .map(str::to_string)

@@ -267,3 +267,426 @@ fn names_that_are_not_utf8_are_byte_strings() {
     let report = String::from_utf8_lossy(&fsck.stdout);
     assert_eq!(fsck.status.code(), Some(0), "{report}");
 }
+
+fn fail(dev: &Path, args: &[&str]) -> String {
+    let o = run(dev, args);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    String::from_utf8(o.stderr).unwrap()
+}
+
+/// Bytes that differ from position to position and from file to file.
+fn bytes(len: usize, salt: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(salt) >> 13) as u8)
+        .collect()
+}
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// Every regular file and directory below `root`, relative, sorted.
+fn host_tree(root: &Path) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_string();
+            if p.is_dir() {
+                out.push((rel, None));
+                todo.push(p);
+            } else {
+                out.push((rel, Some(std::fs::read(&p).unwrap())));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A host tree copied in and back out is the same tree, byte for byte,
+/// with the same permission bits; single files go to a named file or
+/// into a directory.
+#[test]
+fn cp_in_then_out_round_trips_files_and_trees() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = formatted("1G");
+    let src = d.dir.path().join("src");
+    std::fs::create_dir_all(src.join("a/b/c")).unwrap();
+    std::fs::create_dir_all(src.join("emptydir")).unwrap();
+    let files: [(&str, usize); 5] = [
+        ("zero", 0),
+        ("one", 1),
+        ("a/unit_plus_one", (2 << 20) + 1),
+        ("a/b/big", 9_000_001),
+        ("a/b/c/small", 4096),
+    ];
+    for (i, (name, len)) in files.iter().enumerate() {
+        std::fs::write(src.join(name), bytes(*len, i as u32)).unwrap();
+    }
+    std::fs::set_permissions(src.join("one"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(src.join("a/b"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    ok(&d.path, &["cp", "-r", src.to_str().unwrap(), "tree"]);
+
+    let out = d.dir.path().join("out");
+    ok(
+        &d.path,
+        &["cp", "--out", "-r", "tree", out.to_str().unwrap()],
+    );
+    assert_eq!(host_tree(&out), host_tree(&src));
+    assert_eq!(mode_of(&out.join("one")), 0o600);
+    assert_eq!(mode_of(&out.join("a/b")), 0o750);
+    // The whole file system from the root lands under one directory.
+    let all = d.dir.path().join("all");
+    ok(&d.path, &["cp", "-O", "-r", "/", all.to_str().unwrap()]);
+    assert_eq!(host_tree(&all.join("tree")), host_tree(&src));
+    // No temporary file is left behind.
+    assert!(host_tree(&all)
+        .iter()
+        .all(|(p, _)| !p.contains(".vhost-famfs-cp.")));
+
+    // One file to a new name; several into an existing directory.
+    let one = d.dir.path().join("copy_of_big");
+    ok(
+        &d.path,
+        &["cp", "--out", "tree/a/b/big", one.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(&one).unwrap(), bytes(9_000_001, 3));
+    let into = d.dir.path().join("into");
+    std::fs::create_dir(&into).unwrap();
+    ok(
+        &d.path,
+        &[
+            "cp",
+            "--out",
+            "tree/one",
+            "/tree/a/b/c/small",
+            into.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(into.join("one")).unwrap(), bytes(1, 1));
+    assert_eq!(std::fs::read(into.join("small")).unwrap(), bytes(4096, 4));
+}
+
+/// cat prints exactly the file's bytes (several files one after the
+/// other), including a seeded file's pattern as verify checks it.
+#[test]
+fn cat_equals_the_host_file() {
+    let d = formatted("1G");
+    let host = d.dir.path().join("h");
+    let data = bytes(3_000_000, 7);
+    std::fs::write(&host, &data).unwrap();
+    ok(&d.path, &["cp", host.to_str().unwrap(), "f"]);
+    let o = run(&d.path, &["cat", "f"]);
+    assert!(o.status.success());
+    assert!(o.stdout == data, "cat differs from the host file");
+    ok(&d.path, &["mkdir", "d"]);
+    std::fs::write(&host, b"tail\n").unwrap();
+    ok(&d.path, &["cp", host.to_str().unwrap(), "d/t"]);
+    let o = run(&d.path, &["cat", "d/t", "/f", "d/t"]);
+    let mut want = b"tail\n".to_vec();
+    want.extend_from_slice(&data);
+    want.extend_from_slice(b"tail\n");
+    assert!(o.stdout == want, "cat of three files differs");
+    // The pattern creat --seed writes is the one verify checks, and cat
+    // shows it: verify accepts the bytes cat printed, copied back in.
+    ok(&d.path, &["creat", "-s", "5M", "-S", "0x5eed", "p"]);
+    let o = run(&d.path, &["cat", "p"]);
+    assert_eq!(o.stdout.len(), 5 << 20);
+    std::fs::write(&host, &o.stdout).unwrap();
+    ok(&d.path, &["cp", host.to_str().unwrap(), "p2"]);
+    ok(&d.path, &["verify", "-S", "0x5eed", "p2"]);
+}
+
+/// logplay --json lists every entry with what created it; the text form
+/// has one escaped line per entry; a damaged entry is shown and fails.
+#[test]
+fn logplay_json_matches_created_entries() {
+    let d = formatted("1G");
+    ok(
+        &d.path,
+        &["mkdir", "-m", "0750", "-u", "11", "-g", "12", "d"],
+    );
+    ok(
+        &d.path,
+        &[
+            "creat", "-s", "3M", "-m", "600", "-u", "1234", "-g", "5678", "d/f",
+        ],
+    );
+    ok(
+        &d.path,
+        &["creat", "-s", "8M", "-N", "2", "-C", "2M", "striped"],
+    );
+    ok(&d.path, &["creat", "-s", "1", "odd\nname"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&d.path, &["logplay", "--json"])).unwrap();
+    assert_eq!(v["next_index"], 4);
+    assert_eq!(v["slots"], 15420);
+    assert_eq!(v["log_len"], 8 << 20);
+    let e = v["entries"].as_array().unwrap();
+    assert_eq!(e.len(), 4);
+    for (i, x) in e.iter().enumerate() {
+        assert_eq!(x["seq"], i as u64);
+    }
+    assert_eq!(e[0]["type"], "mkdir");
+    assert_eq!(e[0]["path"], "d");
+    assert_eq!(e[0]["mode"].as_u64().unwrap() & 0o7777, 0o750);
+    assert_eq!(
+        (e[0]["uid"].as_u64(), e[0]["gid"].as_u64()),
+        (Some(11), Some(12))
+    );
+    assert_eq!(e[1]["type"], "file");
+    assert_eq!(e[1]["path"], "d/f");
+    assert_eq!(e[1]["size"], 3 << 20);
+    assert_eq!(e[1]["mode"].as_u64().unwrap() & 0o7777, 0o600);
+    assert_eq!(
+        (e[1]["uid"].as_u64(), e[1]["gid"].as_u64()),
+        (Some(1234), Some(5678))
+    );
+    assert_eq!(e[1]["layout"], "simple");
+    // The extents are the ones getmap reports.
+    let map = ok(&d.path, &["getmap", "d/f"]);
+    let want: Vec<(u64, u64)> = map
+        .lines()
+        .filter(|l| l.starts_with("\t\t"))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let off = u64::from_str_radix(w.next().unwrap(), 16).unwrap();
+            (off, w.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    let got: Vec<(u64, u64)> = e[1]["extents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["offset"].as_u64().unwrap(), x["len"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(got.iter().map(|x| x.1).sum::<u64>(), 4 << 20);
+    assert_eq!(e[2]["layout"], "interleaved");
+    assert_eq!(e[2]["chunk_size"], 2 << 20);
+    assert_eq!(e[2]["extents"].as_array().unwrap().len(), 2);
+    assert_eq!(e[3]["path"], "odd\nname");
+    assert_eq!(v["summary"]["files"], 3);
+    assert_eq!(v["summary"]["dirs"], 1);
+    assert_eq!(v["summary"]["damaged"], 0);
+
+    let text = ok(&d.path, &["logplay"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(
+        lines[1].contains(" mkdir  d mode=0750 uid=11 gid=12"),
+        "{text}"
+    );
+    assert!(
+        lines[2].contains(" file   d/f size=3145728 mode=0600 uid=1234 gid=5678 extents=0x"),
+        "{text}"
+    );
+    assert!(lines[3].contains("chunk_size=2097152 strips=0x"), "{text}");
+    assert!(lines[4].contains(" odd\\nname size=1"), "{text}");
+    assert_eq!(
+        lines[5],
+        "4 entries: 3 files, 1 directories, 0 daxdevs, 0 damaged"
+    );
+
+    // Damage entry 1 on the device: logplay still lists all four.
+    let off = vhost_famfs::meta::format::entry_offset(1) + 40;
+    let mut dev = std::fs::read(&d.path).unwrap();
+    dev[off as usize] ^= 0xff;
+    std::fs::write(&d.path, &dev).unwrap();
+    let o = run(&d.path, &["logplay", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["entries"][1]["type"], "damaged");
+    assert!(v["entries"][1]["error"].as_str().unwrap().contains("crc"));
+    assert_eq!(v["entries"][2]["type"], "file");
+    assert_eq!(v["summary"]["damaged"], 1);
+    let o = run(&d.path, &["logplay"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("     1 DAMAGED log entry 1: crc"));
+}
+
+/// Seeds are decimal or 0x hex, the same seed either way; anything else
+/// is a usage error naming both forms.
+#[test]
+fn seeds_in_hex_and_decimal() {
+    let d = formatted("1G");
+    ok(&d.path, &["creat", "-s", "2M", "-S", "0x5eed", "hex"]);
+    ok(&d.path, &["creat", "-s", "2M", "--seed", "24301", "dec"]);
+    for f in ["hex", "dec"] {
+        ok(&d.path, &["verify", "-S", "24301", f]);
+        ok(&d.path, &["verify", "-S", "0X5EED", f]);
+    }
+    assert_eq!(
+        run(&d.path, &["verify", "-S", "0x5eee", "hex"])
+            .status
+            .code(),
+        Some(1)
+    );
+    for bad in ["5eed", "0x", "+1", "0x5eedg"] {
+        let o = run(&d.path, &["creat", "-s", "2M", "-S", bad, "x"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("hex as 0x5eed"),
+            "{bad}"
+        );
+    }
+    let err = fail(&d.path, &["verify", "-S", "030", "hex"]);
+    assert!(err.contains("leading 0 is ambiguous"), "{err}");
+    assert!(fail(&d.path, &["stat", "x"]).contains("no such file"));
+}
+
+#[test]
+fn ls_recursive_lists_every_directory() {
+    let d = formatted("1G");
+    ok(&d.path, &["mkdir", "-p", "a/b", "c"]);
+    ok(&d.path, &["creat", "-s", "1M", "a/f", "a/b/g", "top"]);
+    assert_eq!(
+        ok(&d.path, &["ls", "-R"]),
+        ".:\na/\nc/\ntop\n\na:\nb/\nf\n\na/b:\ng\n\nc:\n"
+    );
+    assert_eq!(ok(&d.path, &["ls", "-R", "/a"]), "a:\nb/\nf\n\na/b:\ng\n");
+    let long = ok(&d.path, &["ls", "-lR", "a"]);
+    assert!(long.starts_with("a:\ndrwx"), "{long}");
+    assert!(long.contains("\n\na/b:\n-rw"), "{long}");
+    assert!(long.contains(" 1048576 "), "{long}");
+    // Without -R only the directory itself.
+    assert_eq!(ok(&d.path, &["ls", "a"]), "b/\nf\n");
+}
+
+/// Bad input to the reading commands: a clear message, a failing status,
+/// and nothing on the host or the device changed.
+#[test]
+fn reading_out_refuses_bad_input() {
+    let d = formatted("1G");
+    let host = d.dir.path().join("h");
+    std::fs::write(&host, b"device copy").unwrap();
+    ok(&d.path, &["mkdir", "dir"]);
+    ok(&d.path, &["cp", host.to_str().unwrap(), "dir/f"]);
+
+    assert!(fail(&d.path, &["cat", "missing"]).contains("missing: no such file or directory"));
+    let o = run(&d.path, &["cat", "dir/f", "dir"]);
+    assert!(!o.status.success());
+    assert!(o.stdout.is_empty(), "printed before failing");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("dir: is a directory"));
+
+    // An existing host file is kept unless --force; then it is replaced.
+    let dest = d.dir.path().join("dest");
+    std::fs::write(&dest, b"precious").unwrap();
+    let dests = dest.to_str().unwrap();
+    let err = fail(&d.path, &["cp", "--out", "dir/f", dests]);
+    assert!(err.contains("already exists (use --force"), "{err}");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"precious");
+    // In a tree copy the conflict is found before anything is written.
+    let tree = d.dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("f"), b"mine").unwrap();
+    ok(&d.path, &["creat", "-s", "1", "dir/aaa"]);
+    let err = fail(
+        &d.path,
+        &["cp", "--out", "-r", "dir", tree.to_str().unwrap()],
+    );
+    assert!(err.contains("f: already exists"), "{err}");
+    assert!(!tree.join("aaa").exists(), "copied before refusing");
+    ok(&d.path, &["cp", "--out", "--force", "dir/f", dests]);
+    assert_eq!(std::fs::read(&dest).unwrap(), b"device copy");
+
+    let err = fail(&d.path, &["cp", "--out", "dir", dests]);
+    assert!(err.contains("dir: is a directory (use -r)"), "{err}");
+    let err = fail(&d.path, &["cp", "--out", "nope", dests]);
+    assert!(
+        err.contains("nope: no such file or directory in the device"),
+        "{err}"
+    );
+    let err = fail(&d.path, &["cp", "--out", "dir/f", "dir/aaa", dests]);
+    assert!(
+        err.contains("needs an existing destination directory"),
+        "{err}"
+    );
+    let err = fail(&d.path, &["cp", "--out", "-r", "dir", dests]);
+    assert!(err.contains("exists and is not a directory"), "{err}");
+    let err = fail(&d.path, &["cp", "--out", "-u", "0", "dir/f", dests]);
+    assert!(err.contains("not --out"), "{err}");
+    assert_eq!(
+        run(&d.path, &["cp", "--force", dests, "x"]).status.code(),
+        Some(2)
+    );
+    // A symlink in the way is not written through.
+    let link_dir = d.dir.path().join("l");
+    std::fs::create_dir(&link_dir).unwrap();
+    std::os::unix::fs::symlink(&dest, link_dir.join("f")).unwrap();
+    let err = fail(
+        &d.path,
+        &[
+            "cp",
+            "--out",
+            "-r",
+            "--force",
+            "dir",
+            link_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"device copy");
+    // The destination the user names may itself be a symlink to a
+    // directory, for every source.
+    let real = d.dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let via = d.dir.path().join("via");
+    std::os::unix::fs::symlink(&real, &via).unwrap();
+    ok(&d.path, &["mkdir", "dir2"]);
+    ok(&d.path, &["creat", "-s", "1", "dir2/g"]);
+    ok(
+        &d.path,
+        &["cp", "-O", "-r", "dir", "/dir2", via.to_str().unwrap()],
+    );
+    assert!(real.join("f").is_file() && real.join("aaa").is_file());
+    assert!(real.join("g").is_file());
+    let dup = d.dir.path().join("dup");
+    std::fs::create_dir(&dup).unwrap();
+    let err = fail(
+        &d.path,
+        &["cp", "-O", "dir/f", "dir/f", dup.to_str().unwrap()],
+    );
+    assert!(err.contains("more than one source copies to it"), "{err}");
+    assert_eq!(std::fs::read_dir(&dup).unwrap().count(), 0);
+    assert!(fail(&d.path, &["flush", "nope"]).contains("no such file"));
+    // Nothing on the device changed through all of that.
+    assert!(ok(&d.path, &["fsck"]).contains("5 of 15420"));
+}
+
+/// --progress reports to a pipe (a closing 100% line), and nothing is
+/// printed without it; flush counts what it covered.
+#[test]
+fn progress_lines_and_flush_counts() {
+    let d = formatted("1G");
+    let host = d.dir.path().join("h");
+    std::fs::write(&host, bytes(3 << 20, 9)).unwrap();
+    let o = run(&d.path, &["cp", "--progress", host.to_str().unwrap(), "f"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("copied 3.0 of 3.0 MiB (100%)"), "{err}");
+    let out = d.dir.path().join("o");
+    let o = run(
+        &d.path,
+        &["cp", "-O", "--progress", "f", out.to_str().unwrap()],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(100%)"));
+    let o = run(
+        &d.path,
+        &["cp", "-O", "f", d.dir.path().join("o2").to_str().unwrap()],
+    );
+    assert!(o.status.success() && o.stderr.is_empty());
+    ok(&d.path, &["mkdir", "sub"]);
+    ok(&d.path, &["creat", "-s", "5", "sub/a", "sub/b"]);
+    assert_eq!(ok(&d.path, &["flush"]), "flushed 3 files, 3145738 bytes\n");
+    assert_eq!(
+        ok(&d.path, &["flush", "sub"]),
+        "flushed 2 files, 10 bytes\n"
+    );
+    assert_eq!(
+        ok(&d.path, &["flush", "f", "/sub/a"]),
+        "flushed 2 files, 3145733 bytes\n"
+    );
+}

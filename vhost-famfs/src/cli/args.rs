@@ -188,8 +188,9 @@ pub enum Command {
         /// File size, e.g. 64M, 1G, 4096.
         #[arg(short, long, value_parser = parse_size)]
         size: u64,
-        /// Fill the file with famfs's seeded test pattern (see verify).
-        #[arg(short = 'S', long)]
+        /// Fill the file with famfs's seeded test pattern (see verify);
+        /// decimal or 0x-prefixed hex, e.g. 42 or 0x5eed.
+        #[arg(short = 'S', long, value_parser = parse_seed)]
         seed: Option<u64>,
         /// Stripe the file over this many strips (2-16).
         #[arg(short = 'N', long, requires = "chunk")]
@@ -204,24 +205,56 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<OsString>,
     },
-    /// Copy files (and with -r directories) from the host into the device.
+    /// Copy files (and with -r directories) into the device, or with
+    /// --out from the device to the host.
     ///
     /// `cp SRC DEST` copies one file to DEST (or into DEST if it is a
     /// directory). With several sources DEST must be a directory. `cp -r
     /// DIR DEST` copies DIR's contents into DEST, creating it.
-    /// Restartable: a destination file that exists with the source's size
-    /// is copied again in place; one with another size is an error.
+    ///
+    /// Into the device, restartable: a destination file that exists with
+    /// the source's size is copied again in place; one with another size
+    /// is an error. Out of the device (--out), sources are paths in the
+    /// device ("/" is the root) and DEST is a host path; existing host
+    /// files are kept unless --force, and each file appears under its
+    /// name only once it is complete.
+    ///
+    /// Data written is written back from the CPU caches and data read is
+    /// invalidated first, for memory that is not coherent between hosts.
     Cp {
         #[command(flatten)]
         device: DeviceArg,
         /// Copy directories recursively.
         #[arg(short, long)]
         recursive: bool,
+        /// Copy out of the device: device paths to a host destination.
+        #[arg(short = 'O', long)]
+        out: bool,
+        /// With --out: replace existing host files.
+        #[arg(short, long, requires = "out")]
+        force: bool,
+        /// Report progress even when stderr is not a terminal (a bar on a
+        /// terminal, else a line every second). Without it a bar appears
+        /// on a terminal for copies of 64 MiB or more.
+        #[arg(long)]
+        progress: bool,
         #[command(flatten)]
         owner: OwnerArgs,
-        /// Host files or directories, then the destination in the device.
+        /// Sources, then the destination: host paths then a device path,
+        /// or with --out device paths then a host path.
         #[arg(required = true, num_args = 2..)]
         paths: Vec<PathBuf>,
+    },
+    /// Write files from the device to standard output.
+    ///
+    /// Each file's data is invalidated in the CPU caches first, so what is
+    /// printed is what the device holds.
+    Cat {
+        #[command(flatten)]
+        device: DeviceArg,
+        /// Paths relative to the file system root, e.g. data/run1/out.bin.
+        #[arg(required = true)]
+        paths: Vec<OsString>,
     },
     /// List a directory.
     Ls {
@@ -230,6 +263,9 @@ pub enum Command {
         /// Long listing: mode, owner, size, inode.
         #[arg(short, long)]
         long: bool,
+        /// List subdirectories too, each under a "path:" heading.
+        #[arg(short = 'R', long)]
+        recursive: bool,
         /// Directory (default: the root).
         #[arg(default_value = "")]
         path: OsString,
@@ -248,6 +284,32 @@ pub enum Command {
         /// Path relative to the file system root, e.g. data/run1/out.bin.
         path: OsString,
     },
+    /// Print every log entry: index, type, path, mode, owner, extents.
+    ///
+    /// The log is famfs's record of every file and directory ever
+    /// created; this shows it entry by entry, damaged entries included
+    /// (exit status 1 if there are any). --json prints one JSON document
+    /// for programs (see docs/user-guide.md for its fields).
+    Logplay {
+        #[command(flatten)]
+        device: DeviceArg,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write back and invalidate the CPU cache lines of files.
+    ///
+    /// For memory that is not cache coherent between hosts: run it after
+    /// writing a file through this host's caches (a guest, an mmap) so
+    /// other hosts see the data, or before reading what another host
+    /// wrote. A directory covers every file below it; with no path, the
+    /// whole file system (superblock, log and every file).
+    Flush {
+        #[command(flatten)]
+        device: DeviceArg,
+        /// Paths relative to the file system root.
+        paths: Vec<OsString>,
+    },
     /// Check the file system and report space and log usage.
     ///
     /// Exit status as fsck(8): 0 clean, 4 errors found, 8 the device could
@@ -265,8 +327,8 @@ pub enum Command {
     Verify {
         #[command(flatten)]
         device: DeviceArg,
-        /// The seed the file was filled with.
-        #[arg(short = 'S', long)]
+        /// The seed the file was filled with (decimal or 0x-prefixed hex).
+        #[arg(short = 'S', long, value_parser = parse_seed)]
         seed: u64,
         /// Path relative to the file system root, e.g. data/run1/out.bin.
         path: OsString,
@@ -298,6 +360,28 @@ pub fn parse_log_level(s: &str) -> Result<log::LevelFilter, String> {
         .map_err(|_| format!("{s:?}: expected off, error, warn, info, debug or trace"))
 }
 
+/// Parses a pattern seed: decimal ("24301") or hex with a 0x prefix
+/// ("0x5eed"), as famfs's tools take it (they also read a leading 0 as
+/// octal, which is refused here as ambiguous).
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (t, 10),
+    };
+    // from_str_radix also takes a sign; a seed has none.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(format!("{s:?} is not a seed (decimal, or hex as 0x5eed)"));
+    }
+    // famfs's tools read "010" as octal: refuse rather than disagree.
+    if radix == 10 && digits.len() > 1 && digits.starts_with('0') {
+        return Err(format!(
+            "{s:?}: a seed with a leading 0 is ambiguous (famfs reads it as octal); write it without"
+        ));
+    }
+    u64::from_str_radix(digits, radix).map_err(|_| format!("{s:?}: seed above 64 bits"))
+}
+
 /// Parses an octal mode such as 644 or 0o755.
 pub fn parse_mode(s: &str) -> Result<u32, String> {
     let t = s.trim_start_matches("0o");
@@ -324,6 +408,17 @@ mod tests {
         assert_eq!(parse_mode("0o1777"), Ok(0o1777));
         assert!(parse_mode("9").is_err());
         assert!(parse_mode("77777").is_err());
+        assert_eq!(parse_seed("0x5eed"), Ok(0x5eed));
+        assert_eq!(parse_seed("0X5EED"), Ok(0x5eed));
+        assert_eq!(parse_seed("24301"), Ok(24301));
+        assert_eq!(parse_seed("0"), Ok(0));
+        assert!(parse_seed("010").unwrap_err().contains("octal"));
+        assert!(parse_seed("0x10000000000000000")
+            .unwrap_err()
+            .contains("64 bits"));
+        for bad in ["", "0x", "5eed", "-1", "+1", "0x+1", "1.5", "0x1_0"] {
+            assert!(parse_seed(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

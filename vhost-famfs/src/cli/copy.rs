@@ -7,16 +7,13 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use vhost_famfs::hostio;
 use vhost_famfs::meta::path::escape;
 use vhost_famfs::meta::{Famfs, FileSpec, MetaError, RelPath};
 
 use super::args::OwnerArgs;
 use super::fs_path;
-
-/// Show a progress bar when a copy moves at least this much.
-const PROGRESS_MIN: u64 = 64 << 20;
+use super::progress::Progress;
 
 /// One thing to do, in order: directories before their contents.
 enum Step {
@@ -32,7 +29,13 @@ enum Step {
     },
 }
 
-pub fn run(fs: &Famfs, paths: &[PathBuf], recursive: bool, owner: &OwnerArgs) -> Result<()> {
+pub fn run(
+    fs: &Famfs,
+    paths: &[PathBuf],
+    recursive: bool,
+    owner: &OwnerArgs,
+    progress: bool,
+) -> Result<()> {
     let (dest, srcs) = paths
         .split_last()
         .context("cp needs a source and a destination")?;
@@ -79,7 +82,7 @@ pub fn run(fs: &Famfs, paths: &[PathBuf], recursive: bool, owner: &OwnerArgs) ->
             bail!("{}: not a regular file or directory", shown(src));
         }
     }
-    execute(fs, plan, owner)
+    execute(fs, plan, owner, progress)
 }
 
 /// A host path made safe to print (its names are as untrusted as ours).
@@ -136,7 +139,7 @@ fn walk(src: &Path, dest: &[u8], plan: &mut Vec<Step>) -> Result<()> {
     Ok(())
 }
 
-fn execute(fs: &Famfs, plan: Vec<Step>, owner: &OwnerArgs) -> Result<()> {
+fn execute(fs: &Famfs, plan: Vec<Step>, owner: &OwnerArgs, progress: bool) -> Result<()> {
     let uid = owner.uid.unwrap_or_else(|| nix::unistd::getuid().as_raw());
     let gid = owner.gid.unwrap_or_else(|| nix::unistd::getgid().as_raw());
     let total: u64 = plan
@@ -146,17 +149,7 @@ fn execute(fs: &Famfs, plan: Vec<Step>, owner: &OwnerArgs) -> Result<()> {
             Step::Dir { .. } => 0,
         })
         .sum();
-    let bar = if total >= PROGRESS_MIN {
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template("{bytes}/{total_bytes} [{bar:40}] {bytes_per_sec} {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let mut bar = Progress::new(total, progress);
     for step in plan {
         match step {
             Step::Dir { dest, mode } => {
@@ -197,6 +190,6 @@ fn execute(fs: &Famfs, plan: Vec<Step>, owner: &OwnerArgs) -> Result<()> {
             }
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(())
 }

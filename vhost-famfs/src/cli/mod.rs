@@ -5,7 +5,11 @@ pub mod args;
 pub mod assets;
 pub mod capabilities;
 mod copy;
+mod copy_out;
+mod flush;
 mod fs_path;
+mod logplay;
+mod progress;
 mod serve;
 mod show;
 mod sockets;
@@ -162,15 +166,37 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cp {
             device,
             recursive,
+            out,
+            force,
+            progress,
             owner,
             paths,
         } => {
-            let fs = open(device, true)?;
-            copy::run(&fs, paths, *recursive, owner)?;
+            if *out {
+                if owner.mode.is_some() || owner.uid.is_some() || owner.gid.is_some() {
+                    bail!("--mode, --uid and --gid apply to copies into the device, not --out");
+                }
+                copy_out::run(&open(device, false)?, paths, *recursive, *force, *progress)?;
+            } else {
+                let fs = open(device, true)?;
+                copy::run(&fs, paths, *recursive, owner, *progress)?;
+            }
         }
-        Command::Ls { device, long, path } => {
-            show::ls(&open(device, false)?, path, *long)?;
+        Command::Ls {
+            device,
+            long,
+            recursive,
+            path,
+        } => {
+            show::ls(&open(device, false)?, path, *long, *recursive)?;
         }
+        Command::Cat { device, paths } => copy_out::cat(&open(device, false)?, paths)?,
+        Command::Logplay { device, json } => {
+            if !logplay::run(&open(device, false)?, *json)? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Flush { device, paths } => flush::run(&open(device, false)?, paths)?,
         Command::Stat { device, path } => show::stat(&open(device, false)?, path)?,
         Command::Getmap { device, path } => show::getmap(&open(device, false)?, path)?,
         Command::Fsck { device, repair } => {

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use anyhow::{bail, Result};
 use vhost_famfs::meta::fmap::Fmap;
 use vhost_famfs::meta::path::escape;
-use vhost_famfs::meta::{Famfs, MetaError, Node, NodeKind};
+use vhost_famfs::meta::{Famfs, MetaError, Namespace, Node, NodeKind};
 
 use super::fs_path;
 
@@ -26,13 +26,7 @@ fn mode_string(n: &Node) -> String {
     s
 }
 
-pub fn ls(fs: &Famfs, path: &OsStr, long: bool) -> Result<()> {
-    let dir = lookup(fs, path)?;
-    let nodes: Vec<Node> = if dir.is_dir() {
-        fs.with_ns(|ns| ns.children_after(dir.ino, 0).cloned().collect())
-    } else {
-        vec![dir]
-    };
+fn print_entries(nodes: &[Node], long: bool) {
     for n in nodes {
         let name = escape(&n.name);
         let name = if n.is_dir() {
@@ -43,7 +37,7 @@ pub fn ls(fs: &Famfs, path: &OsStr, long: bool) -> Result<()> {
         if long {
             println!(
                 "{} {:>5} {:>5} {:>14} {:>8} {name}",
-                mode_string(&n),
+                mode_string(n),
                 n.uid,
                 n.gid,
                 n.size(),
@@ -52,6 +46,49 @@ pub fn ls(fs: &Famfs, path: &OsStr, long: bool) -> Result<()> {
         } else {
             println!("{name}");
         }
+    }
+}
+
+/// Directory `dir` (at device path `shown`, "." for the root) and, depth
+/// first, every directory below it, each with its entries: the order
+/// `ls -R` prints.
+fn tree(ns: &Namespace, dir: &Node, shown: Vec<u8>, out: &mut Vec<(Vec<u8>, Vec<Node>)>) {
+    let children: Vec<Node> = ns.children_after(dir.ino, 0).cloned().collect();
+    let subdirs: Vec<Node> = children.iter().filter(|n| n.is_dir()).cloned().collect();
+    out.push((shown.clone(), children));
+    for d in subdirs {
+        let sub = if shown == b"." {
+            d.name.to_vec()
+        } else {
+            [&shown[..], b"/", &d.name].concat()
+        };
+        tree(ns, &d, sub, out);
+    }
+}
+
+pub fn ls(fs: &Famfs, path: &OsStr, long: bool, recursive: bool) -> Result<()> {
+    let dir = lookup(fs, path)?;
+    if !dir.is_dir() {
+        print_entries(&[dir], long);
+        return Ok(());
+    }
+    if !recursive {
+        let nodes: Vec<Node> = fs.with_ns(|ns| ns.children_after(dir.ino, 0).cloned().collect());
+        print_entries(&nodes, long);
+        return Ok(());
+    }
+    let top = match fs_path::trimmed(path) {
+        b"" => b".".to_vec(),
+        p => p.to_vec(),
+    };
+    let mut dirs = Vec::new();
+    fs.with_ns(|ns| tree(ns, &dir, top, &mut dirs));
+    for (i, (shown, nodes)) in dirs.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!("{}:", escape(shown));
+        print_entries(nodes, long);
     }
     Ok(())
 }
