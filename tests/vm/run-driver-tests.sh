@@ -27,7 +27,8 @@
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
-# VM_MEM, ...); RQ=N request queues (default 1).
+# VM_MEM, ...); RQ=N request queues (default 1); DAEMON_WRAPPER=CMD runs
+# the daemon under CMD (scripts/strace-daemon.sh: docs/sandboxing.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/driver
@@ -77,7 +78,7 @@ run_guest() {
         python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
             >"$tmp/$name.daemon.log" 2>&1 &
     else
-        "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
+        ${DAEMON_WRAPPER:-} "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
             >"$tmp/$name.daemon.log" 2>&1 &
     fi
     daemon_pid=$!

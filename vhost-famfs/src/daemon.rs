@@ -16,6 +16,7 @@ use vmm_sys_util::epoll::EventSet;
 use crate::guest_policy::{parse_owner, GuestPolicy};
 use crate::meta::{Famfs, Role};
 use crate::server::Access;
+use crate::status::{render, SocketInfo, SocketStats};
 use crate::vhu_famfs::VhostUserFamfs;
 
 /// One socket to serve.
@@ -96,6 +97,8 @@ pub enum DaemonError {
     },
     #[error("{0}")]
     Backend(String),
+    #[error("confining the daemon: {0}")]
+    Sandbox(String),
 }
 
 /// A socket's serving loop, shared with the watcher.
@@ -106,6 +109,8 @@ struct Endpoint {
     live: Mutex<Option<VhostUserFamfs>>,
     /// Closes the live connection's socket.
     hangup: Mutex<Option<vhost_user_backend::ShutdownHandle>>,
+    /// What its connections did (`status`).
+    stats: Arc<SocketStats>,
 }
 
 /// A running daemon.
@@ -114,6 +119,9 @@ pub struct Daemon {
     endpoints: Vec<Arc<Endpoint>>,
     request_queues: usize,
     stop: Arc<AtomicBool>,
+    /// The bound listening sockets while `run` holds them, for `shutdown`
+    /// to wake their accept.
+    listening: Mutex<Vec<std::os::fd::RawFd>>,
 }
 
 impl Daemon {
@@ -144,6 +152,7 @@ impl Daemon {
                 access,
                 live: Mutex::new(None),
                 hangup: Mutex::new(None),
+                stats: Arc::default(),
             }));
         }
         Ok(Daemon {
@@ -151,12 +160,22 @@ impl Daemon {
             endpoints,
             request_queues: request_queues.max(1),
             stop: Arc::new(AtomicBool::new(false)),
+            listening: Mutex::new(Vec::new()),
         })
     }
 
     /// Binds every socket and serves until `shutdown`. Each socket has its
     /// own thread; a watcher announces log changes to every connection.
     pub fn run(&self) -> Result<(), DaemonError> {
+        self.run_with(|| Ok(()))
+    }
+
+    /// As `run`, calling `sandbox` once the sockets are bound and before
+    /// any serving thread starts (to drop privileges, install seccomp).
+    pub fn run_with(
+        &self,
+        sandbox: impl FnOnce() -> Result<(), DaemonError>,
+    ) -> Result<(), DaemonError> {
         let mut listeners = Vec::new();
         for e in &self.endpoints {
             let l = Listener::new(&e.spec.path, true).map_err(|source| DaemonError::Listen {
@@ -171,12 +190,17 @@ impl Daemon {
             );
             listeners.push(l);
         }
-        std::thread::scope(|s| {
+        sandbox()?;
+        *self.listening.lock().unwrap_or_else(|p| p.into_inner()) = listeners
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
+        let result = std::thread::scope(|s| {
             s.spawn(|| self.watch());
             let handles: Vec<_> = self
                 .endpoints
                 .iter()
-                .zip(listeners)
+                .zip(listeners.iter_mut())
                 .map(|(e, l)| s.spawn(move || self.serve_socket(e, l)))
                 .collect();
             let mut result = Ok(());
@@ -190,14 +214,32 @@ impl Daemon {
             }
             self.stop.store(true, Ordering::Release);
             result
-        })
+        });
+        // Before the listeners close (at return): their numbers may then
+        // be reused.
+        self.listening
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        result
     }
 
     /// Stops serving: live connections are closed and `run` returns.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Release);
+        // Wake the threads blocked in accept: shutdown(2) makes it fail
+        // even when the path is out of reach (privileges dropped).
+        for fd in self
+            .listening
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            // `run` keeps `fd` open until it has cleared the list.
+            let _ = nix::sys::socket::shutdown(*fd, nix::sys::socket::Shutdown::Both);
+        }
         for e in &self.endpoints {
-            // Wake a thread blocked in accept by connecting once.
+            // Or by connecting once (a listener not yet recorded).
             let _ = std::os::unix::net::UnixStream::connect(&e.spec.path);
             if let Some(c) = e.live.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
                 c.request_exit();
@@ -208,19 +250,42 @@ impl Daemon {
         }
     }
 
+    /// Every socket's status report (`status::render`).
+    pub fn status(&self) -> String {
+        let sockets: Vec<_> = self
+            .endpoints
+            .iter()
+            .map(|e| {
+                let info = SocketInfo {
+                    path: e.spec.path.clone(),
+                    tag: e.spec.tag.clone(),
+                    role: match e.access {
+                        Access::Master => "master",
+                        Access::Client => "client",
+                        Access::ReadOnly => "ro",
+                    }
+                    .to_string(),
+                };
+                (info, e.stats.snapshot())
+            })
+            .collect();
+        render(&sockets)
+    }
+
     /// The socket paths, to remove them on exit.
     pub fn socket_paths(&self) -> Vec<PathBuf> {
         self.endpoints.iter().map(|e| e.spec.path.clone()).collect()
     }
 
-    fn serve_socket(&self, e: &Endpoint, mut listener: Listener) -> Result<(), DaemonError> {
+    fn serve_socket(&self, e: &Endpoint, listener: &mut Listener) -> Result<(), DaemonError> {
         while !self.stop.load(Ordering::Acquire) {
-            let backend = VhostUserFamfs::new(
+            let backend = VhostUserFamfs::with_stats(
                 self.fs.clone(),
                 e.access,
                 &e.spec.tag,
                 self.request_queues,
                 e.spec.policy.clone(),
+                e.stats.clone(),
             )
             .map_err(|err| DaemonError::Backend(err.to_string()))?;
             let mut daemon = VhostUserDaemon::new(
@@ -241,7 +306,7 @@ impl Daemon {
                 )
                 .map_err(|err| DaemonError::Backend(err.to_string()))?;
             }
-            if let Err(err) = daemon.start(&mut listener) {
+            if let Err(err) = daemon.start(listener) {
                 if self.stop.load(Ordering::Acquire) {
                     break;
                 }
@@ -253,6 +318,7 @@ impl Daemon {
                 daemon.request_shutdown();
             }
             log::info!("{}: VMM connected", e.spec.path.display());
+            e.stats.set_connected(true);
             *e.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(backend.clone());
             *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = daemon.shutdown_handle();
             if self.stop.load(Ordering::Acquire) {
@@ -265,6 +331,7 @@ impl Daemon {
                 )) => log::info!("{}: VMM disconnected", e.spec.path.display()),
                 Err(err) => log::warn!("{}: connection ended: {err}", e.spec.path.display()),
             }
+            e.stats.set_connected(false);
             *e.live.lock().unwrap_or_else(|p| p.into_inner()) = None;
             *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = None;
             backend.request_exit();

@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             sockets,
             request_queues,
             lock_wait_ms,
+            sandbox,
         } => {
             let opts = OpenOptions {
                 writable: true,
@@ -49,7 +50,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let fs = Famfs::open(&device.device, &opts)
                 .with_context(|| format!("opening {}", device.device.display()))?;
             let fs = std::sync::Arc::new(fs);
-            serve::run(fs, sockets, usize::from(*request_queues))?;
+            serve::run(fs, sockets, usize::from(*request_queues), sandbox)?;
+        }
+        Command::Status { control_socket } => {
+            print!("{}", vhost_famfs::control::query(control_socket)?);
         }
         Command::Mkfs {
             device,

@@ -1,14 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! `serve`: run the daemon until SIGINT/SIGTERM, then remove the sockets.
+//! Once the device and sockets are open the daemon confines itself: an
+//! unprivileged user (`--user`), then the seccomp filter (`--seccomp`).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
-use vhost_famfs::daemon::{remove_sockets, Daemon, SocketSpec};
+use vhost_famfs::control::ControlSocket;
+use vhost_famfs::daemon::{remove_sockets, Daemon, DaemonError, SocketSpec};
 use vhost_famfs::meta::Famfs;
+use vhost_famfs::{privileges, seccomp};
 
-pub fn run(fs: Arc<Famfs>, sockets: &[SocketSpec], request_queues: usize) -> Result<()> {
+use super::args::SandboxArgs;
+
+pub fn run(
+    fs: Arc<Famfs>,
+    sockets: &[SocketSpec],
+    request_queues: usize,
+    sandbox: &SandboxArgs,
+) -> Result<()> {
+    // Resolved and built now: user lookups read files the filter forbids,
+    // and a bad option should fail before any socket exists.
+    let identity = privileges::resolve(sandbox.user.as_deref(), sandbox.group.as_deref())?;
+    seccomp::program(sandbox.seccomp)?;
+
     // Block the stop signals before any thread starts, so that every
     // thread inherits the mask and only the waiter below receives them.
     let mut stop = SigSet::empty();
@@ -29,6 +46,15 @@ pub fn run(fs: Arc<Famfs>, sockets: &[SocketSpec], request_queues: usize) -> Res
         fs.role()
     );
     let daemon = Arc::new(Daemon::new(fs, sockets, request_queues)?);
+    let control = match &sandbox.control_socket {
+        Some(p) => {
+            let c = ControlSocket::bind(p)?;
+            log::info!("status on control socket {}", p.display());
+            let d = daemon.clone();
+            Some(c.serve(move || d.status()))
+        }
+        None => None,
+    };
     let waiter = {
         let d = daemon.clone();
         std::thread::spawn(move || {
@@ -38,7 +64,19 @@ pub fn run(fs: Arc<Famfs>, sockets: &[SocketSpec], request_queues: usize) -> Res
             d.shutdown();
         })
     };
-    let result = daemon.run();
+    let confine = || -> Result<(), DaemonError> {
+        if let Some(id) = &identity {
+            let mut owned = daemon.socket_paths();
+            owned.extend(sandbox.control_socket.clone());
+            let owned: Vec<&Path> = owned.iter().map(|p| p.as_path()).collect();
+            privileges::drop_to(id, &owned).map_err(|e| DaemonError::Sandbox(e.to_string()))?;
+        }
+        seccomp::install(sandbox.seccomp).map_err(|e| DaemonError::Sandbox(e.to_string()))
+    };
+    let result = daemon.run_with(confine);
+    if let Some(c) = control {
+        c.stop();
+    }
     remove_sockets(&daemon.socket_paths());
     if result.is_err() {
         // The waiter only ends on a signal; don't wait for one.
