@@ -1,11 +1,11 @@
 #!/bin/bash
 # Runs a command (the daemon) under `strace -f`, writing one trace file per
-# thread to $STRACE_DIR (default /tmp/vhost-famfs-strace), and forwards
+# run (all threads) to $STRACE_DIR (default /tmp/vhost-famfs-strace), and forwards
 # SIGTERM/SIGINT to the traced command so that it shuts down as it would
 # untraced. Used to derive the seccomp allow list (docs/sandboxing.md):
 #
 #   DAEMON_WRAPPER=scripts/strace-daemon.sh tests/vm/run-driver-tests.sh basic
-#   scripts/seccomp-syscalls.sh   # the syscall names seen
+#   scripts/seccomp-syscalls.py /tmp/vhost-famfs-strace/*   # the calls seen
 set -euo pipefail
 dir=${STRACE_DIR:-/tmp/vhost-famfs-strace}
 mkdir -p "$dir"

@@ -345,12 +345,12 @@ impl Device {
         let start = Instant::now();
         let mut pause = Duration::from_micros(200);
         // Waits for one more try; Err when the bounded wait is over.
-        let mut wait_more = |what: &str| -> Result<(), DeviceError> {
+        let mut wait_more = || -> Result<(), DeviceError> {
             match wait {
                 LockWait::Forever => {
                     if pause == Duration::from_micros(200) {
                         log::warn!(
-                            "{}: waiting for the device lock ({what} is changing the file system)",
+                            "{}: waiting for the device lock (another process is changing the file system)",
                             self.path.display()
                         );
                     }
@@ -370,30 +370,34 @@ impl Device {
             pause = (pause * 2).min(Duration::from_millis(10));
             Ok(())
         };
-        let turn = loop {
-            match self.lock_turn.try_lock() {
-                Ok(t) => break t,
-                // A thread that panicked holding it released the flock.
-                Err(TryLockError::Poisoned(p)) => break p.into_inner(),
-                Err(TryLockError::WouldBlock) => wait_more("another thread")?,
-            }
-        };
         let mut file = self
             .lock_file
             .try_clone()
             .map_err(|e| io_err("dup for flock", e))?;
-        let flock = loop {
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(l) => break l,
-                Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
-                Err((_, e)) => return Err(io_err("flock", e.into())),
+        // The turn is held only for a non-blocking try of the flock (and
+        // then the append): threads of this process wait side by side,
+        // each against its own deadline, as threads of other processes do.
+        loop {
+            let turn = match self.lock_turn.try_lock() {
+                Ok(t) => Some(t),
+                // A thread that panicked holding it released the flock.
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(turn) = turn {
+                match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                    Ok(flock) => {
+                        return Ok(DeviceLock {
+                            _flock: flock,
+                            _turn: turn,
+                        })
+                    }
+                    Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
+                    Err((_, e)) => return Err(io_err("flock", e.into())),
+                }
             }
-            wait_more("another process")?;
-        };
-        Ok(DeviceLock {
-            _flock: flock,
-            _turn: turn,
-        })
+            wait_more()?;
+        }
     }
 }
 
