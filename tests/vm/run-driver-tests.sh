@@ -66,7 +66,7 @@ on_marker() {
 # run_guest NAME ROLE: boot a guest on a fresh daemon socket with ROLE.
 daemon_pid=
 run_guest() {
-    local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) extra=()
+    local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) extra=() confine=()
     [ "$role" != hostile ] || nvqs=2
     # poison also injects through /sys/kernel/debug/hwpoison/corrupt-pfn.
     [ "$name" != poison ] || extra+=("$(vm_distro_kmod hwpoison-inject)")
@@ -78,8 +78,11 @@ run_guest() {
         python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
             >"$tmp/$name.daemon.log" 2>&1 &
     else
+        # The seccomp filter is on (the default, --seccomp=kill); basic's
+        # daemon also drops root once its device and sockets are open.
+        [ "$name" != basic ] || confine=(--user nobody)
         ${DAEMON_WRAPPER:-} "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
-            >"$tmp/$name.daemon.log" 2>&1 &
+            --control-socket "$tmp/$name.ctl" "${confine[@]}" >"$tmp/$name.daemon.log" 2>&1 &
     fi
     daemon_pid=$!
     vm_register_pid "$daemon_pid"
@@ -95,6 +98,16 @@ run_guest() {
         -chardev socket,id=fs0,path="$tmp/$name.sock" \
         -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96
     vm_wait "$name" 600 || rc=1
+    # The daemon's own count of what the guest asked (not after `dead`).
+    if [ "$role" != hostile ] && [ "$name" != dead ]; then
+        "$BIN" status --control-socket "$tmp/$name.ctl" >"$tmp/$name.status" || rc=1
+        sed 's/^/[status] /' "$tmp/$name.status"
+        grep -qE '^  requests init=[1-9]' "$tmp/$name.status" || {
+            echo "[status] no INIT counted"; rc=1; }
+    fi
+    if [ ${#confine[@]} -gt 0 ] && ! grep -q 'running as uid 65534 ' "$tmp/$name.daemon.log"; then
+        echo "[status] the daemon did not drop root"; rc=1
+    fi
     tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|GUEST-BENCH|^bench:|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* |^(ok|FAILED|poison|create-race|write-as): |Memory failure' || true
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
