@@ -47,9 +47,10 @@ pub struct DeviceArg {
     pub device: PathBuf,
 }
 
-/// How `serve` confines itself once its device and sockets are open.
+/// How `serve` runs once its device and sockets are open: confined and
+/// watched.
 #[derive(Debug, Args, Clone)]
-pub struct SandboxArgs {
+pub struct RuntimeArgs {
     /// Run as this user (name or uid) once the device and sockets are
     /// open; the sockets are handed to it.
     #[arg(long, value_name = "NAME|UID")]
@@ -114,7 +115,7 @@ pub enum Command {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
         lock_wait_ms: u64,
         #[command(flatten)]
-        sandbox: SandboxArgs,
+        runtime: RuntimeArgs,
     },
     /// Show what a running daemon's sockets have done.
     ///

@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             sockets,
             request_queues,
             lock_wait_ms,
-            sandbox,
+            runtime,
         } => {
             let opts = OpenOptions {
                 writable: true,
@@ -50,7 +50,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let fs = Famfs::open(&device.device, &opts)
                 .with_context(|| format!("opening {}", device.device.display()))?;
             let fs = std::sync::Arc::new(fs);
-            serve::run(fs, sockets, usize::from(*request_queues), sandbox)?;
+            serve::run(fs, sockets, usize::from(*request_queues), runtime)?;
         }
         Command::Status { control_socket } => {
             print!("{}", vhost_famfs::control::query(control_socket)?);

@@ -13,18 +13,18 @@ use vhost_famfs::daemon::{remove_sockets, Daemon, DaemonError, SocketSpec};
 use vhost_famfs::meta::Famfs;
 use vhost_famfs::{privileges, seccomp};
 
-use super::args::SandboxArgs;
+use super::args::RuntimeArgs;
 
 pub fn run(
     fs: Arc<Famfs>,
     sockets: &[SocketSpec],
     request_queues: usize,
-    sandbox: &SandboxArgs,
+    runtime: &RuntimeArgs,
 ) -> Result<()> {
     // Resolved and built now: user lookups read files the filter forbids,
     // and a bad option should fail before any socket exists.
-    let identity = privileges::resolve(sandbox.user.as_deref(), sandbox.group.as_deref())?;
-    seccomp::program(sandbox.seccomp)?;
+    let identity = privileges::resolve(runtime.user.as_deref(), runtime.group.as_deref())?;
+    seccomp::program(runtime.seccomp)?;
 
     // Block the stop signals before any thread starts, so that every
     // thread inherits the mask and only the waiter below receives them.
@@ -46,7 +46,7 @@ pub fn run(
         fs.role()
     );
     let daemon = Arc::new(Daemon::new(fs, sockets, request_queues)?);
-    let control = match &sandbox.control_socket {
+    let control = match &runtime.control_socket {
         Some(p) => {
             let c = ControlSocket::bind(p)?;
             log::info!("status on control socket {}", p.display());
@@ -67,11 +67,11 @@ pub fn run(
     let confine = || -> Result<(), DaemonError> {
         if let Some(id) = &identity {
             let mut owned = daemon.socket_paths();
-            owned.extend(sandbox.control_socket.clone());
+            owned.extend(runtime.control_socket.clone());
             let owned: Vec<&Path> = owned.iter().map(|p| p.as_path()).collect();
             privileges::drop_to(id, &owned).map_err(|e| DaemonError::Sandbox(e.to_string()))?;
         }
-        seccomp::install(sandbox.seccomp).map_err(|e| DaemonError::Sandbox(e.to_string()))
+        seccomp::install(runtime.seccomp).map_err(|e| DaemonError::Sandbox(e.to_string()))
     };
     let result = daemon.run_with(confine);
     if let Some(c) = control {
