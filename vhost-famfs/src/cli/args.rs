@@ -96,6 +96,10 @@ pub enum Command {
     ///
     /// After a VMM disconnects, the socket accepts the next connection.
     /// SIGINT or SIGTERM stops the daemon and removes its sockets.
+    ///
+    /// Once the device and sockets are open the daemon can drop to
+    /// --user/--group, and it installs a seccomp filter (--seccomp);
+    /// --control-socket serves `vhost-famfs status`.
     Serve {
         #[command(flatten)]
         device: DeviceArg,
