@@ -139,9 +139,18 @@ fn rules_for(nr: libc::c_long) -> Result<Vec<SeccompRule>, SeccompError> {
     }
 }
 
-/// The BPF program: listed calls pass, others take `mode`'s action.
-/// `None` for `SeccompMode::None`.
-pub fn program(mode: SeccompMode) -> Result<Option<BpfProgram>, SeccompError> {
+/// Calls that fail with EACCES instead of killing: nothing is opened
+/// after start-up, but glibc's malloc, once a process has more than 8
+/// arenas (threads), opens /sys/devices/system/cpu/online to count the
+/// CPUs, and falls back to sched_getaffinity when it cannot.
+const REFUSED: &[(libc::c_long, &str)] = syscalls![SYS_openat];
+
+/// The BPF programs, in the order they are installed: the refusal of
+/// `REFUSED` calls (first: the allow list forbids installing more), then
+/// the allow list (listed and refused calls pass, others take `mode`'s
+/// action). The kernel runs both and takes the stricter answer. `None`
+/// for `SeccompMode::None`.
+pub fn programs(mode: SeccompMode) -> Result<Option<Vec<BpfProgram>>, SeccompError> {
     let on_miss = match mode {
         SeccompMode::None => return Ok(None),
         SeccompMode::Kill => SeccompAction::KillProcess,
@@ -150,29 +159,40 @@ pub fn program(mode: SeccompMode) -> Result<Option<BpfProgram>, SeccompError> {
     let arch = TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|_| SeccompError::Arch(std::env::consts::ARCH))?;
     let rules = allowed()
+        .chain(REFUSED.iter().copied())
         .map(|(nr, _)| Ok((nr, rules_for(nr)?)))
         .collect::<Result<BTreeMap<_, _>, SeccompError>>()?;
-    let filter = SeccompFilter::new(rules, on_miss, SeccompAction::Allow, arch)?;
-    Ok(Some(filter.try_into()?))
+    let allow = SeccompFilter::new(rules, on_miss, SeccompAction::Allow, arch)?;
+    let refused = REFUSED.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
+    let refuse = SeccompFilter::new(
+        refused,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EACCES as u32),
+        arch,
+    )?;
+    Ok(Some(vec![refuse.try_into()?, allow.try_into()?]))
 }
 
-/// Installs the filter on every thread of the process (TSYNC), so that
-/// threads started before it are covered too.
+/// Installs the filters on every thread of the process (TSYNC), so that
+/// threads started before them are covered too.
 pub fn install(mode: SeccompMode) -> Result<(), SeccompError> {
-    if let Some(p) = program(mode)? {
-        seccompiler::apply_filter_all_threads(&p)?;
-        log::info!(
-            "seccomp filter installed: {} system calls allowed, others {}",
-            allowed().count(),
-            if mode == SeccompMode::Kill {
-                "kill the daemon"
-            } else {
-                "logged"
-            }
-        );
-    } else {
+    let Some(programs) = programs(mode)? else {
         log::warn!("running without a seccomp filter (--seccomp=none)");
+        return Ok(());
+    };
+    for p in &programs {
+        seccompiler::apply_filter_all_threads(p)?;
     }
+    log::info!(
+        "seccomp filter installed: {} system calls allowed, {} refused (EACCES), others {}",
+        allowed().count(),
+        REFUSED.len(),
+        if mode == SeccompMode::Kill {
+            "kill the daemon"
+        } else {
+            "logged"
+        }
+    );
     Ok(())
 }
 
@@ -188,13 +208,13 @@ mod tests {
     fn call_under_filter(mode: SeccompMode, nr: libc::c_long) -> WaitStatus {
         // Built before forking: the child of a threaded test harness must
         // not allocate.
-        let prog = program(mode).unwrap().unwrap();
+        let progs = programs(mode).unwrap().unwrap();
         // SAFETY: the child only makes raw system calls (prctl, seccomp,
         // `nr`, _exit): nothing that could wait on a lock held by
         // another thread of the parent.
         match unsafe { fork() }.unwrap() {
             ForkResult::Child => {
-                let code = if seccompiler::apply_filter(&prog).is_err() {
+                let code = if !progs.iter().all(|p| seccompiler::apply_filter(p).is_ok()) {
                     2
                 } else {
                     // SAFETY: the calls used here take no pointers
@@ -227,11 +247,11 @@ mod tests {
         // Forks a child making `nr` with first argument `arg` under the
         // kill filter.
         let with_arg = |nr: libc::c_long, arg: libc::c_long| {
-            let prog = program(SeccompMode::Kill).unwrap().unwrap();
+            let progs = programs(SeccompMode::Kill).unwrap().unwrap();
             // SAFETY: as in `call_under_filter`: raw system calls only.
             match unsafe { fork() }.unwrap() {
                 ForkResult::Child => {
-                    let code = if seccompiler::apply_filter(&prog).is_err() {
+                    let code = if !progs.iter().all(|p| seccompiler::apply_filter(p).is_ok()) {
                         2
                     } else {
                         // SAFETY: socket and prctl(PR_SET_NAME / others)
@@ -256,6 +276,45 @@ mod tests {
     }
 
     #[test]
+    fn opening_a_file_fails_with_eacces_and_lives() {
+        let progs = programs(SeccompMode::Kill).unwrap().unwrap();
+        // SAFETY: as in `call_under_filter`: raw system calls only.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let code = if !progs.iter().all(|p| seccompiler::apply_filter(p).is_ok()) {
+                    2
+                } else {
+                    // SAFETY: a NUL-terminated static path; the result
+                    // and errno are only compared.
+                    let r = unsafe {
+                        libc::syscall(
+                            libc::SYS_openat,
+                            libc::AT_FDCWD,
+                            c"/sys/devices/system/cpu/online".as_ptr(),
+                            libc::O_RDONLY,
+                        )
+                    };
+                    // SAFETY: errno of this thread.
+                    let errno = unsafe { *libc::__errno_location() };
+                    if r == -1 && errno == libc::EACCES {
+                        0
+                    } else {
+                        3
+                    }
+                };
+                // SAFETY: as above.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => {
+                assert!(matches!(
+                    waitpid(child, None).unwrap(),
+                    WaitStatus::Exited(_, 0)
+                ));
+            }
+        }
+    }
+
+    #[test]
     fn listed_calls_pass_and_log_mode_only_logs() {
         assert!(matches!(
             call_under_filter(SeccompMode::Kill, libc::SYS_getpid),
@@ -265,7 +324,7 @@ mod tests {
             call_under_filter(SeccompMode::Log, libc::SYS_chroot),
             WaitStatus::Exited(_, 0)
         ));
-        assert!(program(SeccompMode::None).unwrap().is_none());
+        assert!(programs(SeccompMode::None).unwrap().is_none());
     }
 
     #[test]

@@ -133,6 +133,9 @@ fn confined_daemon_serves_and_reports_its_requests() {
         .arg("--control-socket")
         .arg(&ctl)
         .args(["--user", "nobody", "--seccomp", "kill"])
+        // Many threads: glibc's malloc then probes the CPU count, opening
+        // /sys files the filter must refuse without killing.
+        .args(["--request-queues", "16"])
         .spawn()
         .unwrap();
     wait_for(&sock);

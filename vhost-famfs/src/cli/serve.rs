@@ -24,7 +24,7 @@ pub fn run(
     // Resolved and built now: user lookups read files the filter forbids,
     // and a bad option should fail before any socket exists.
     let identity = privileges::resolve(runtime.user.as_deref(), runtime.group.as_deref())?;
-    seccomp::program(runtime.seccomp)?;
+    seccomp::programs(runtime.seccomp)?;
 
     // Block the stop signals before any thread starts, so that every
     // thread inherits the mask and only the waiter below receives them.
