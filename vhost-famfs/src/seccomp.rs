@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The daemon's seccomp filter (`serve --seccomp=kill|log|none`): once the
 //! device and sockets are open, every thread may make only the system
-//! calls listed here. The list was taken from `strace -f` of the daemon
-//! serving real guests and the frontend tests (docs/sandboxing.md tells
-//! how to take it again); one list for all threads, because the serving,
+//! calls listed here (openat fails with EACCES, see `REFUSED`). The list
+//! was taken from `strace -f` of the daemon serving real guests and the
+//! sandbox test, and checked against the frontend tests
+//! (docs/sandboxing.md tells how to take it again); one list for all
+//! threads, because the serving,
 //! watcher and control threads share the allocator, logging and locking
 //! paths that make most of the calls.
 
