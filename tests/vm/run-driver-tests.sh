@@ -42,7 +42,8 @@
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
-# VM_MEM, ...); RQ=N request queues (default 1).
+# VM_MEM, ...); RQ=N request queues (default 1); DAEMON_WRAPPER=CMD runs
+# the daemon under CMD (scripts/strace-daemon.sh: docs/sandboxing.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/driver
@@ -104,7 +105,7 @@ PY
 daemon_pid=
 run_guest() {
     local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) gate= append=${VM_APPEND:-}
-    local -a dev extra=()
+    local -a dev extra=() confine=()
     [ "$role" != hostile ] || nvqs=2
     dev=(-device "vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96")
     # poison also injects through /sys/kernel/debug/hwpoison/corrupt-pfn.
@@ -118,8 +119,11 @@ run_guest() {
         HOSTILE_INIT_GATE=$gate python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
             >"$tmp/$name.daemon.log" 2>&1 &
     else
-        "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
-            >"$tmp/$name.daemon.log" 2>&1 &
+        # The seccomp filter is on (the default, --seccomp=kill); basic's
+        # daemon also drops root once its device and sockets are open.
+        [ "$name" != basic ] || confine=(--user nobody)
+        ${DAEMON_WRAPPER:-} "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
+            --control-socket "$tmp/$name.ctl" "${confine[@]}" >"$tmp/$name.daemon.log" 2>&1 &
     fi
     daemon_pid=$!
     vm_register_pid "$daemon_pid"
@@ -145,6 +149,16 @@ run_guest() {
     VM_APPEND=$append vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
         -chardev socket,id=fs0,path="$tmp/$name.sock" "${dev[@]}"
     vm_wait "$name" 600 || rc=1
+    # The daemon's own count of what the guest asked (not after `dead`).
+    if [ "$role" != hostile ] && [ "$name" != dead ]; then
+        "$BIN" status --control-socket "$tmp/$name.ctl" >"$tmp/$name.status" || rc=1
+        sed 's/^/[status] /' "$tmp/$name.status"
+        grep -qE '^  requests init=[1-9]' "$tmp/$name.status" || {
+            echo "[status] no INIT counted"; rc=1; }
+    fi
+    if [ ${#confine[@]} -gt 0 ] && ! grep -q 'running as uid 65534 ' "$tmp/$name.daemon.log"; then
+        echo "[status] the daemon did not drop root"; rc=1
+    fi
     tr -d '\r' <"$tmp/$name.log" | grep -a -E 'GUEST-CHECK|GUEST-BENCH|^bench:|virtio_famfs|famfs:|^--- |^(req|fault|fmaps|notif)[a-z_]* |^(ok|FAILED|poison|create-race|write-as): |^(flush|invalidate) /|^/tmp/.* -> |Memory failure' || true
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true

@@ -43,7 +43,8 @@
 # nothing waits for a fixed time. See docs/sharing.md.
 #
 # Knobs: RING_COUNT (1000000), CREATORS (200), VM_MEM (512M), VM_SMP (1),
-# VM_KEEP=1 keeps logs, and the other tests/vm/lib.sh knobs.
+# VM_KEEP=1 keeps logs, DAEMON_WRAPPER=CMD runs each daemon under CMD
+# (docs/sandboxing.md), and the other tests/vm/lib.sh knobs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SHARING=$ROOT/tests/vm/sharing
@@ -109,7 +110,8 @@ start_daemon() {
     local id=$1 s args=()
     shift
     for s in "$@"; do rm -f "$tmp/${s%%,*}"; args+=(-s "$tmp/$s"); done
-    "$BIN" -v serve "${args[@]}" >"$tmp/$S.daemon-$id.log" 2>&1 &
+    # Seccomp filter on (the default); DAEMON_WRAPPER as in run-driver-tests.sh.
+    ${DAEMON_WRAPPER:-} "$BIN" -v serve "${args[@]}" >"$tmp/$S.daemon-$id.log" 2>&1 &
     DPID[$id]=$!
     vm_register_pid "$!"
     for s in "$@"; do vm_wait_socket "$tmp/${s%%,*}" 10 || { bad "daemon $id: no socket"; return 1; }; done

@@ -11,12 +11,14 @@ use std::time::Duration;
 use vhost::vhost_user::Listener;
 use vhost_user_backend::VhostUserDaemon;
 use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
-use vmm_sys_util::epoll::EventSet;
+use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use crate::guest_policy::{parse_owner, GuestPolicy};
 use crate::listen::Listeners;
 use crate::meta::{Famfs, Role};
 use crate::server::Access;
+use crate::status::{render, SocketInfo, SocketStats};
 use crate::vhu_famfs::VhostUserFamfs;
 
 /// One socket to serve.
@@ -119,6 +121,10 @@ pub enum DaemonError {
     Listen(#[from] crate::listen::ListenError),
     #[error("{0}")]
     Backend(String),
+    #[error("confining the daemon: {0}")]
+    Sandbox(String),
+    #[error("waiting for a VMM to connect: {0}")]
+    Wait(std::io::Error),
 }
 
 /// A socket's serving loop, shared with the watcher.
@@ -129,6 +135,8 @@ struct Endpoint {
     live: Mutex<Option<VhostUserFamfs>>,
     /// Closes the live connection's socket.
     hangup: Mutex<Option<vhost_user_backend::ShutdownHandle>>,
+    /// What its connections did (`status`).
+    stats: Arc<SocketStats>,
 }
 
 /// A running daemon.
@@ -139,6 +147,10 @@ pub struct Daemon {
     stop: Arc<AtomicBool>,
     /// Where the listening sockets come from (bound or inherited).
     listeners: Listeners,
+    /// Written by `shutdown` to wake the threads waiting for a VMM. Not
+    /// shutdown(2) on the listeners: an inherited one belongs to the
+    /// service manager, which serves the next VMM with it.
+    wake: EventFd,
 }
 
 impl Daemon {
@@ -169,6 +181,7 @@ impl Daemon {
                 access,
                 live: Mutex::new(None),
                 hangup: Mutex::new(None),
+                stats: Arc::default(),
             }));
         }
         Ok(Daemon {
@@ -177,6 +190,7 @@ impl Daemon {
             request_queues: request_queues.max(1),
             stop: Arc::new(AtomicBool::new(false)),
             listeners: Listeners::default(),
+            wake: EventFd::new(EFD_NONBLOCK).map_err(DaemonError::Wait)?,
         })
     }
 
@@ -190,6 +204,15 @@ impl Daemon {
     /// Binds every socket and serves until `shutdown`. Each socket has its
     /// own thread; a watcher announces log changes to every connection.
     pub fn run(&self) -> Result<(), DaemonError> {
+        self.run_with(|| Ok(()))
+    }
+
+    /// As `run`, calling `sandbox` once the sockets are bound and before
+    /// any serving thread starts (to drop privileges, install seccomp).
+    pub fn run_with(
+        &self,
+        sandbox: impl FnOnce() -> Result<(), DaemonError>,
+    ) -> Result<(), DaemonError> {
         let mut listeners = Vec::new();
         for e in &self.endpoints {
             let l = self.listeners.open(&e.spec.path)?;
@@ -206,12 +229,13 @@ impl Daemon {
             );
             listeners.push(l);
         }
-        std::thread::scope(|s| {
+        sandbox()?;
+        let result = std::thread::scope(|s| {
             s.spawn(|| self.watch());
             let handles: Vec<_> = self
                 .endpoints
                 .iter()
-                .zip(listeners)
+                .zip(listeners.iter_mut())
                 .map(|(e, l)| s.spawn(move || self.serve_socket(e, l)))
                 .collect();
             let mut result = Ok(());
@@ -225,15 +249,16 @@ impl Daemon {
             }
             self.stop.store(true, Ordering::Release);
             result
-        })
+        });
+        result
     }
 
     /// Stops serving: live connections are closed and `run` returns.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Release);
+        // Wake the threads waiting for a VMM (wait_for_vmm).
+        let _ = self.wake.write(1);
         for e in &self.endpoints {
-            // Wake a thread blocked in accept by connecting once.
-            let _ = std::os::unix::net::UnixStream::connect(&e.spec.path);
             if let Some(c) = e.live.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
                 c.request_exit();
             }
@@ -243,6 +268,28 @@ impl Daemon {
         }
     }
 
+    /// Every socket's status report (`status::render`).
+    pub fn status(&self) -> String {
+        let sockets: Vec<_> = self
+            .endpoints
+            .iter()
+            .map(|e| {
+                let info = SocketInfo {
+                    path: e.spec.path.clone(),
+                    tag: e.spec.tag.clone(),
+                    role: match e.access {
+                        Access::Master => "master",
+                        Access::Client => "client",
+                        Access::ReadOnly => "ro",
+                    }
+                    .to_string(),
+                };
+                (info, e.stats.snapshot())
+            })
+            .collect();
+        render(&sockets)
+    }
+
     /// The sockets the daemon bound, to remove them on exit (inherited
     /// ones belong to the service manager that passed them; one that
     /// another process serves is not ours).
@@ -250,14 +297,50 @@ impl Daemon {
         self.listeners.bound()
     }
 
-    fn serve_socket(&self, e: &Endpoint, mut listener: Listener) -> Result<(), DaemonError> {
+    /// Waits until a VMM connects to `listener` (true) or the daemon
+    /// stops (false), so that the accept that follows never blocks.
+    fn wait_for_vmm(&self, listener: &Listener) -> Result<bool, DaemonError> {
+        use std::os::fd::AsRawFd;
+        const CONNECT: u64 = 0;
+        const STOP: u64 = 1;
+        let epoll = Epoll::new().map_err(DaemonError::Wait)?;
+        for (fd, token) in [
+            (listener.as_raw_fd(), CONNECT),
+            (self.wake.as_raw_fd(), STOP),
+        ] {
+            epoll
+                .ctl(
+                    ControlOperation::Add,
+                    fd,
+                    EpollEvent::new(EventSet::IN, token),
+                )
+                .map_err(DaemonError::Wait)?;
+        }
+        let mut events = [EpollEvent::default(); 2];
+        loop {
+            if self.stop.load(Ordering::Acquire) {
+                return Ok(false);
+            }
+            match epoll.wait(-1, &mut events) {
+                Ok(n) if events[..n].iter().any(|e| e.data() == CONNECT) => {
+                    return Ok(!self.stop.load(Ordering::Acquire))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(DaemonError::Wait(e)),
+            }
+        }
+    }
+
+    fn serve_socket(&self, e: &Endpoint, listener: &mut Listener) -> Result<(), DaemonError> {
         while !self.stop.load(Ordering::Acquire) {
-            let backend = VhostUserFamfs::new(
+            let backend = VhostUserFamfs::with_stats(
                 self.fs.clone(),
                 e.access,
                 &e.spec.tag,
                 self.request_queues,
                 e.spec.policy.clone(),
+                e.stats.clone(),
             )
             .map_err(|err| DaemonError::Backend(err.to_string()))?;
             let mut daemon = VhostUserDaemon::new(
@@ -278,7 +361,10 @@ impl Daemon {
                 )
                 .map_err(|err| DaemonError::Backend(err.to_string()))?;
             }
-            if let Err(err) = daemon.start(&mut listener) {
+            if !self.wait_for_vmm(listener)? {
+                break;
+            }
+            if let Err(err) = daemon.start(listener) {
                 if self.stop.load(Ordering::Acquire) {
                     break;
                 }
@@ -290,6 +376,7 @@ impl Daemon {
                 daemon.request_shutdown();
             }
             log::info!("{}: VMM connected", e.spec.path.display());
+            e.stats.set_connected(true);
             *e.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(backend.clone());
             *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = daemon.shutdown_handle();
             if self.stop.load(Ordering::Acquire) {
@@ -302,6 +389,7 @@ impl Daemon {
                 )) => log::info!("{}: VMM disconnected", e.spec.path.display()),
                 Err(err) => log::warn!("{}: connection ended: {err}", e.spec.path.display()),
             }
+            e.stats.set_connected(false);
             *e.live.lock().unwrap_or_else(|p| p.into_inner()) = None;
             *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = None;
             backend.request_exit();

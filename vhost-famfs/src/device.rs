@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -60,7 +61,13 @@ pub enum DeviceError {
     OutOfRange { offset: u64, len: u64, size: u64 },
 }
 
-/// What kind of object backs the device.
+/// The device lock, held until dropped.
+pub struct DeviceLock<'a> {
+    // Released in this order: the flock, then the turn.
+    _flock: Flock<File>,
+    _turn: MutexGuard<'a, ()>,
+}
+
 /// How long `Device::lock` waits for another process to release the
 /// device lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +93,11 @@ pub enum DeviceKind {
 pub struct Device {
     path: PathBuf,
     file: File,
+    /// The file description the cross-process lock is taken on, opened
+    /// with the device (a daemon that dropped privileges cannot open the
+    /// device again), and the turn of this process's threads on it.
+    lock_file: File,
+    lock_turn: Mutex<()>,
     kind: DeviceKind,
     size: u64,
     /// The alignment the device maps at (2 MiB, or device DAX's own).
@@ -154,9 +166,15 @@ impl Device {
             .open(path)
             .map_err(|e| io_err("open", e))?;
         let map = Mapping::new(&file, size, align, writable).map_err(|e| io_err("mmap", e))?;
+        // A description of its own (flock is per description), of the
+        // very file opened above.
+        let lock_file = File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .map_err(|e| io_err("open for flock", e))?;
         Ok(Device {
             path: path.to_path_buf(),
             file,
+            lock_file,
+            lock_turn: Mutex::new(()),
             kind,
             size,
             align,
@@ -316,34 +334,27 @@ impl Device {
 
     /// Takes the cross-process append lock (flock on the device). Each
     /// `Device` has its own open file description, so two handles in one
-    /// process exclude each other too.
-    pub fn lock(&self, wait: LockWait) -> Result<Flock<File>, DeviceError> {
-        // A fresh open file description per lock: flock is per
-        // description, so a dup would not exclude this process's other
-        // threads, and one thread's unlock would release the others'.
-        let fd_path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+    /// process exclude each other too; threads sharing one `Device` take
+    /// turns on a mutex first, as flock would not exclude them.
+    pub fn lock(&self, wait: LockWait) -> Result<DeviceLock<'_>, DeviceError> {
         let io_err = |op, source| DeviceError::Io {
             path: self.path.clone(),
             op,
             source,
         };
-        let mut file = File::open(&fd_path).map_err(|e| io_err("reopen for flock", e))?;
         let start = Instant::now();
         let mut pause = Duration::from_micros(200);
-        loop {
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(l) => return Ok(l),
-                Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
-                Err((_, e)) => return Err(io_err("flock", e.into())),
-            }
+        // Waits for one more try; Err when the bounded wait is over.
+        let mut wait_more = || -> Result<(), DeviceError> {
             match wait {
                 LockWait::Forever => {
-                    log::warn!(
-                        "{}: waiting for the device lock (another process is changing the file system)",
-                        self.path.display()
-                    );
-                    return Flock::lock(file, FlockArg::LockExclusive)
-                        .map_err(|(_, e)| io_err("flock", e.into()));
+                    if pause == Duration::from_micros(200) {
+                        log::warn!(
+                            "{}: waiting for the device lock (another process is changing the file system)",
+                            self.path.display()
+                        );
+                    }
+                    std::thread::sleep(pause);
                 }
                 LockWait::Bounded(limit) => {
                     let waited = start.elapsed();
@@ -354,9 +365,38 @@ impl Device {
                         });
                     }
                     std::thread::sleep(pause.min(limit - waited));
-                    pause = (pause * 2).min(Duration::from_millis(10));
                 }
             }
+            pause = (pause * 2).min(Duration::from_millis(10));
+            Ok(())
+        };
+        let mut file = self
+            .lock_file
+            .try_clone()
+            .map_err(|e| io_err("dup for flock", e))?;
+        // The turn is held only for a non-blocking try of the flock (and
+        // then the append): threads of this process wait side by side,
+        // each against its own deadline, as threads of other processes do.
+        loop {
+            let turn = match self.lock_turn.try_lock() {
+                Ok(t) => Some(t),
+                // A thread that panicked holding it released the flock.
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(turn) = turn {
+                match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                    Ok(flock) => {
+                        return Ok(DeviceLock {
+                            _flock: flock,
+                            _turn: turn,
+                        })
+                    }
+                    Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
+                    Err((_, e)) => return Err(io_err("flock", e.into())),
+                }
+            }
+            wait_more()?;
         }
     }
 }

@@ -4,6 +4,7 @@
 //! The crate holds the famfs-compatible metadata core (`meta`), device
 //! access (`device`), and the host tools built on them.
 
+pub mod control;
 pub mod daemon;
 pub mod device;
 pub mod guest_policy;
@@ -11,6 +12,9 @@ pub mod hostio;
 pub mod listen;
 pub mod meta;
 pub mod pattern;
+pub mod privileges;
 pub mod protocol;
+pub mod seccomp;
 pub mod server;
+pub mod status;
 pub mod vhu_famfs;

@@ -18,6 +18,7 @@ use crate::meta::namespace::{Node, NodeKind, S_IFMT};
 use crate::meta::path::{validate_name, RESERVED_ROOT_NAME};
 use crate::meta::{Famfs, FileSpec, MetaError, RelPath};
 use crate::protocol::*;
+use crate::status::SocketStats;
 
 /// What a connection may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +79,8 @@ pub struct Server<W: Window> {
     ready: AtomicBool,
     /// The driver accepted F_INTERLEAVE: send interleaved maps compactly.
     interleave: AtomicBool,
+    /// The socket's request counters (`status`).
+    stats: Arc<SocketStats>,
 }
 
 impl<W: Window> Server<W> {
@@ -89,7 +92,15 @@ impl<W: Window> Server<W> {
             policy: GuestPolicy::default(),
             ready: AtomicBool::new(false),
             interleave: AtomicBool::new(false),
+            stats: Arc::default(),
         }
+    }
+
+    /// Counts this connection's requests in `stats` (shared by the
+    /// socket's successive connections).
+    pub fn with_stats(mut self, stats: Arc<SocketStats>) -> Self {
+        self.stats = stats;
+        self
     }
 
     /// Applies `policy` to guest-created entries and the owners shown.
@@ -126,8 +137,10 @@ impl<W: Window> Server<W> {
     /// a response header).
     pub fn handle(&self, r: &mut Reader<'_>, w: &mut Writer<'_>) -> u32 {
         let total = r.available_bytes();
+        let mut opcode = None;
         let (unique, reply) = match r.read_obj::<ReqHdr>() {
             Ok(h) => {
+                opcode = Some(h.opcode.to_native());
                 let len = h.len.to_native() as usize;
                 let unique = h.unique.to_native();
                 if len < std::mem::size_of::<ReqHdr>() || len != total {
@@ -144,12 +157,14 @@ impl<W: Window> Server<W> {
             }
             Err(_) => (0, err(libc::EINVAL)),
         };
+        self.stats.request(opcode, reply.is_err());
         write_reply(w, unique, reply)
     }
 
     /// Answers a chain whose layout is wrong (a readable descriptor after
     /// a writable one) with EINVAL.
     pub fn reject(&self, w: &mut Writer<'_>) -> u32 {
+        self.stats.request(None, true);
         write_reply(w, 0, err(libc::EINVAL))
     }
 

@@ -27,6 +27,7 @@ use crate::guest_policy::GuestPolicy;
 use crate::meta::Famfs;
 use crate::protocol::{self, Config, Notify};
 use crate::server::{Access, Server, Window, MAX_EXTENTS};
+use crate::status::SocketStats;
 
 /// Descriptors per virtqueue.
 pub const QUEUE_SIZE: usize = 256;
@@ -58,13 +59,16 @@ pub struct ShmemWindow {
     /// the device is reset: the configuration (NO_WINDOW) must not change
     /// while the driver runs, whatever the VMM sends meanwhile.
     frozen: Mutex<Option<bool>>,
+    /// Where the mapped size is reported.
+    stats: Arc<SocketStats>,
 }
 
 impl ShmemWindow {
-    fn new(fs: Arc<Famfs>, writable: bool) -> Self {
+    fn new(fs: Arc<Famfs>, writable: bool, stats: Arc<SocketStats>) -> Self {
         ShmemWindow {
             fs,
             writable,
+            stats,
             backend: Mutex::new(None),
             configured: AtomicBool::new(false),
             mapped: Mutex::new(false),
@@ -82,6 +86,7 @@ impl ShmemWindow {
     /// next INIT.
     fn forget(&self) {
         *self.mapped.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.stats.set_mapped(0);
         *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
@@ -153,6 +158,7 @@ impl Window for Arc<ShmemWindow> {
                     t.elapsed()
                 );
                 *mapped = true;
+                self.stats.set_mapped(msg.len);
                 Ok(())
             }
             Err(e) => {
@@ -177,6 +183,7 @@ struct Inner {
     announced: AtomicU64,
     /// One exit event per worker thread (`queues_per_thread`).
     exit: Vec<(EventConsumer, EventNotifier)>,
+    stats: Arc<SocketStats>,
 }
 
 /// One vhost-user connection (one VM).
@@ -193,11 +200,27 @@ impl VhostUserFamfs {
         request_queues: usize,
         policy: GuestPolicy,
     ) -> Result<Self, VhuError> {
+        Self::with_stats(fs, access, tag, request_queues, policy, Arc::default())
+    }
+
+    /// As `new`, counting requests and the mapped window in `stats`.
+    pub fn with_stats(
+        fs: Arc<Famfs>,
+        access: Access,
+        tag: &str,
+        request_queues: usize,
+        policy: GuestPolicy,
+        stats: Arc<SocketStats>,
+    ) -> Result<Self, VhuError> {
         let tag_bytes = tag.as_bytes();
         if tag_bytes.is_empty() || tag_bytes.len() >= protocol::TAG_LEN {
             return Err(VhuError::BadTag(tag.to_string()));
         }
-        let window = Arc::new(ShmemWindow::new(fs.clone(), access != Access::ReadOnly));
+        let window = Arc::new(ShmemWindow::new(
+            fs.clone(),
+            access != Access::ReadOnly,
+            stats.clone(),
+        ));
         let sb = fs.superblock();
         let mut config: Config = crate::meta::format::zeroed();
         config.tag[..tag_bytes.len()].copy_from_slice(tag_bytes);
@@ -218,7 +241,9 @@ impl VhostUserFamfs {
         config.flags = flags.into();
         let announced = fs.applied();
         let inner = Inner {
-            server: Server::new(fs, access, window.clone()).with_policy(policy),
+            server: Server::new(fs, access, window.clone())
+                .with_policy(policy)
+                .with_stats(stats.clone()),
             window,
             config,
             request_queues,
@@ -231,6 +256,7 @@ impl VhostUserFamfs {
                 .map(|_| new_event_consumer_and_notifier(EventFlag::NONBLOCK))
                 .collect::<io::Result<_>>()
                 .map_err(VhuError::EventFd)?,
+            stats,
         };
         Ok(VhostUserFamfs {
             inner: Arc::new(inner),
@@ -312,6 +338,7 @@ impl VhostUserFamfs {
                 (Ok(mut r), Ok(mut w)) => self.inner.server.handle(&mut r, &mut w),
                 _ => {
                     log::debug!("descriptor chain {head} is malformed");
+                    self.inner.stats.request(None, true);
                     0
                 }
             };

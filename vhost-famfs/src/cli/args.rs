@@ -68,6 +68,26 @@ pub struct DeviceArg {
     pub device: PathBuf,
 }
 
+/// How `serve` runs once its device and sockets are open: confined and
+/// watched.
+#[derive(Debug, Args, Clone)]
+pub struct RuntimeArgs {
+    /// Run as this user (name or uid) once the device and sockets are
+    /// open; the sockets are handed to it.
+    #[arg(long, value_name = "NAME|UID")]
+    pub user: Option<String>,
+    /// Run as this group (name or gid); default: --user's primary group.
+    #[arg(long, value_name = "NAME|GID")]
+    pub group: Option<String>,
+    /// System calls outside the daemon's list: kill the daemon (SIGSYS),
+    /// log them and go on, or no filter at all (debugging).
+    #[arg(long, default_value = "kill", value_name = "kill|log|none")]
+    pub seccomp: vhost_famfs::seccomp::SeccompMode,
+    /// Answer `vhost-famfs status` on this Unix socket.
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+}
+
 /// Owner and permissions for new files and directories.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct OwnerArgs {
@@ -103,6 +123,10 @@ pub enum Command {
     /// After a VMM disconnects, the socket accepts the next connection.
     /// SIGINT or SIGTERM stops the daemon and removes the sockets it
     /// created.
+    ///
+    /// Once the device and sockets are open the daemon can drop to
+    /// --user/--group, and it installs a seccomp filter (--seccomp);
+    /// --control-socket serves `vhost-famfs status`.
     #[command(group(
         clap::ArgGroup::new("listen").required(true).multiple(true)
             .args(["sockets", "socket_path", "fd"])
@@ -142,6 +166,19 @@ pub enum Command {
         /// process holds before the guest gets EAGAIN (0-10000).
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
         lock_wait_ms: u64,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
+    /// Show what a running daemon's sockets have done.
+    ///
+    /// Reads the report of a daemon started with `serve --control-socket
+    /// PATH`: per socket, whether a VMM is connected, how many connections
+    /// it has had, the bytes of the device mapped into the guest, and the
+    /// requests and failed requests by type (docs/user-guide.md).
+    Status {
+        /// The daemon's --control-socket.
+        #[arg(short, long)]
+        control_socket: PathBuf,
     },
     /// Format a device: superblock and an empty log.
     ///

@@ -55,6 +55,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             socket_group,
             request_queues,
             lock_wait_ms,
+            runtime,
         } => {
             let (sockets, listeners) = sockets::gather(&sockets::SocketArgs {
                 sockets,
@@ -72,7 +73,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let fs = Famfs::open(&device.device, &opts)
                 .with_context(|| format!("opening {}", device.device.display()))?;
             let fs = std::sync::Arc::new(fs);
-            serve::run(fs, &sockets, listeners, usize::from(*request_queues))?;
+            serve::run(
+                fs,
+                &sockets,
+                listeners,
+                usize::from(*request_queues),
+                runtime,
+            )?;
+        }
+        Command::Status { control_socket } => {
+            print!("{}", vhost_famfs::control::query(control_socket)?);
         }
         Command::Mkfs {
             device,
