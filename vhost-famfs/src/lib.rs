@@ -6,6 +6,7 @@
 
 pub mod daemon;
 pub mod device;
+pub mod filesystem;
 pub mod guest_policy;
 pub mod hostio;
 pub mod meta;
