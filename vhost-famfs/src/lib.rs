@@ -7,6 +7,7 @@
 pub mod daemon;
 pub mod device;
 pub mod filesystem;
+pub mod fuse;
 pub mod guest_policy;
 pub mod hostio;
 pub mod meta;
