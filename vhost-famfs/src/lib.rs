@@ -15,3 +15,4 @@ pub mod pattern;
 pub mod protocol;
 pub mod server;
 pub mod vhu_famfs;
+pub mod vhu_virtiofs;

@@ -3,3 +3,10 @@
 //! file-system layer as virtio-famfs.
 
 pub mod abi;
+pub mod cache;
+pub mod chain;
+pub mod pending;
+pub mod server;
+
+pub use cache::CachePolicy;
+pub use server::{DaxWindow, FuseServer, NoWindow};
