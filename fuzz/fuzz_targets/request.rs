@@ -193,6 +193,7 @@ impl Backing {
             writable: true,
             system_uuid: Some(MASTER),
             system_uuid_file: "/nonexistent/system_uuid".into(),
+            ..Default::default()
         };
         Arc::new(Famfs::open(&self.path(), &opts).unwrap())
     }
