@@ -7,6 +7,8 @@
 pub mod control;
 pub mod daemon;
 pub mod device;
+pub mod filesystem;
+pub mod fuse;
 pub mod guest_policy;
 pub mod hostio;
 pub mod listen;
@@ -18,3 +20,4 @@ pub mod seccomp;
 pub mod server;
 pub mod status;
 pub mod vhu_famfs;
+pub mod vhu_virtiofs;

@@ -8,11 +8,16 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::fuse::abi as fuse;
 use crate::protocol::*;
 
-/// The opcodes counted one by one, in report order; anything else counts
-/// as "other" (unknown opcodes and requests too short to have one).
-pub const OPS: [(u32, &str); 8] = [
+/// A protocol's opcodes counted one by one, in report order; anything
+/// else counts as "other" (unknown opcodes and requests too short to
+/// have one).
+pub type OpTable = &'static [(u32, &'static str)];
+
+/// The virtio-famfs opcodes.
+pub const OPS: OpTable = &[
     (OP_INIT, "init"),
     (OP_STATFS, "statfs"),
     (OP_LOOKUP, "lookup"),
@@ -22,29 +27,72 @@ pub const OPS: [(u32, &str); 8] = [
     (OP_CREATE, "create"),
     (OP_MKDIR, "mkdir"),
 ];
-const OTHER: usize = OPS.len();
+
+/// The FUSE opcodes a virtio-fs socket serves (FORGET and INTERRUPT get
+/// no reply and are not counted).
+pub const FUSE_OPS: OpTable = &[
+    (fuse::INIT, "init"),
+    (fuse::STATFS, "statfs"),
+    (fuse::LOOKUP, "lookup"),
+    (fuse::GETATTR, "getattr"),
+    (fuse::SETATTR, "setattr"),
+    (fuse::OPEN, "open"),
+    (fuse::OPENDIR, "opendir"),
+    (fuse::READDIR, "readdir"),
+    (fuse::READDIRPLUS, "readdirplus"),
+    (fuse::READ, "read"),
+    (fuse::WRITE, "write"),
+    (fuse::CREATE, "create"),
+    (fuse::MKDIR, "mkdir"),
+    (fuse::FALLOCATE, "fallocate"),
+    (fuse::RELEASE, "release"),
+    (fuse::FLUSH, "flush"),
+    (fuse::FSYNC, "fsync"),
+];
 
 /// One socket's counters; they survive reconnections.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SocketStats {
-    requests: [AtomicU64; OPS.len() + 1],
-    errors: [AtomicU64; OPS.len() + 1],
+    ops: OpTable,
+    /// Per `ops` entry, then "other".
+    requests: Box<[AtomicU64]>,
+    errors: Box<[AtomicU64]>,
     connected: AtomicBool,
     connections: AtomicU64,
     mapped_bytes: AtomicU64,
 }
 
-fn slot(opcode: Option<u32>) -> usize {
-    opcode
-        .and_then(|op| OPS.iter().position(|(o, _)| *o == op))
-        .unwrap_or(OTHER)
+/// Counters for a virtio-famfs socket.
+impl Default for SocketStats {
+    fn default() -> Self {
+        SocketStats::new(OPS)
+    }
 }
 
 impl SocketStats {
+    /// Counters for a socket speaking the protocol whose opcodes are `ops`.
+    pub fn new(ops: OpTable) -> Self {
+        let zeros = || (0..=ops.len()).map(|_| AtomicU64::new(0)).collect();
+        SocketStats {
+            ops,
+            requests: zeros(),
+            errors: zeros(),
+            connected: AtomicBool::new(false),
+            connections: AtomicU64::new(0),
+            mapped_bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn slot(&self, opcode: Option<u32>) -> usize {
+        opcode
+            .and_then(|op| self.ops.iter().position(|(o, _)| *o == op))
+            .unwrap_or(self.ops.len())
+    }
+
     /// Counts one request (`None`: no readable header) and whether its
     /// reply carried an error.
     pub fn request(&self, opcode: Option<u32>, failed: bool) {
-        let i = slot(opcode);
+        let i = self.slot(opcode);
         self.requests[i].fetch_add(1, Ordering::Relaxed);
         if failed {
             self.errors[i].fetch_add(1, Ordering::Relaxed);
@@ -68,8 +116,9 @@ impl SocketStats {
 
     /// A copy of the counters.
     pub fn snapshot(&self) -> StatsSnapshot {
-        let load = |a: &[AtomicU64; OPS.len() + 1]| a.each_ref().map(|c| c.load(Ordering::Relaxed));
+        let load = |a: &[AtomicU64]| a.iter().map(|c| c.load(Ordering::Relaxed)).collect();
         StatsSnapshot {
+            ops: self.ops,
             requests: load(&self.requests),
             errors: load(&self.errors),
             connected: self.connected.load(Ordering::Relaxed),
@@ -82,9 +131,11 @@ impl SocketStats {
 /// The counters of one socket at one moment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    /// Per `OPS` entry, then "other".
-    pub requests: [u64; OPS.len() + 1],
-    pub errors: [u64; OPS.len() + 1],
+    /// The opcodes counted one by one.
+    pub ops: OpTable,
+    /// Per `ops` entry, then "other".
+    pub requests: Vec<u64>,
+    pub errors: Vec<u64>,
     pub connected: bool,
     /// Connections accepted since the daemon started.
     pub connections: u64,
@@ -94,19 +145,20 @@ pub struct StatsSnapshot {
 impl StatsSnapshot {
     /// Requests with opcode `name` ("init", ..., "other").
     pub fn requests_of(&self, name: &str) -> Option<u64> {
-        index_of(name).map(|i| self.requests[i])
+        self.index_of(name).map(|i| self.requests[i])
     }
 
     /// Failed requests with opcode `name`.
     pub fn errors_of(&self, name: &str) -> Option<u64> {
-        index_of(name).map(|i| self.errors[i])
+        self.index_of(name).map(|i| self.errors[i])
     }
-}
 
-fn index_of(name: &str) -> Option<usize> {
-    OPS.iter()
-        .position(|(_, n)| *n == name)
-        .or((name == "other").then_some(OTHER))
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.ops
+            .iter()
+            .position(|(_, n)| *n == name)
+            .or((name == "other").then_some(self.ops.len()))
+    }
 }
 
 /// A socket as the report names it.
@@ -124,7 +176,8 @@ pub fn render(sockets: &[(SocketInfo, StatsSnapshot)]) -> String {
     let mut out = String::new();
     for (info, s) in sockets {
         let pairs = |v: &[u64]| {
-            OPS.iter()
+            s.ops
+                .iter()
                 .map(|(_, n)| *n)
                 .chain(["other"])
                 .zip(v)
@@ -186,5 +239,26 @@ mod tests {
         let snap = s.snapshot();
         assert!(!snap.connected);
         assert_eq!((snap.connections, snap.mapped_bytes), (1, 0));
+    }
+
+    #[test]
+    fn a_fuse_socket_counts_fuse_opcodes() {
+        let s = SocketStats::new(FUSE_OPS);
+        s.request(Some(fuse::READ), false);
+        s.request(Some(fuse::WRITE), true);
+        s.request(Some(fuse::LSEEK), true);
+        let snap = s.snapshot();
+        assert_eq!(snap.requests_of("read"), Some(1));
+        assert_eq!(snap.errors_of("write"), Some(1));
+        assert_eq!(snap.requests_of("other"), Some(1));
+        assert_eq!(snap.requests_of("get_fmap"), None);
+        let info = SocketInfo {
+            path: "/run/fs.sock".into(),
+            tag: "famfs".into(),
+            role: "client".into(),
+        };
+        let text = render(&[(info, snap)]);
+        assert!(text.contains(" read=1 write=1 "), "{text}");
+        assert!(text.contains(" fsync=0 other=1\n"), "{text}");
     }
 }

@@ -157,6 +157,8 @@ impl Fixture {
             access: Some(access),
             tag: format!("tag-{name}"),
             policy: Default::default(),
+            proto: Default::default(),
+            cache: None,
         }
     }
 
