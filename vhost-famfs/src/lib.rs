@@ -5,6 +5,7 @@
 //! access (`device`), and the host tools built on them.
 
 pub mod daemon;
+pub mod dax_window;
 pub mod device;
 pub mod guest_policy;
 pub mod hostio;
