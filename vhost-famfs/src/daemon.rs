@@ -13,10 +13,12 @@ use vhost_user_backend::VhostUserDaemon;
 use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 
+use crate::fuse::CachePolicy;
 use crate::guest_policy::{parse_owner, GuestPolicy};
 use crate::meta::{Famfs, Role};
 use crate::server::Access;
 use crate::vhu_famfs::VhostUserFamfs;
+use crate::vhu_virtiofs::{FsSettings, VhostUserFs};
 
 /// One socket to serve.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +29,31 @@ pub struct SocketSpec {
     pub tag: String,
     /// What the guest may put in the metadata it creates.
     pub policy: GuestPolicy,
+    /// The device the socket is: virtio-famfs or virtio-fs.
+    pub proto: Proto,
+    /// virtio-fs only: how long guests may cache what they saw.
+    pub cache: Option<CachePolicy>,
+}
+
+/// The device a socket presents to its VM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Proto {
+    /// virtio-famfs: our guest module, DAX window, one request per file.
+    #[default]
+    Famfs,
+    /// virtio-fs (device 26): FUSE, the stock `virtiofs` guest driver.
+    VirtioFs,
+}
+
+impl std::str::FromStr for Proto {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "virtio-famfs" | "famfs" => Ok(Proto::Famfs),
+            "virtio-fs" | "virtiofs" => Ok(Proto::VirtioFs),
+            _ => Err(format!("proto={s}: expected virtio-famfs or virtio-fs")),
+        }
+    }
 }
 
 impl std::str::FromStr for SocketSpec {
@@ -34,7 +61,8 @@ impl std::str::FromStr for SocketSpec {
 
     /// `PATH[,role=master|client|ro][,tag=TAG][,suid=on|off]`
     /// `[,uid-map=GUEST:HOST:COUNT]...[,gid-map=GUEST:HOST:COUNT]...`
-    /// `[,squash=UID:GID]`
+    /// `[,squash=UID:GID][,proto=virtio-famfs|virtio-fs]`
+    /// `[,cache=never|auto|always]` (cache: virtio-fs only)
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -46,6 +74,8 @@ impl std::str::FromStr for SocketSpec {
             access: None,
             tag: DEFAULT_TAG.to_string(),
             policy: GuestPolicy::default(),
+            proto: Proto::Famfs,
+            cache: None,
         };
         for p in parts {
             match p.split_once('=') {
@@ -67,12 +97,17 @@ impl std::str::FromStr for SocketSpec {
                 Some(("uid-map", m)) => spec.policy.uids.push(m.parse()?, "uid-map")?,
                 Some(("gid-map", m)) => spec.policy.gids.push(m.parse()?, "gid-map")?,
                 Some(("squash", o)) => spec.policy.squash = Some(parse_owner(o)?),
+                Some(("proto", v)) => spec.proto = v.parse()?,
+                Some(("cache", v)) => spec.cache = Some(v.parse()?),
                 _ => {
                     return Err(format!(
-                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map= or squash="
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, proto= or cache="
                     ))
                 }
             }
+        }
+        if spec.cache.is_some() && spec.proto != Proto::VirtioFs {
+            return Err("cache= applies to proto=virtio-fs sockets only".into());
         }
         Ok(spec)
     }
@@ -103,9 +138,34 @@ struct Endpoint {
     spec: SocketSpec,
     access: Access,
     /// The live connection, if a VMM is connected.
-    live: Mutex<Option<VhostUserFamfs>>,
+    live: Mutex<Option<Live>>,
     /// Closes the live connection's socket.
     hangup: Mutex<Option<vhost_user_backend::ShutdownHandle>>,
+}
+
+/// A socket's live connection, of either kind.
+#[derive(Clone)]
+enum Live {
+    Famfs(VhostUserFamfs),
+    Fs(VhostUserFs),
+}
+
+impl Live {
+    /// The log grew. virtio-fs has no notification queue (the Linux
+    /// driver implements none): its guests see changes when their cache
+    /// timeout ends.
+    fn namespace_changed(&self) {
+        if let Live::Famfs(c) = self {
+            c.namespace_changed();
+        }
+    }
+
+    fn request_exit(&self) {
+        match self {
+            Live::Famfs(c) => c.request_exit(),
+            Live::Fs(c) => c.request_exit(),
+        }
+    }
 }
 
 /// A running daemon.
@@ -164,8 +224,9 @@ impl Daemon {
                 source,
             })?;
             log::info!(
-                "listening on {} (role {:?}, tag {:?})",
+                "listening on {} ({:?}, role {:?}, tag {:?})",
                 e.spec.path.display(),
+                e.spec.proto,
                 e.access,
                 e.spec.tag
             );
@@ -214,62 +275,102 @@ impl Daemon {
     }
 
     fn serve_socket(&self, e: &Endpoint, mut listener: Listener) -> Result<(), DaemonError> {
+        let be = |err: &dyn std::fmt::Display| DaemonError::Backend(err.to_string());
         while !self.stop.load(Ordering::Acquire) {
-            let backend = VhostUserFamfs::new(
-                self.fs.clone(),
-                e.access,
-                &e.spec.tag,
-                self.request_queues,
-                e.spec.policy.clone(),
-            )
-            .map_err(|err| DaemonError::Backend(err.to_string()))?;
-            let mut daemon = VhostUserDaemon::new(
-                format!("vhost-famfs:{}", e.spec.tag),
-                backend.clone(),
-                GuestMemoryAtomic::new(GuestMemoryMmap::new()),
-            )
-            .map_err(|err| DaemonError::Backend(err.to_string()))?;
-            // The watcher's eventfd belongs with the notification queue.
-            if let Some(h) = daemon
-                .get_epoll_handlers()
-                .get(crate::vhu_famfs::NOTIFY_THREAD)
-            {
-                h.register_listener(
-                    std::os::fd::AsRawFd::as_raw_fd(backend.notify_eventfd()),
-                    EventSet::IN,
-                    u64::from(backend.notify_event_id()),
-                )
-                .map_err(|err| DaemonError::Backend(err.to_string()))?;
-            }
-            if let Err(err) = daemon.start(&mut listener) {
-                if self.stop.load(Ordering::Acquire) {
-                    break;
+            let name = format!("vhost-famfs:{}", e.spec.tag);
+            let mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
+            let ended = match e.spec.proto {
+                Proto::Famfs => {
+                    let backend = VhostUserFamfs::new(
+                        self.fs.clone(),
+                        e.access,
+                        &e.spec.tag,
+                        self.request_queues,
+                        e.spec.policy.clone(),
+                    )
+                    .map_err(|err| be(&err))?;
+                    let mut daemon =
+                        VhostUserDaemon::new(name, backend.clone(), mem).map_err(|err| be(&err))?;
+                    // The watcher's eventfd belongs with the notification queue.
+                    if let Some(h) = daemon
+                        .get_epoll_handlers()
+                        .get(crate::vhu_famfs::NOTIFY_THREAD)
+                    {
+                        h.register_listener(
+                            std::os::fd::AsRawFd::as_raw_fd(backend.notify_eventfd()),
+                            EventSet::IN,
+                            u64::from(backend.notify_event_id()),
+                        )
+                        .map_err(|err| be(&err))?;
+                    }
+                    self.serve_connection(e, &mut listener, &mut daemon, Live::Famfs(backend))
                 }
-                log::error!("{}: accepting a connection: {err}", e.spec.path.display());
+                Proto::VirtioFs => {
+                    let settings = FsSettings {
+                        access: e.access,
+                        tag: e.spec.tag.clone(),
+                        request_queues: self.request_queues,
+                        policy: e.spec.policy.clone(),
+                        cache: e.spec.cache.unwrap_or_default(),
+                    };
+                    let backend =
+                        VhostUserFs::new(self.fs.clone(), &settings).map_err(|err| be(&err))?;
+                    let mut daemon =
+                        VhostUserDaemon::new(name, backend.clone(), mem).map_err(|err| be(&err))?;
+                    self.serve_connection(e, &mut listener, &mut daemon, Live::Fs(backend))
+                }
+            };
+            if !ended {
                 std::thread::sleep(Duration::from_millis(200));
-                continue;
             }
-            if self.stop.load(Ordering::Acquire) {
-                daemon.request_shutdown();
-            }
-            log::info!("{}: VMM connected", e.spec.path.display());
-            *e.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(backend.clone());
-            *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = daemon.shutdown_handle();
-            if self.stop.load(Ordering::Acquire) {
-                daemon.request_shutdown();
-            }
-            match daemon.wait() {
-                Ok(())
-                | Err(vhost_user_backend::Error::HandleRequest(
-                    vhost::vhost_user::Error::Disconnected,
-                )) => log::info!("{}: VMM disconnected", e.spec.path.display()),
-                Err(err) => log::warn!("{}: connection ended: {err}", e.spec.path.display()),
-            }
-            *e.live.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            backend.request_exit();
         }
         Ok(())
+    }
+
+    /// Accepts one VMM on `listener` and serves it until it disconnects.
+    /// Returns false when accepting failed.
+    fn serve_connection<B>(
+        &self,
+        e: &Endpoint,
+        listener: &mut Listener,
+        daemon: &mut VhostUserDaemon<B>,
+        live: Live,
+    ) -> bool
+    where
+        B: vhost_user_backend::VhostUserBackend<
+                Bitmap = (),
+                Vring = vhost_user_backend::VringRwLock,
+            > + Clone
+            + 'static,
+    {
+        if let Err(err) = daemon.start(listener) {
+            if !self.stop.load(Ordering::Acquire) {
+                log::error!("{}: accepting a connection: {err}", e.spec.path.display());
+                return false;
+            }
+            return true;
+        }
+        log::info!(
+            "{}: VMM connected ({:?})",
+            e.spec.path.display(),
+            e.spec.proto
+        );
+        *e.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live.clone());
+        *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = daemon.shutdown_handle();
+        if self.stop.load(Ordering::Acquire) {
+            daemon.request_shutdown();
+        }
+        match daemon.wait() {
+            Ok(())
+            | Err(vhost_user_backend::Error::HandleRequest(
+                vhost::vhost_user::Error::Disconnected,
+            )) => log::info!("{}: VMM disconnected", e.spec.path.display()),
+            Err(err) => log::warn!("{}: connection ended: {err}", e.spec.path.display()),
+        }
+        *e.live.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *e.hangup.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        live.request_exit();
+        true
     }
 
     /// Polls the log head and tells every connection when it grew.

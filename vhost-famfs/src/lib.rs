@@ -7,6 +7,8 @@
 pub mod daemon;
 pub mod dax_window;
 pub mod device;
+pub mod filesystem;
+pub mod fuse;
 pub mod guest_policy;
 pub mod hostio;
 pub mod meta;
@@ -14,3 +16,4 @@ pub mod pattern;
 pub mod protocol;
 pub mod server;
 pub mod vhu_famfs;
+pub mod vhu_virtiofs;

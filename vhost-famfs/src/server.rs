@@ -12,11 +12,10 @@ use std::sync::Arc;
 use virtio_queue::{Reader, Writer};
 use vm_memory::ByteValued;
 
+use crate::filesystem::{guest_name, stat_of, Errno, FamfsFs, FileSystem, NewEntry, Stat};
 use crate::guest_policy::GuestPolicy;
-use crate::meta::format::FILE_FLAG_ALL_HOSTS_RO;
-use crate::meta::namespace::{Node, NodeKind, S_IFMT};
-use crate::meta::path::{validate_name, RESERVED_ROOT_NAME};
-use crate::meta::{Famfs, FileSpec, MetaError, RelPath};
+use crate::meta::namespace::{Node, S_IFMT};
+use crate::meta::Famfs;
 use crate::protocol::*;
 
 /// What a connection may do.
@@ -62,40 +61,47 @@ fn err(errno: i32) -> Reply {
     Err((errno, Vec::new()))
 }
 
-fn meta_err(e: MetaError) -> (i32, Vec<u8>) {
-    log::debug!("request failed: {e}");
-    (e.errno(), Vec::new())
+/// A file-system errno as a reply error without payload.
+fn fs_err(errno: Errno) -> (i32, Vec<u8>) {
+    (errno, Vec::new())
 }
 
-/// Serves one connection's requests.
-pub struct Server<W: Window> {
-    fs: Arc<Famfs>,
-    access: Access,
+/// Serves one connection's requests: decodes them and runs them against
+/// the file-system layer `F`.
+pub struct Server<W: Window, F: FileSystem = FamfsFs> {
+    fs: F,
     window: W,
-    /// What the guest may put in the metadata it creates.
-    policy: GuestPolicy,
     /// An INIT succeeded since the last device reset.
     ready: AtomicBool,
     /// The driver accepted F_INTERLEAVE: send interleaved maps compactly.
     interleave: AtomicBool,
 }
 
-impl<W: Window> Server<W> {
+impl<W: Window> Server<W, FamfsFs> {
     pub fn new(fs: Arc<Famfs>, access: Access, window: W) -> Self {
-        Server {
-            fs,
-            access,
-            window,
-            policy: GuestPolicy::default(),
-            ready: AtomicBool::new(false),
-            interleave: AtomicBool::new(false),
-        }
+        Server::with_fs(FamfsFs::new(fs, access, GuestPolicy::default()), window)
     }
 
     /// Applies `policy` to guest-created entries and the owners shown.
-    pub fn with_policy(mut self, policy: GuestPolicy) -> Self {
-        self.policy = policy;
-        self
+    pub fn with_policy(self, policy: GuestPolicy) -> Self {
+        let fs = FamfsFs::new(self.fs.famfs().clone(), self.fs.access(), policy);
+        Server { fs, ..self }
+    }
+
+    pub fn fs(&self) -> &Arc<Famfs> {
+        self.fs.famfs()
+    }
+}
+
+impl<W: Window, F: FileSystem> Server<W, F> {
+    /// A server over any implementation of the file-system layer.
+    pub fn with_fs(fs: F, window: W) -> Self {
+        Server {
+            fs,
+            window,
+            ready: AtomicBool::new(false),
+            interleave: AtomicBool::new(false),
+        }
     }
 
     /// The features the driver accepted (SET_FEATURES).
@@ -109,12 +115,12 @@ impl<W: Window> Server<W> {
         self.ready.store(false, Ordering::Release);
     }
 
-    pub fn fs(&self) -> &Arc<Famfs> {
+    pub fn filesystem(&self) -> &F {
         &self.fs
     }
 
     pub fn access(&self) -> Access {
-        self.access
+        self.fs.access()
     }
 
     pub fn window(&self) -> &W {
@@ -159,9 +165,7 @@ impl<W: Window> Server<W> {
         let op = h.opcode.to_native();
         // The device was reformatted under us: the tree is stale, and node
         // ids would name the wrong files (spec: answer EIO).
-        if self.fs.stale().is_some() {
-            return err(libc::EIO);
-        }
+        self.fs.check_live().map_err(fs_err)?;
         if op != OP_INIT && !self.ready.load(Ordering::Acquire) {
             return err(libc::EPROTO);
         }
@@ -187,7 +191,7 @@ impl<W: Window> Server<W> {
             OP_INIT => self.init(r),
             OP_STATFS => self.statfs(),
             OP_LOOKUP => self.lookup(node, r),
-            OP_GETATTR => self.node(node).map(|n| self.attr(&n).as_slice().to_vec()),
+            OP_GETATTR => self.fs.getattr(node).map(reply_attr).map_err(fs_err),
             OP_READDIR => self.readdir(node, r, payload_room),
             OP_GET_FMAP => self.get_fmap(node, payload_room),
             OP_CREATE => self.create(node, r),
@@ -201,14 +205,6 @@ impl<W: Window> Server<W> {
 
     fn init(&self, r: &mut Limited<'_, '_>) -> Reply {
         let inp: InitIn = r.read_obj()?;
-        let mut out = InitOut {
-            major: VERSION_MAJOR.into(),
-            minor: VERSION_MINOR.into(),
-            flags: 0u32.into(),
-            max_readdir_bytes: MAX_READDIR_BYTES.into(),
-            root_nodeid: crate::meta::ROOT_INO.into(),
-            log_generation: self.fs.applied().into(),
-        };
         if inp.flags.to_native() != 0 || inp.padding.to_native() != 0 {
             return err(libc::EINVAL);
         }
@@ -220,14 +216,22 @@ impl<W: Window> Server<W> {
             );
         }
         self.window.ensure_mapped().map_err(|e| (e, Vec::new()))?;
-        let _ = self.fs.refresh();
-        out.log_generation = self.fs.applied().into();
+        self.fs.refresh();
+        let out = InitOut {
+            major: VERSION_MAJOR.into(),
+            minor: VERSION_MINOR.into(),
+            flags: 0u32.into(),
+            max_readdir_bytes: MAX_READDIR_BYTES.into(),
+            root_nodeid: self.fs.root().into(),
+            log_generation: self.fs.generation().into(),
+        };
         self.ready.store(true, Ordering::Release);
         Ok(out.as_slice().to_vec())
     }
 
     fn statfs(&self) -> Reply {
-        let u = self.fs.usage().map_err(meta_err)?;
+        let s = self.fs.statfs().map_err(fs_err)?;
+        let u = s.usage;
         let out = StatfsOut {
             total_bytes: u.total_bytes.into(),
             free_bytes: u.free_bytes.into(),
@@ -236,28 +240,10 @@ impl<W: Window> Server<W> {
             dirs: u.dirs.into(),
             log_slots: u.log_slots.into(),
             log_used: u.log_used.into(),
-            bsize: (self.fs.superblock().alloc_unit as u32).into(),
-            namelen: NAME_MAX.into(),
+            bsize: s.bsize.into(),
+            namelen: s.namelen.into(),
         };
         Ok(out.as_slice().to_vec())
-    }
-
-    /// The node `id`, picking up new log entries once if it is unknown.
-    fn node(&self, id: u64) -> Result<Node, (i32, Vec<u8>)> {
-        let get = || self.fs.with_ns(|ns| ns.get(id).cloned());
-        if let Some(n) = get() {
-            return Ok(n);
-        }
-        let _ = self.fs.refresh();
-        get().ok_or((libc::ESTALE, Vec::new()))
-    }
-
-    fn dir(&self, id: u64) -> Result<Node, (i32, Vec<u8>)> {
-        let n = self.node(id)?;
-        if !n.is_dir() {
-            return Err((libc::ENOTDIR, Vec::new()));
-        }
-        Ok(n)
     }
 
     fn lookup(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
@@ -266,28 +252,15 @@ impl<W: Window> Server<W> {
             return err(libc::EINVAL);
         }
         let name = read_name(r, inp.namelen.to_native())?;
-        let dir = self.dir(parent)?;
-        if dir.ino == crate::meta::ROOT_INO && name == RESERVED_ROOT_NAME {
-            // famfs's own metadata directory: never shown to a guest.
-            return err(libc::ENOENT);
-        }
-        let find = || self.fs.with_ns(|ns| ns.lookup(dir.ino, &name).cloned());
-        let found = find().or_else(|| {
-            // A miss may be a file another writer just added.
-            let _ = self.fs.refresh();
-            find()
-        });
-        match found {
-            Some(n) => Ok(self.attr(&n).as_slice().to_vec()),
-            None => err(libc::ENOENT),
-        }
+        self.fs
+            .lookup(parent, &name)
+            .map(reply_attr)
+            .map_err(fs_err)
     }
 
     fn readdir(&self, id: u64, r: &mut Limited<'_, '_>, room: usize) -> Reply {
         let inp: ReaddirIn = r.read_obj()?;
         let cookie = inp.cookie.to_native();
-        let dir = self.dir(id)?;
-        let _ = self.fs.refresh();
         let head = std::mem::size_of::<ReaddirOut>();
         let room = room.min(head + MAX_READDIR_BYTES as usize);
         if room < head {
@@ -295,27 +268,26 @@ impl<W: Window> Server<W> {
         }
         let mut out = vec![0u8; head];
         let mut n = 0u32;
-        let mut eof = true;
-        self.fs.with_ns(|ns| {
-            for child in ns.children_after(dir.ino, cookie) {
-                let name = child.name.as_bytes();
+        let eof = self
+            .fs
+            .readdir(id, cookie, &mut |name, st| {
                 let size = std::mem::size_of::<Dirent>() + name.len().next_multiple_of(8);
                 if out.len() + size > room {
-                    eof = false;
-                    break;
+                    return false;
                 }
                 let d = Dirent {
-                    nodeid: child.ino.into(),
-                    cookie: child.ino.into(),
-                    type_: if child.is_dir() { DT_DIR } else { DT_REG }.into(),
+                    nodeid: st.ino.into(),
+                    cookie: st.ino.into(),
+                    type_: if st.is_dir() { DT_DIR } else { DT_REG }.into(),
                     namelen: (name.len() as u32).into(),
                 };
                 out.extend_from_slice(d.as_slice());
                 out.extend_from_slice(name);
                 out.resize(out.len().next_multiple_of(8), 0);
                 n += 1;
-            }
-        });
+                true
+            })
+            .map_err(fs_err)?;
         if n == 0 && !eof {
             // Not even one entry fits: the buffer is unusably small.
             return err(libc::EINVAL);
@@ -332,22 +304,19 @@ impl<W: Window> Server<W> {
         use crate::meta::fmap::{Extent as MetaExtent, Fmap};
         use std::mem::size_of;
 
-        let node = self.node(id)?;
-        let NodeKind::File { size, fmap, .. } = &node.kind else {
-            return err(libc::EISDIR);
-        };
+        let (size, fmap) = self.fs.file_map(id).map_err(fs_err)?;
         let interleave = self.interleave.load(Ordering::Acquire);
         // Count before expanding: a striped file has one extent per chunk.
-        let (kind, count, head) = match fmap {
+        let (kind, count, head) = match &fmap {
             Fmap::Interleaved { strips, .. } if interleave => (
                 FMAP_INTERLEAVED,
                 strips.len() as u64,
                 size_of::<FmapOut>() + size_of::<FmapInterleave>(),
             ),
-            _ => (FMAP_SIMPLE, fmap.expanded_len(*size), size_of::<FmapOut>()),
+            _ => (FMAP_SIMPLE, fmap.expanded_len(size), size_of::<FmapOut>()),
         };
         let mut out = FmapOut {
-            file_size: (*size).into(),
+            file_size: size.into(),
             nextents: u32::try_from(count).unwrap_or(u32::MAX).into(),
             kind: kind.into(),
         }
@@ -364,7 +333,7 @@ impl<W: Window> Server<W> {
             offset: e.offset.into(),
             len: e.len.into(),
         };
-        match fmap {
+        match &fmap {
             Fmap::Interleaved { chunk_size, strips } if interleave => {
                 let ie = FmapInterleave {
                     chunk_size: (*chunk_size).into(),
@@ -375,26 +344,12 @@ impl<W: Window> Server<W> {
                 }
             }
             _ => {
-                for e in fmap.expand(*size) {
+                for e in fmap.expand(size) {
                     out.extend_from_slice(wire(&e).as_slice());
                 }
             }
         }
         Ok(out)
-    }
-
-    /// Validates a new entry's parent and name and builds its path.
-    fn new_path(&self, parent: u64, name: &str) -> Result<RelPath, (i32, Vec<u8>)> {
-        if self.access != Access::Master {
-            return Err((libc::EROFS, Vec::new()));
-        }
-        let dir = self.dir(parent)?;
-        let base = self.fs.with_ns(|ns| ns.path_of(dir.ino));
-        let base = (!base.is_empty())
-            .then(|| RelPath::new(&base))
-            .transpose()
-            .map_err(meta_err)?;
-        RelPath::join(base.as_ref(), name).map_err(meta_err)
     }
 
     fn create(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
@@ -408,32 +363,15 @@ impl<W: Window> Server<W> {
         {
             return err(libc::EINVAL);
         }
-        let path = self.new_path(parent, &name)?;
-        let (uid, gid) = self.policy.owner(inp.uid.to_native(), inp.gid.to_native());
-        let spec = FileSpec {
-            size: inp.size.to_native(),
-            mode: self.policy.mode(mode & 0o7777),
-            uid,
-            gid,
-            striping: None,
+        let new = NewEntry {
+            perm: mode & 0o7777,
+            uid: inp.uid.to_native(),
+            gid: inp.gid.to_native(),
         };
-        let n = self.fs.create(&path, &spec).map_err(meta_err)?;
-        log::info!(
-            "guest created {path} ({} bytes, mode {:04o}, owner {uid}:{gid})",
-            spec.size,
-            spec.mode
-        );
-        Ok(self.attr(&n).as_slice().to_vec())
-    }
-
-    /// A node's attributes as this guest sees them: owners through the
-    /// socket's id maps; a directory's nlink counts its subdirectories.
-    fn attr(&self, n: &Node) -> Attr {
-        let mut a = attr(n, self.fs.with_ns(|ns| ns.subdirs(n.ino)));
-        let (uid, gid) = self.policy.guest_owner(n.uid, n.gid);
-        a.uid = uid.into();
-        a.gid = gid.into();
-        a
+        self.fs
+            .create(parent, &name, inp.size.to_native(), new)
+            .map(reply_attr)
+            .map_err(fs_err)
     }
 
     fn mkdir(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
@@ -445,43 +383,47 @@ impl<W: Window> Server<W> {
         {
             return err(libc::EINVAL);
         }
-        let path = self.new_path(parent, &name)?;
-        let (uid, gid) = self.policy.owner(inp.uid.to_native(), inp.gid.to_native());
-        let mode = self.policy.mode(mode & 0o7777);
-        let n = self.fs.mkdir(&path, mode, uid, gid).map_err(meta_err)?;
-        log::info!("guest created directory {path} (mode {mode:04o}, owner {uid}:{gid})");
-        Ok(self.attr(&n).as_slice().to_vec())
+        let new = NewEntry {
+            perm: mode & 0o7777,
+            uid: inp.uid.to_native(),
+            gid: inp.gid.to_native(),
+        };
+        self.fs
+            .mkdir(parent, &name, new)
+            .map(reply_attr)
+            .map_err(fs_err)
     }
 }
 
-/// The wire attributes of a node with `subdirs` subdirectories (a
-/// directory's nlink is 2 plus that, as in other Unix file systems).
-pub fn attr(n: &Node, subdirs: u32) -> Attr {
-    let nlink = match &n.kind {
-        NodeKind::Dir => 2 + subdirs,
-        NodeKind::File { .. } => 1,
-    };
-    let flags = match n.kind {
-        NodeKind::File { flags, .. } if flags & FILE_FLAG_ALL_HOSTS_RO != 0 => ATTR_F_RDONLY,
-        _ => 0,
-    };
+fn reply_attr(st: Stat) -> Vec<u8> {
+    wire_attr(&st).as_slice().to_vec()
+}
+
+/// A node's wire attributes.
+pub fn wire_attr(st: &Stat) -> Attr {
     Attr {
-        nodeid: n.ino.into(),
-        size: n.size().into(),
-        blocks: (n.allocated() / 512).into(),
-        // The log generation the node appeared in: its entry index + 1.
-        generation: n.log_index.map_or(0, |i| i + 1).into(),
-        mode: n.mode.into(),
-        uid: n.uid.into(),
-        gid: n.gid.into(),
-        nlink: nlink.into(),
-        flags: flags.into(),
+        nodeid: st.ino.into(),
+        size: st.size.into(),
+        blocks: st.blocks.into(),
+        generation: st.generation.into(),
+        mode: st.mode.into(),
+        uid: st.uid.into(),
+        gid: st.gid.into(),
+        nlink: st.nlink.into(),
+        flags: if st.all_hosts_ro { ATTR_F_RDONLY } else { 0 }.into(),
         padding: 0u32.into(),
     }
 }
 
-/// Reads a name of `len` bytes and checks it is a valid file name.
-fn read_name(r: &mut Limited<'_, '_>, len: u32) -> Result<String, (i32, Vec<u8>)> {
+/// The wire attributes of a node with `subdirs` subdirectories (a
+/// directory's nlink is 2 plus that, as in other Unix file systems),
+/// owners unmapped.
+pub fn attr(n: &Node, subdirs: u32) -> Attr {
+    wire_attr(&stat_of(n, subdirs, &GuestPolicy::default()))
+}
+
+/// Reads a name of `len` bytes; `guest_name` checks it where it is used.
+fn read_name(r: &mut Limited<'_, '_>, len: u32) -> Result<Vec<u8>, (i32, Vec<u8>)> {
     if len == 0 {
         return Err((libc::EINVAL, Vec::new()));
     }
@@ -494,9 +436,10 @@ fn read_name(r: &mut Limited<'_, '_>, len: u32) -> Result<String, (i32, Vec<u8>)
     if r.left != 0 {
         return Err((libc::EINVAL, Vec::new()));
     }
-    let s = String::from_utf8(buf).map_err(|_| (libc::EINVAL, Vec::new()))?;
-    validate_name(&s).map_err(|e| (e.errno(), Vec::new()))?;
-    Ok(s)
+    // Checked here too, before the node ids, so that errors keep their
+    // order (a bad name is EINVAL even in an unknown directory).
+    guest_name(&buf).map_err(fs_err)?;
+    Ok(buf)
 }
 
 /// Writes the response header and payload if they fit.

@@ -156,6 +156,8 @@ impl Fixture {
             access: Some(access),
             tag: format!("tag-{name}"),
             policy: Default::default(),
+            proto: Default::default(),
+            cache: None,
         }
     }
 

@@ -54,6 +54,8 @@ fn serving(dir: &Path) -> (PathBuf, Arc<Famfs>, Running, Vm) {
         access: Some(Access::Master),
         tag: "famfs".into(),
         policy: Default::default(),
+        proto: Default::default(),
+        cache: None,
     };
     let srv = Running::start(&fs, std::slice::from_ref(&sock));
     let mut vm = Vm::connect(&sock.path, Opts::full());

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! The vhost-user side of one virtio-fs connection (virtio device 26):
+//! features, the configuration space (tag and request queue count), and
+//! moving FUSE requests between the virtqueues and the `FuseServer`.
+//!
+//! Queue 0 is the high-priority queue (FORGET and friends), queues 1..=N
+//! carry requests; each has a worker thread of its own.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
+use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
+use virtio_queue::QueueOwnedT;
+use vm_memory::{ByteValued, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
+use vmm_sys_util::epoll::EventSet;
+use vmm_sys_util::event::{
+    new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
+};
+
+use crate::filesystem::FamfsFs;
+use crate::fuse::abi::VirtioFsConfig;
+use crate::fuse::chain::split_chain;
+use crate::fuse::{CachePolicy, DaxWindow, FuseServer, NoWindow};
+use crate::guest_policy::GuestPolicy;
+use crate::meta::Famfs;
+use crate::server::Access;
+use crate::vhu_famfs::{VhuError, QUEUE_SIZE};
+
+type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
+
+struct Inner<D: DaxWindow> {
+    server: FuseServer<FamfsFs, D>,
+    config: VirtioFsConfig,
+    request_queues: usize,
+    mem: RwLock<Option<Mem>>,
+    event_idx: AtomicBool,
+    /// One exit event per worker thread.
+    exit: Vec<(EventConsumer, EventNotifier)>,
+}
+
+/// One vhost-user virtio-fs connection (one VM).
+pub struct VhostUserFs<D: DaxWindow = NoWindow> {
+    inner: Arc<Inner<D>>,
+}
+
+impl<D: DaxWindow> Clone for VhostUserFs<D> {
+    fn clone(&self) -> Self {
+        VhostUserFs {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// A socket's virtio-fs settings.
+#[derive(Clone, Debug)]
+pub struct FsSettings {
+    pub access: Access,
+    pub tag: String,
+    pub request_queues: usize,
+    pub policy: GuestPolicy,
+    pub cache: CachePolicy,
+}
+
+impl VhostUserFs<NoWindow> {
+    /// A copy-mode device (no DAX window).
+    pub fn new(fs: Arc<Famfs>, s: &FsSettings) -> Result<Self, VhuError> {
+        Self::with_window(fs, s, NoWindow)
+    }
+}
+
+impl<D: DaxWindow> VhostUserFs<D> {
+    pub fn with_window(fs: Arc<Famfs>, s: &FsSettings, dax: D) -> Result<Self, VhuError> {
+        let tag = s.tag.as_bytes();
+        let mut config = VirtioFsConfig {
+            tag: [0; 36],
+            num_request_queues: s.request_queues as u32,
+        };
+        if tag.is_empty() || tag.len() > config.tag.len() {
+            return Err(VhuError::BadTag(s.tag.clone()));
+        }
+        config.tag[..tag.len()].copy_from_slice(tag);
+        let fs = FamfsFs::new(fs, s.access, s.policy.clone());
+        let inner = Inner {
+            server: FuseServer::new(fs, dax, s.cache),
+            config,
+            request_queues: s.request_queues,
+            mem: RwLock::new(None),
+            event_idx: AtomicBool::new(false),
+            exit: (0..1 + s.request_queues)
+                .map(|_| new_event_consumer_and_notifier(EventFlag::NONBLOCK))
+                .collect::<io::Result<_>>()
+                .map_err(VhuError::EventFd)?,
+        };
+        Ok(VhostUserFs {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub fn server(&self) -> &FuseServer<FamfsFs, D> {
+        &self.inner.server
+    }
+
+    /// Asks every worker thread to exit.
+    pub fn request_exit(&self) {
+        for (_, n) in &self.inner.exit {
+            let _ = n.notify();
+        }
+    }
+
+    fn mem(&self) -> Option<Mem> {
+        self.inner
+            .mem
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Serves every available request of a queue.
+    fn process_queue(&self, vring: &VringRwLock) -> io::Result<()> {
+        let Some(mem) = self.mem() else {
+            return Ok(());
+        };
+        loop {
+            if self.inner.event_idx.load(Ordering::Acquire) {
+                vring.disable_notification().map_err(io::Error::other)?;
+            }
+            self.drain(vring, &mem)?;
+            if !self.inner.event_idx.load(Ordering::Acquire)
+                || !vring.enable_notification().map_err(io::Error::other)?
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&self, vring: &VringRwLock, mem: &Mem) -> io::Result<()> {
+        let m = mem.memory();
+        let chains: Vec<_> = vring
+            .get_mut()
+            .get_queue_mut()
+            .iter(m.clone())
+            .map_err(io::Error::other)?
+            .collect();
+        for chain in chains {
+            let head = chain.head_index();
+            let used = match split_chain(&m, chain.clone()) {
+                Ok((mut r, mut w)) => self.inner.server.handle(&mut r, &mut w),
+                Err(e) => {
+                    log::debug!("descriptor chain {head}: {e}");
+                    0
+                }
+            };
+            vring.add_used(head, used).map_err(io::Error::other)?;
+        }
+        if vring.needs_notification().map_err(io::Error::other)? {
+            vring.signal_used_queue()?;
+        }
+        Ok(())
+    }
+}
+
+impl<D: DaxWindow + 'static> VhostUserBackend for VhostUserFs<D> {
+    type Bitmap = ();
+    type Vring = VringRwLock;
+
+    fn num_queues(&self) -> usize {
+        1 + self.inner.request_queues
+    }
+
+    fn max_queue_size(&self) -> usize {
+        QUEUE_SIZE
+    }
+
+    fn features(&self) -> u64 {
+        (1 << VIRTIO_F_VERSION_1)
+            | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+            | (1 << VIRTIO_RING_F_EVENT_IDX)
+            | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
+    }
+
+    fn protocol_features(&self) -> VhostUserProtocolFeatures {
+        VhostUserProtocolFeatures::MQ
+            | VhostUserProtocolFeatures::CONFIG
+            | VhostUserProtocolFeatures::REPLY_ACK
+    }
+
+    fn reset_device(&self) {
+        self.inner.server.reset();
+    }
+
+    fn set_event_idx(&self, enabled: bool) {
+        self.inner.event_idx.store(enabled, Ordering::Release);
+    }
+
+    fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
+        let bytes = self.inner.config.as_slice();
+        let start = (offset as usize).min(bytes.len());
+        let end = start.saturating_add(size as usize).min(bytes.len());
+        let mut out = bytes[start..end].to_vec();
+        out.resize(size as usize, 0);
+        out
+    }
+
+    fn update_memory(&self, mem: Mem) -> io::Result<()> {
+        *self.inner.mem.write().unwrap_or_else(|e| e.into_inner()) = Some(mem);
+        Ok(())
+    }
+
+    /// One worker per queue: requests on different queues are served in
+    /// parallel, and a slow request never holds up FORGETs.
+    fn queues_per_thread(&self) -> Vec<u64> {
+        (0..self.num_queues()).map(|q| 1u64 << q).collect()
+    }
+
+    fn exit_event(&self, thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
+        let (c, n) = self.inner.exit.get(thread_index)?;
+        Some((c.try_clone().ok()?, n.try_clone().ok()?))
+    }
+
+    fn stop_vring(&self, _queue_index: u32) -> io::Result<()> {
+        self.inner.server.reset();
+        Ok(())
+    }
+
+    fn handle_event(
+        &self,
+        device_event: u16,
+        evset: EventSet,
+        vrings: &[VringRwLock],
+        thread_id: usize,
+    ) -> io::Result<()> {
+        if evset != EventSet::IN {
+            return Ok(());
+        }
+        match (thread_id, device_event) {
+            (t, 0) if t < self.num_queues() => self.process_queue(&vrings[0]),
+            (t, d) => {
+                log::warn!("unexpected event {d} on worker {t}");
+                Ok(())
+            }
+        }
+    }
+}
