@@ -5,7 +5,7 @@
 //! A stock Linux guest mounted `-o dax=always` manages shared memory
 //! region 0 in 2 MiB ranges (fs/fuse/dax.c): FUSE_SETUPMAPPING asks for a
 //! file range at a window offset, FUSE_REMOVEMAPPING gives ranges back.
-//! `DaxWindow` validates every such request against the file's extents,
+//! `DaxMap` validates every such request against the file's extents,
 //! the window and the live mappings, and carries it out through a
 //! `ShmemMapper`: one SHMEM_MAP per contiguous device piece of the file
 //! range (the file's extents need not be contiguous), one SHMEM_UNMAP per
@@ -20,12 +20,20 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::Mutex;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
 
 use vhost::vhost_user::message::{VhostUserMMap, VhostUserMMapFlags};
 use vhost::vhost_user::{Backend, VhostUserFrontendReqHandler};
 
+use crate::filesystem::{FileSystem, FsResult};
+use crate::fuse::abi::{
+    RemovemappingOne, SetupmappingIn, SETUPMAPPING_FLAG_READ, SETUPMAPPING_FLAG_WRITE,
+};
+use crate::fuse::DaxWindow;
 use crate::meta::fmap::Extent;
+use crate::meta::Famfs;
+use crate::server::Access;
 
 /// A Linux errno (positive).
 pub type Errno = i32;
@@ -52,19 +60,35 @@ pub trait ShmemMapper: Send + Sync {
 }
 
 /// A `ShmemMapper` over the vhost-user backend channel: SHMEM_MAP with the
-/// device's file descriptor, SHMEM_UNMAP.
-pub struct BackendMapper<F> {
-    backend: Backend,
+/// device's file descriptor, SHMEM_UNMAP. The channel arrives after the
+/// connection is set up (SET_BACKEND_REQ_FD).
+pub struct VmmMapper<F> {
+    backend: Mutex<Option<Backend>>,
     device: F,
 }
 
-impl<F: std::os::fd::AsRawFd + Send + Sync> BackendMapper<F> {
-    pub fn new(backend: Backend, device: F) -> Self {
-        BackendMapper { backend, device }
+impl<F: AsRawFd + Send + Sync> VmmMapper<F> {
+    pub fn new(device: F) -> Self {
+        VmmMapper {
+            backend: Mutex::new(None),
+            device,
+        }
+    }
+
+    pub fn set_backend(&self, backend: Backend) {
+        *self.backend.lock().unwrap_or_else(|e| e.into_inner()) = Some(backend);
+    }
+
+    fn backend(&self) -> io::Result<Backend> {
+        self.backend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| io::Error::other("the VMM gave no backend channel"))
     }
 }
 
-impl<F: std::os::fd::AsRawFd + Send + Sync> ShmemMapper for BackendMapper<F> {
+impl<F: AsRawFd + Send + Sync> ShmemMapper for VmmMapper<F> {
     fn map(&self, shm_offset: u64, fd_offset: u64, len: u64, writable: bool) -> io::Result<()> {
         // QEMU 11.1.2 ignores WRITABLE (its mappings are always read-write);
         // it is sent for VMMs that honour it.
@@ -80,7 +104,7 @@ impl<F: std::os::fd::AsRawFd + Send + Sync> ShmemMapper for BackendMapper<F> {
             },
             ..Default::default()
         };
-        self.backend
+        self.backend()?
             .shmem_map(&msg, &self.device)
             .map(|_| ())
             .map_err(io::Error::other)
@@ -93,11 +117,48 @@ impl<F: std::os::fd::AsRawFd + Send + Sync> ShmemMapper for BackendMapper<F> {
             len,
             ..Default::default()
         };
-        self.backend
+        self.backend()?
             .shmem_unmap(&msg)
             .map(|_| ())
             .map_err(io::Error::other)
     }
+}
+
+/// The device file of an open file system, as the fd to map.
+pub struct DeviceFd(pub Arc<Famfs>);
+
+impl AsRawFd for DeviceFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.device().file().as_raw_fd()
+    }
+}
+
+/// Parses a `dax-window=` size: a power of two of at least 2 MiB, in
+/// bytes or with a K/M/G/T suffix (binary units).
+pub fn parse_window_size(s: &str) -> Result<u64, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("dax-window={s}: not a size"))?;
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        "t" | "tib" => 40,
+        _ => return Err(format!("dax-window={s}: unknown unit {unit:?}")),
+    };
+    let size = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("dax-window={s}: too large"))?;
+    // QEMU packs shared memory regions into one BAR: a power of two.
+    if !size.is_power_of_two() || !(MAP_ALIGNMENT..=1 << 46).contains(&size) {
+        return Err(format!(
+            "dax-window={s}: a power of two from 2M to 64T expected"
+        ));
+    }
+    Ok(size)
 }
 
 /// One FUSE_SETUPMAPPING, decoded.
@@ -146,7 +207,7 @@ pub struct DaxStats {
 /// The mappings of one DAX window. Requests from several request queues
 /// are serialized on its lock, the VMM calls included, so the table
 /// always matches what the VMM holds.
-pub struct DaxWindow<M> {
+pub struct DaxMap<M> {
     mapper: M,
     /// The window's size (region 0).
     size: u64,
@@ -166,7 +227,7 @@ struct State {
     stats: DaxStats,
 }
 
-impl<M: ShmemMapper> DaxWindow<M> {
+impl<M: ShmemMapper> DaxMap<M> {
     pub fn new(
         mapper: M,
         size: u64,
@@ -174,7 +235,7 @@ impl<M: ShmemMapper> DaxWindow<M> {
         device_size: u64,
         role_writable: bool,
     ) -> Self {
-        DaxWindow {
+        DaxMap {
             mapper,
             size,
             meta_size,
@@ -426,6 +487,58 @@ impl<M: ShmemMapper> DaxWindow<M> {
     }
 }
 
+/// The FUSE server's window: SETUPMAPPING and REMOVEMAPPING decoded
+/// there land here.
+impl<M: ShmemMapper> DaxWindow for DaxMap<M> {
+    fn map_alignment(&self) -> Option<u16> {
+        Some(MAP_ALIGNMENT_SHIFT)
+    }
+
+    fn setup_mapping(
+        &self,
+        fs: &dyn FileSystem,
+        ino: u64,
+        inp: &SetupmappingIn,
+        access: Access,
+    ) -> FsResult<()> {
+        if inp.flags & !(SETUPMAPPING_FLAG_READ | SETUPMAPPING_FLAG_WRITE) != 0 {
+            return Err(libc::EINVAL);
+        }
+        let write = inp.flags & SETUPMAPPING_FLAG_WRITE != 0;
+        // As for WRITE: famfs's "read-only on every host" files stay so.
+        if write && access != Access::ReadOnly && fs.getattr(ino)?.all_hosts_ro {
+            return Err(libc::EACCES);
+        }
+        let (_, extents) = fs.fmap(ino)?;
+        let req = Setup {
+            node: ino,
+            foffset: inp.foffset,
+            len: inp.len,
+            moffset: inp.moffset,
+            write,
+        };
+        self.setup(&req, &extents)
+    }
+
+    fn remove_mapping(&self, ranges: &[RemovemappingOne]) -> FsResult<()> {
+        let pairs: Vec<(u64, u64)> = ranges.iter().map(|r| (r.moffset, r.len)).collect();
+        self.remove(&pairs)
+    }
+
+    /// Called from frontend-request callbacks too (device stop): only
+    /// forgets, as the VMM dropped the mappings and a backend request from
+    /// there would deadlock it.
+    fn reset(&self) {
+        self.forget();
+    }
+
+    /// DESTROY or a new INIT, on a request queue: the VMM still holds the
+    /// mappings; give the window back whole.
+    fn unmount(&self) {
+        self.unmap_all();
+    }
+}
+
 fn aligned(v: u64) -> bool {
     v % MAP_ALIGNMENT == 0
 }
@@ -488,8 +601,8 @@ mod tests {
         }
     }
 
-    fn win(writable: bool) -> DaxWindow<Fake> {
-        DaxWindow::new(Fake::default(), WIN, META, DEV, writable)
+    fn win(writable: bool) -> DaxMap<Fake> {
+        DaxMap::new(Fake::default(), WIN, META, DEV, writable)
     }
 
     /// A 16 MiB file in two extents: 10 MiB at 100 MiB, 6 MiB at 40 MiB.
@@ -811,8 +924,7 @@ mod tests {
 
     #[test]
     fn backend_mapper_speaks_shmem_map_and_unmap() {
-        use std::os::fd::{AsRawFd, BorrowedFd};
-        use std::sync::Arc;
+        use std::os::fd::BorrowedFd;
         use vhost::vhost_user::FrontendReqHandler;
 
         let vmm = Arc::new(Vmm(Mutex::new(Vec::new())));
@@ -831,7 +943,9 @@ mod tests {
                 h.handle_request().unwrap();
             }
         });
-        let w = DaxWindow::new(BackendMapper::new(backend, device), WIN, META, DEV, true);
+        let mapper = VmmMapper::new(device);
+        mapper.set_backend(backend);
+        let w = DaxMap::new(mapper, WIN, META, DEV, true);
         w.setup(&req(4 * MB2, 2 * MB2, 2 * MB2, true), &file())
             .unwrap();
         w.remove(&[(2 * MB2, 2 * MB2)]).unwrap();
