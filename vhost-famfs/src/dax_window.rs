@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use vhost::vhost_user::message::{VhostUserMMap, VhostUserMMapFlags};
@@ -218,12 +219,18 @@ pub struct DaxMap<M> {
     /// The socket's role lets its guests write file bytes.
     role_writable: bool,
     state: Mutex<State>,
+    /// Bumped by `forget`, which must not wait for the lock: a request
+    /// worker holds it across a VMM round trip, and the VMM may be waiting
+    /// for the very frontend request that calls `forget`.
+    resets: AtomicU64,
 }
 
 #[derive(Default)]
 struct State {
     /// Live mappings by window offset.
     live: BTreeMap<u64, Mapping>,
+    /// The `resets` count `live` belongs to.
+    epoch: u64,
     stats: DaxStats,
 }
 
@@ -242,6 +249,7 @@ impl<M: ShmemMapper> DaxMap<M> {
             device_size,
             role_writable,
             state: Mutex::new(State::default()),
+            resets: AtomicU64::new(0),
         }
     }
 
@@ -253,8 +261,17 @@ impl<M: ShmemMapper> DaxMap<M> {
         &self.mapper
     }
 
+    /// The table, emptied first if the VMM dropped every mapping since.
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = self.resets.load(Ordering::Acquire);
+        if st.epoch != epoch {
+            st.live.clear();
+            st.epoch = epoch;
+            let s = st.stats;
+            self.log_stats(&s);
+        }
+        st
     }
 
     pub fn stats(&self) -> DaxStats {
@@ -469,9 +486,7 @@ impl<M: ShmemMapper> DaxMap<M> {
     /// Forgets every mapping without unmapping: the VMM dropped them
     /// itself (device reset or stop).
     pub fn forget(&self) {
-        let mut st = self.state();
-        st.live.clear();
-        self.log_stats(&st.stats);
+        self.resets.fetch_add(1, Ordering::AcqRel);
     }
 
     fn log_stats(&self, s: &DaxStats) {
@@ -902,6 +917,20 @@ mod tests {
         assert!(w.mapper.take().is_empty());
         w.setup(&req(MB2, MB2, 0, false), &file()).unwrap();
         assert_eq!(w.mapper.take(), [Call::Map(0, 51 * MB2, MB2, false)]);
+    }
+
+    #[test]
+    fn forget_never_waits_for_a_mapping_in_flight() {
+        let w = win(true);
+        w.setup(&req(0, MB2, 0, false), &file()).unwrap();
+        // A worker in the middle of a VMM round trip holds the table.
+        let held = w.state();
+        w.forget();
+        drop(held);
+        assert_eq!(w.live(), 0);
+        w.mapper.take();
+        w.setup(&req(0, MB2, 0, false), &file()).unwrap();
+        assert_eq!(w.mapper.take(), [Call::Map(0, 50 * MB2, MB2, false)]);
     }
 
     /// The VMM's side of the backend channel: records what arrives.
