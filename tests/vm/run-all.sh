@@ -10,5 +10,6 @@ tests/vm/run-driver-tests.sh
 if [ -x tests/vm/run-sharing-tests.sh ]; then
     tests/vm/run-sharing-tests.sh
 fi
+tests/vm/run-virtiofs-tests.sh
 tests/vm/run-dax-tests.sh
 echo "real-guest tests: PASS in $((SECONDS - t0))s"
