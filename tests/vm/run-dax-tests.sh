@@ -15,6 +15,11 @@
 #   share   two guests, one after the other, on two sockets: A writes a
 #           file through a shared mapping, B reads A's bytes by mmap
 #   ro      role=ro socket: mmap reads work, the write mapping is refused
+#   bench   (only when named) one guest, the same 256 MiB file behind our
+#           module, virtio-fs DAX, virtio-fs copy mode and (if $VIRTIOFSD
+#           names a virtiofsd binary) virtiofsd: mmap passes against
+#           anonymous memory, read(2), opening 10,000 small files; see
+#           docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -143,6 +148,66 @@ share() {
     return $rc
 }
 
+# bench: one guest, four front doors on the same bytes.
+bench() {
+    local rc=0 pid vpid= hostdir=$tmp/hostdir i extra=()
+    rm -f "$VHOST_FAMFS_DEVICE"
+    # 10,000 small files of 2 MiB allocation units each: a sparse device.
+    "$BIN" mkfs --size 24G >/dev/null
+    "$BIN" creat -s 256M -S 7 big
+    "$BIN" mkdir small
+    (cd /tmp && for i in $(seq 1 10000); do echo "small/f$i"; done) | xargs "$BIN" creat -s 4K -S 3
+    gcc -O2 -Wall -Wextra -static -o "$tmp/famfs-tool" "$ROOT/tests/vm/guest/famfs-tool.c"
+    mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
+    vm_build_initramfs "$tmp/bench.cpio.gz" "$TESTS/guest-bench.sh" "${kos[@]}" "$tmp/famfs-tool"
+    rm -f "$tmp"/bench-*.sock
+    "$BIN" -v serve -s "$tmp/bench-mod.sock,tag=famfs" \
+        -s "$tmp/bench-dax.sock,proto=virtio-fs,tag=dax,dax-window=512M" \
+        -s "$tmp/bench-copy.sock,proto=virtio-fs,tag=copy,cache=auto" \
+        >"$tmp/bench.daemon.log" 2>&1 &
+    pid=$!
+    vm_register_pid "$pid"
+    for i in mod dax copy; do vm_wait_socket "$tmp/bench-$i.sock" 10; done
+    if [ -n "${VIRTIOFSD:-}" ]; then
+        # The same bytes as host files: the big file and 10,000 small ones.
+        mkdir -p "$hostdir/small"
+        python3 - "$VHOST_FAMFS_DEVICE" "$("$BIN" getmap big)" "$hostdir/big" <<'PY'
+import re, sys
+dev, fmap, out = sys.argv[1:]
+left = 256 << 20
+with open(dev, "rb") as f, open(out, "wb") as o:
+    for off, ln in re.findall(r"^\s+([0-9a-f]+)\s+([0-9]+)$", fmap, re.M):
+        f.seek(int(off, 16))
+        n = min(int(ln), left)
+        o.write(f.read(n))
+        left -= n
+PY
+        for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
+        "$VIRTIOFSD" --socket-path "$tmp/bench-vfsd.sock" --shared-dir "$hostdir" \
+            --cache never --sandbox none >"$tmp/vfsd.log" 2>&1 &
+        vpid=$!
+        vm_register_pid "$vpid"
+        vm_wait_socket "$tmp/bench-vfsd.sock" 10
+        extra=(-chardev socket,id=fs3,path="$tmp/bench-vfsd.sock"
+            -device vhost-user-fs-pci,chardev=fs3,tag=vfsd)
+    fi
+    VM_MEM=3G vm_start bench "$tmp/bench.cpio.gz" "$tmp/bench.log" \
+        -chardev socket,id=fs0,path="$tmp/bench-mod.sock" \
+        -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=2,config_size=96 \
+        -chardev socket,id=fs1,path="$tmp/bench-dax.sock" \
+        -device vhost-user-test-device-pci,chardev=fs1,virtio-id=26,num_vqs=2,config_size=40 \
+        -chardev socket,id=fs2,path="$tmp/bench-copy.sock" \
+        -device vhost-user-fs-pci,chardev=fs2,tag=copy \
+        "${extra[@]}"
+    vm_wait bench 3000 || rc=1
+    tr -d '\r' <"$tmp/bench.log" | grep -a -E 'GUEST-BENCH|GUEST-CHECK' || true
+    kill "$pid" ${vpid:+"$vpid"} 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    grep -E 'DAX window' "$tmp/bench.daemon.log" || true
+    tr -d '\r' <"$tmp/bench.log" | python3 "$TESTS/bench_table.py" "$tmp/bench.daemon.log" || rc=1
+    return $rc
+}
+
 scenario() {
     local s=$1 st rc=0
     echo "=== scenario $s"
@@ -170,6 +235,7 @@ scenario() {
             guest ro "dax-window=128M,role=ro" ro || rc=1
             "$BIN" verify -S 1 shared || rc=1
             ;;
+        bench) bench || rc=1 ;;
         *) echo "unknown scenario $s" >&2; return 2 ;;
     esac
     echo "=== scenario $s: $([ $rc = 0 ] && echo PASS || echo FAIL)"
