@@ -401,3 +401,49 @@ fn copy_mode_has_no_window() {
     );
     srv.stop();
 }
+
+#[test]
+fn a_striped_range_is_one_map_per_chunk() {
+    let (fx, srv, mut f) = session("dax-window=16M", Access::Master);
+    let spec = FileSpec {
+        size: 8 * MB2,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        striping: Some(vhost_famfs::meta::alloc::Striping {
+            strips: 2,
+            chunk_size: MB2,
+        }),
+    };
+    fx.fs.create(&rp("striped"), &spec).unwrap();
+    let node = fx.fs.stat("striped").unwrap();
+    let chunks = node.extents();
+    f.init();
+    let id = f.lookup("striped");
+    // 4 MiB from file offset 2 MiB: chunks 1 and 2, on different strips.
+    f.setup(id, MB2, 2 * MB2, 4 * MB2, SETUPMAPPING_FLAG_READ)
+        .unwrap();
+    let mut dev = Vec::new();
+    for _ in 0..2 {
+        let BackendMsg::Map(m, _) = f.vm.backend_msg() else {
+            panic!("no SHMEM_MAP")
+        };
+        assert_eq!({ m.len }, MB2);
+        dev.push((m.shm_offset, m.fd_offset));
+    }
+    // Chunk k of the file is the k-th 2 MiB of its expanded extents.
+    let chunk = |k: u64| {
+        let mut at = k * MB2;
+        for e in &chunks {
+            if at < e.len {
+                return e.offset + at;
+            }
+            at -= e.len;
+        }
+        panic!("chunk {k} past the file")
+    };
+    assert_eq!(dev, [(4 * MB2, chunk(1)), (5 * MB2, chunk(2))]);
+    assert_ne!(chunk(1) + MB2, chunk(2), "the strips are not contiguous");
+    f.vm.no_backend_msg();
+    srv.stop();
+}
