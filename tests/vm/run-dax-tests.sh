@@ -153,7 +153,7 @@ bench() {
     local rc=0 pid vpid= hostdir=$tmp/hostdir i extra=()
     rm -f "$VHOST_FAMFS_DEVICE"
     # 10,000 small files of 2 MiB allocation units each: a sparse device.
-    "$BIN" mkfs --size 24G >/dev/null
+    "$BIN" mkfs --size 22G >/dev/null
     "$BIN" creat -s 256M -S 7 big
     "$BIN" mkdir small
     (cd /tmp && for i in $(seq 1 10000); do echo "small/f$i"; done) | xargs "$BIN" creat -s 4K -S 3

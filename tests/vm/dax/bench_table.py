@@ -17,14 +17,15 @@ NAMES = {
 BENCH = re.compile(
     r"GUEST-BENCH (\w+) (first|second) bench: file ([\d.]+) MB/s .*anonymous ([\d.]+) MB/s"
 )
-READ = re.compile(r"GUEST-BENCH (\w+) read (\d+) bytes .* copied, ([\d.]+) seconds")
+READ = re.compile(r"GUEST-BENCH (\w+) read (\d+) bytes.* copied, ([\d.]+) seconds")
 OPEN = re.compile(r"GUEST-BENCH (\w+) open10k ([\d.]+) s")
 REQ = re.compile(r"GUEST-BENCH mod (requests-[\w-]+) (\d+)")
+FAULTS = re.compile(r"GUEST-BENCH (\w+) faults (.*)")
 DAX = re.compile(r"DAX window: (\d+) SETUPMAPPING \((\d+) MiB mapped\)")
 
 
 def main():
-    passes, anon, reads, opens, reqs = {}, [], {}, {}, {}
+    passes, anon, reads, opens, reqs, faults = {}, [], {}, {}, {}, {}
     for line in sys.stdin:
         if m := BENCH.search(line):
             passes.setdefault((m[1], m[2]), []).append(float(m[3]))
@@ -33,6 +34,8 @@ def main():
             reads.setdefault(m[1], []).append(int(m[2]) / float(m[3]) / 1e6)
         elif m := OPEN.search(line):
             opens.setdefault(m[1], []).append(float(m[2]))
+        elif m := FAULTS.search(line):
+            faults[m[1]] = m[2].strip()
         elif m := REQ.search(line):
             reqs[m[1]] = int(m[2])
     dax = None
@@ -61,6 +64,8 @@ def main():
     if dax:
         print(f"virtio-fs DAX: {dax[0]} SETUPMAPPING for {dax[1]} MiB mapped "
               f"= {dax[0] * 1024 / dax[1]:.0f} per GiB")
+    for d, v in faults.items():
+        print(f"{NAMES.get(d, d)}: fs_dax faults in its 10 mmap passes: {v}")
     for k, v in reqs.items():
         print(f"virtio-famfs {k}: {v}")
     if svg := os.environ.get("BENCH_SVG"):

@@ -13,9 +13,15 @@ doors="mod dax copy"
 if mount -t virtiofs vfsd /mnt/vfsd; then doors="$doors vfsd"; fi
 grep -E 'famfs|virtiofs' /proc/mounts
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# How the mmap passes fault: 2 MiB (PMD) DAX faults or fallbacks to 4 KiB.
+T=/sys/kernel/debug/tracing
+echo 1 >$T/events/fs_dax/dax_pmd_fault_done/enable 2>/dev/null
+echo 1 >$T/events/fs_dax/dax_pte_fault_done/enable 2>/dev/null
+echo 16384 >$T/buffer_size_kb 2>/dev/null
 up() { cut -d' ' -f1 /proc/uptime; }
 for d in $doors; do
     req0=$(sed -n 's/^req_total //p' $STATS)
+    echo >$T/trace
     for i in 1 2 3 4 5; do
         drop
         # First pass: nothing of the file mapped or cached yet.
@@ -23,9 +29,17 @@ for d in $doors; do
         # Second pass: what the first left mapped or cached.
         echo "GUEST-BENCH $d second $(famfs-tool bench /mnt/$d/big)"
     done
+    echo "GUEST-BENCH $d faults pmd-nopage $(grep -c 'dax_pmd_fault_done.*NOPAGE' $T/trace)" \
+        "pmd-fallback $(grep -c 'dax_pmd_fault_done.*FALLBACK' $T/trace)" \
+        "pte $(grep -c dax_pte_fault_done $T/trace)"
     for i in 1 2 3 4 5; do
         drop
-        echo "GUEST-BENCH $d read $(dd if=/mnt/$d/big of=/dev/null bs=1M 2>&1 | tail -n1)"
+        # busybox dd reports no rate; /proc/uptime has 10 ms resolution.
+        t0=$(up)
+        dd if=/mnt/$d/big of=/dev/null bs=1M 2>/dev/null
+        t1=$(up)
+        n=$(stat -c %s /mnt/$d/big)
+        echo "GUEST-BENCH $d read $n bytes copied, $(awk "BEGIN { print $t1 - $t0 }") seconds"
     done
     [ $d != mod ] || echo "GUEST-BENCH mod requests-mmap-read $(($(sed -n 's/^req_total //p' $STATS) - req0))"
     for i in 1 2 3; do
