@@ -1,15 +1,17 @@
 #!/bin/bash
-# Fuzzes the virtio-famfs request decoder (fuzz/fuzz_targets/request.rs)
-# for a bounded time with cargo-fuzz and libFuzzer, on the stable toolchain.
+# Fuzzes the request decoders for a bounded time with cargo-fuzz and
+# libFuzzer, on the stable toolchain: the virtio-famfs server
+# (fuzz/fuzz_targets/request.rs) and the virtio-fs FUSE server
+# (fuzz/fuzz_targets/fuse.rs), which share the time.
 #
-# Usage: scripts/fuzz.sh [SECONDS]        (default 60)
+# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]   (default 60, all targets)
 #
-# Installs cargo-fuzz if it is missing, builds the target, runs it from the
-# committed seeds (fuzz/seeds/request) plus the local corpus
-# (fuzz/corpus/request, kept between runs, not committed), and exits
+# Installs cargo-fuzz if it is missing, builds the targets, runs each from
+# its committed seeds (fuzz/seeds/TARGET) plus the local corpus
+# (fuzz/corpus/TARGET, kept between runs, not committed), and exits
 # non-zero if libFuzzer finds a crash, a timeout or an out-of-memory input.
-# The input is then in fuzz/artifacts/request/; reproduce with
-#   cargo fuzz run --sanitizer none request fuzz/artifacts/request/<file>
+# The input is then in fuzz/artifacts/TARGET/; reproduce with
+#   cargo fuzz run --sanitizer none TARGET fuzz/artifacts/TARGET/<file>
 #
 # Environment:
 #   FUZZ_SANITIZER    none (default) or address; address needs -Z flags
@@ -48,17 +50,23 @@ if [ "$sanitizer" != none ]; then
     # Sanitizers need -Zsanitizer; let the stable compiler accept it.
     export RUSTC_BOOTSTRAP=1
 fi
-args=(--sanitizer "$sanitizer" --target-dir "$target_dir" request)
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(request fuse)
+# Split the budget: the total stays SECONDS whatever the number of targets.
+per=$(( (secs + ${#targets[@]} - 1) / ${#targets[@]} ))
 
-step "building the fuzz target (sanitizer: $sanitizer)"
-cargo fuzz build "${args[@]}"
-
-mkdir -p fuzz/corpus/request
-step "fuzzing for ${secs}s"
-# -timeout: an input that takes seconds is a hang, not a slow input.
-if ! cargo fuzz run "${args[@]}" fuzz/corpus/request fuzz/seeds/request -- \
-    -max_total_time="$secs" -timeout=10 -max_len=4096 -print_final_stats=1; then
-    echo "fuzz: libFuzzer found a failing input (see above and fuzz/artifacts/request/)" >&2
-    exit 1
-fi
+for t in "${targets[@]}"; do
+    args=(--sanitizer "$sanitizer" --target-dir "$target_dir" "$t")
+    step "building the fuzz target $t (sanitizer: $sanitizer)"
+    cargo fuzz build "${args[@]}"
+    mkdir -p "fuzz/corpus/$t" "fuzz/seeds/$t"
+    step "fuzzing $t for ${per}s"
+    # -timeout: an input that takes seconds is a hang, not a slow input.
+    if ! cargo fuzz run "${args[@]}" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+        -max_total_time="$per" -timeout=10 -max_len=4096 -print_final_stats=1; then
+        echo "fuzz: libFuzzer found a failing input in $t (see above and fuzz/artifacts/$t/)" >&2
+        exit 1
+    fi
+done
 step "fuzzing passed ($((SECONDS - start))s in all)"

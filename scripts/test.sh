@@ -27,7 +27,7 @@ cargo test --workspace --locked
 step "benchmarks build and start"
 cargo bench --workspace --locked --no-run
 
-step "fuzzing the request decoder (bounded)"
+step "fuzzing the request decoders (bounded)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
 if [ -x tests/vm/run-all.sh ]; then

@@ -837,7 +837,8 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
                 );
             }
             if op == OP_CREATE {
-                let want_mode = S_IFREG | (le32(body, 0) & 0o7777);
+                // suid=off (the default) drops setuid and setgid.
+                let want_mode = S_IFREG | (le32(body, 0) & 0o1777);
                 assert_eq!(a.mode.to_native(), want_mode, "{ctx}: CREATE mode");
                 assert_eq!(a.uid.to_native(), le32(body, 4), "{ctx}: CREATE uid");
                 assert_eq!(a.gid.to_native(), le32(body, 8), "{ctx}: CREATE gid");
@@ -847,7 +848,7 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
                 assert_eq!(a.blocks.to_native(), blocks, "{ctx}: CREATE blocks");
             }
             if op == OP_MKDIR {
-                let want_mode = S_IFDIR | (le32(body, 0) & 0o7777);
+                let want_mode = S_IFDIR | (le32(body, 0) & 0o1777);
                 assert_eq!(a.mode.to_native(), want_mode, "{ctx}: MKDIR mode");
                 assert_eq!(a.uid.to_native(), le32(body, 4), "{ctx}: MKDIR uid");
                 assert_eq!(a.gid.to_native(), le32(body, 8), "{ctx}: MKDIR gid");

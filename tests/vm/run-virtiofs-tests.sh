@@ -11,7 +11,9 @@
 #           a BIG_SIZE file verified by read(2) and mmap and its md5 equal
 #           to the host's; files created by truncate and filled by mmap
 #           and write(2), checked on the host (`verify`, cmp); mkdir;
-#           truncate/chmod/rm/mv and growing writes refused; fsck clean
+#           truncate/chmod (EPERM), rm/mv (ENOSYS), growing writes
+#           (ENOSPC) refused; an unprivileged user gets EACCES writing
+#           root's file or creating in root's directory; fsck clean
 #   roles   a client socket and a ro socket at once: create/mkdir EROFS
 #           on both; the client writes existing data, the ro VM cannot
 #           (open for writing is EROFS); host bytes as expected

@@ -802,3 +802,39 @@ fn malformed_messages_get_errors_and_the_daemon_lives() {
     drop(f);
     srv.stop();
 }
+
+/// A file famfs marked read-only on all hosts (FILE_FLAG_ALL_HOSTS_RO, as
+/// famfs's own tools write it) is EACCES for writing, even on a master.
+#[test]
+fn all_hosts_read_only_files_refuse_writes() {
+    use vhost_famfs::meta::entry::{FileRecord, LogRecord};
+    use vhost_famfs::meta::fmap::{Extent, Fmap};
+    use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
+    use vhost_famfs::meta::log::Log;
+
+    let (fx, srv, mut f) = session(Access::Master, None);
+    let log = Log::new(fx.fs.device(), fx.fs.superblock(), fx.fs.geometry());
+    let unit = fx.fs.superblock().alloc_unit;
+    let rec = LogRecord::File(FileRecord {
+        path: rp("ro.bin"),
+        size: 4096,
+        flags: FILE_FLAG_ALL_HOSTS_RO,
+        uid: 0,
+        gid: 0,
+        mode: 0o644,
+        fmap: Fmap::Simple(vec![Extent {
+            offset: DEV_SIZE - unit,
+            len: unit,
+        }]),
+    });
+    log.append(&log.header().unwrap(), &rec).unwrap();
+    f.init();
+    let ro = f.lookup(ROOT_ID, "ro.bin").unwrap();
+    assert_eq!(ro.attr.size, 4096);
+    assert_eq!(f.open(ro.nodeid, libc::O_RDWR).unwrap_err(), libc::EACCES);
+    assert_eq!(f.write(ro.nodeid, 0, b"x").unwrap_err(), libc::EACCES);
+    assert!(f.open(ro.nodeid, libc::O_RDONLY).is_ok());
+    assert_eq!(f.read(ro.nodeid, 0, 8192).unwrap().len(), 4096);
+    drop(f);
+    srv.stop();
+}

@@ -36,8 +36,16 @@ mkdir $M/sub/deeper || fail "mkdir sub/deeper"
 refused "Operation not permitted" truncate -s 1M $M/big
 refused "Operation not permitted" chmod 600 $M/big
 refused "No space left" sh -c "echo data >$M/grow"
-refused "" rm $M/big
-refused "" mv $M/big $M/big2
+refused "Function not implemented" rm $M/big
+refused "Function not implemented" mv $M/big $M/big2
 [ "$(stat -c %s $M/big)" = "$(arg size)" ] || fail "big changed size"
+# An unprivileged user: the mode bits hold (big is root's, 0644; the root
+# directory root's, 0755).
+echo 'user:x:1000:1000::/tmp:/bin/sh' >>/etc/passwd
+echo 'user:x:1000:' >>/etc/group
+chmod 755 / /bin /bin/busybox  # the initramfs root is made 0700
+[ "$(su user -c "head -c 4 $M/d/x | wc -c")" = 4 ] || fail "user cannot read d/x"
+refused "Permission denied" su user -c "printf x | dd of=$M/big conv=notrunc status=none"
+refused "Permission denied" su user -c "touch $M/user-file"
 sync
 marker copy-done

@@ -64,7 +64,7 @@ pub struct OwnerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the device to VMs as a vhost-user device (virtio-famfs).
+    /// Serve the device to VMs as a vhost-user device (virtio-famfs or virtio-fs).
     ///
     /// Each --socket is one VM's vhost-user socket: the VMM connects to it
     /// (QEMU: `-chardev socket,path=SOCK` and `-device
@@ -84,7 +84,10 @@ pub enum Command {
         /// repeat for more VMs. TAG is what the guest mounts (1-35 bytes,
         /// default "famfs"). Guest-created set-id bits are cleared unless
         /// suid=on; uid-map/gid-map translate owners, squash replaces them
-        /// (see docs/user-guide.md).
+        /// (see docs/user-guide.md). [,proto=virtio-fs][,cache=never|auto|always]
+        /// makes the socket a virtio-fs device for stock guests
+        /// (`mount -t virtiofs TAG /mnt`, QEMU vhost-user-fs-pci,
+        /// cloud-hypervisor --fs) instead of virtio-famfs.
         #[arg(short, long = "socket", required = true)]
         sockets: Vec<vhost_famfs::daemon::SocketSpec>,
         /// Request queues per device (1-16), each served by its own thread.

@@ -151,16 +151,24 @@ impl<F: FileSystem, D: DaxWindow> FuseServer<F, D> {
             log::debug!("request of {total} bytes has no header");
             return reply(w, 0, Err(libc::EINVAL));
         };
+        // The driver never waits for a reply to these, not even an error.
+        let quiet = matches!(h.opcode, FORGET | BATCH_FORGET | INTERRUPT);
         if h.len as usize != total {
             log::debug!("request length {} but chain holds {total}", h.len);
-            return reply(w, h.unique, Err(libc::EINVAL));
+            return if quiet {
+                0
+            } else {
+                reply(w, h.unique, Err(libc::EINVAL))
+            };
         }
-        let quiet = matches!(h.opcode, FORGET | BATCH_FORGET | INTERRUPT);
         if !quiet && w.available() < hdr_len {
             log::debug!("reply buffer cannot hold a header");
             return 0;
         }
         let res = self.dispatch(&h, r, w);
+        if quiet {
+            return 0;
+        }
         match res {
             Ok(Reply::None) => 0,
             Ok(Reply::Used(n)) => n,
