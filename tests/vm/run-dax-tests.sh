@@ -184,7 +184,7 @@ with open(dev, "rb") as f, open(out, "wb") as o:
 PY
         for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
         "$VIRTIOFSD" --socket-path "$tmp/bench-vfsd.sock" --shared-dir "$hostdir" \
-            --cache never --sandbox none >"$tmp/vfsd.log" 2>&1 &
+            --cache auto --sandbox none >"$tmp/vfsd.log" 2>&1 &
         vpid=$!
         vm_register_pid "$vpid"
         vm_wait_socket "$tmp/bench-vfsd.sock" 10
