@@ -11,4 +11,5 @@ if [ -x tests/vm/run-sharing-tests.sh ]; then
     tests/vm/run-sharing-tests.sh
 fi
 tests/vm/run-virtiofs-tests.sh
+tests/vm/run-dax-tests.sh
 echo "real-guest tests: PASS in $((SECONDS - t0))s"

@@ -21,7 +21,7 @@ use crate::meta::{Famfs, Role};
 use crate::server::Access;
 use crate::status::{render, SocketInfo, SocketStats, FUSE_OPS, OPS};
 use crate::vhu_famfs::VhostUserFamfs;
-use crate::vhu_virtiofs::{FsSettings, VhostUserFs};
+use crate::vhu_virtiofs::{DeviceDax, FsSettings, VhostUserFs};
 
 /// One socket to serve.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub struct SocketSpec {
     pub proto: Proto,
     /// virtio-fs only: how long guests may cache what they saw.
     pub cache: Option<CachePolicy>,
+    /// virtio-fs only: the DAX window's size (shared memory region 0).
+    pub dax_window: Option<u64>,
 }
 
 /// The device a socket presents to its VM.
@@ -65,7 +67,7 @@ impl std::str::FromStr for SocketSpec {
     /// `PATH[,role=master|client|ro][,tag=TAG][,suid=on|off]`
     /// `[,uid-map=GUEST:HOST:COUNT]...[,gid-map=GUEST:HOST:COUNT]...`
     /// `[,squash=UID:GID][,proto=virtio-famfs|virtio-fs]`
-    /// `[,cache=never|auto|always]` (cache: virtio-fs only)
+    /// `[,cache=never|auto|always][,dax-window=SIZE]` (virtio-fs only)
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -88,6 +90,7 @@ impl SocketSpec {
             policy: GuestPolicy::default(),
             proto: Proto::Famfs,
             cache: None,
+            dax_window: None,
         }
     }
 
@@ -128,15 +131,21 @@ impl SocketSpec {
                 Some(("squash", o)) => spec.policy.squash = Some(parse_owner(o)?),
                 Some(("proto", v)) => spec.proto = v.parse()?,
                 Some(("cache", v)) => spec.cache = Some(v.parse()?),
+                Some(("dax-window", v)) => {
+                    spec.dax_window = Some(crate::dax_window::parse_window_size(v)?)
+                }
                 _ => {
                     return Err(format!(
-                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, proto= or cache="
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, proto=, cache= or dax-window="
                     ))
                 }
             }
         }
         if spec.cache.is_some() && spec.proto != Proto::VirtioFs {
             return Err("cache= applies to proto=virtio-fs sockets only".into());
+        }
+        if spec.dax_window.is_some() && spec.proto != Proto::VirtioFs {
+            return Err("dax-window= applies to proto=virtio-fs sockets only".into());
         }
         Ok(())
     }
@@ -189,6 +198,7 @@ enum Ended {
 enum Live {
     Famfs(VhostUserFamfs),
     Fs(VhostUserFs),
+    FsDax(VhostUserFs<DeviceDax>),
 }
 
 impl Live {
@@ -205,6 +215,7 @@ impl Live {
         match self {
             Live::Famfs(c) => c.request_exit(),
             Live::Fs(c) => c.request_exit(),
+            Live::FsDax(c) => c.request_exit(),
         }
     }
 }
@@ -446,12 +457,25 @@ impl Daemon {
                         policy: e.spec.policy.clone(),
                         cache: e.spec.cache.unwrap_or_default(),
                     };
-                    let backend =
-                        VhostUserFs::with_stats(self.fs.clone(), &settings, e.stats.clone())
+                    if let Some(window) = e.spec.dax_window {
+                        let backend = VhostUserFs::with_dax(
+                            self.fs.clone(),
+                            &settings,
+                            window,
+                            e.stats.clone(),
+                        )
+                        .map_err(|err| be(&err))?;
+                        let mut daemon = VhostUserDaemon::new(name, backend.clone(), mem)
                             .map_err(|err| be(&err))?;
-                    let mut daemon =
-                        VhostUserDaemon::new(name, backend.clone(), mem).map_err(|err| be(&err))?;
-                    self.serve_connection(e, listener, &mut daemon, Live::Fs(backend))?
+                        self.serve_connection(e, listener, &mut daemon, Live::FsDax(backend))?
+                    } else {
+                        let backend =
+                            VhostUserFs::with_stats(self.fs.clone(), &settings, e.stats.clone())
+                                .map_err(|err| be(&err))?;
+                        let mut daemon = VhostUserDaemon::new(name, backend.clone(), mem)
+                            .map_err(|err| be(&err))?;
+                        self.serve_connection(e, listener, &mut daemon, Live::Fs(backend))?
+                    }
                 }
             };
             match ended {

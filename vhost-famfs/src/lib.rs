@@ -6,6 +6,7 @@
 
 pub mod control;
 pub mod daemon;
+pub mod dax_window;
 pub mod device;
 pub mod filesystem;
 pub mod fuse;

@@ -10,7 +10,10 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
+use vhost::vhost_user::message::{
+    VhostUserProtocolFeatures, VhostUserShMemConfig, VhostUserVirtioFeatures,
+};
+use vhost::vhost_user::Backend;
 use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
@@ -21,6 +24,7 @@ use vmm_sys_util::event::{
     new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
 };
 
+use crate::dax_window::{DaxMap, DeviceFd, VmmMapper};
 use crate::filesystem::FamfsFs;
 use crate::fuse::abi::VirtioFsConfig;
 use crate::fuse::chain::split_chain;
@@ -32,6 +36,34 @@ use crate::status::{SocketStats, FUSE_OPS};
 use crate::vhu_famfs::{VhuError, QUEUE_SIZE};
 
 type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
+
+/// The vhost-user side of a FUSE window: whether the device offers shared
+/// memory region 0 (virtio-fs's DAX cache window) and who maps into it.
+pub trait ShmemWindow: DaxWindow {
+    /// The window's size, or None in copy mode.
+    fn region_size(&self) -> Option<u64>;
+    /// The backend channel SHMEM_MAP/UNMAP travel on.
+    fn set_backend(&self, backend: Backend);
+}
+
+impl ShmemWindow for NoWindow {
+    fn region_size(&self) -> Option<u64> {
+        None
+    }
+    fn set_backend(&self, _: Backend) {}
+}
+
+/// The DAX window of a virtio-fs socket given `dax-window=`.
+pub type DeviceDax = DaxMap<VmmMapper<DeviceFd>>;
+
+impl ShmemWindow for DeviceDax {
+    fn region_size(&self) -> Option<u64> {
+        Some(self.size())
+    }
+    fn set_backend(&self, backend: Backend) {
+        self.mapper().set_backend(backend);
+    }
+}
 
 struct Inner<D: DaxWindow> {
     server: FuseServer<FamfsFs, D>,
@@ -79,6 +111,26 @@ impl VhostUserFs<NoWindow> {
         stats: Arc<SocketStats>,
     ) -> Result<Self, VhuError> {
         Self::build(fs, s, NoWindow, stats)
+    }
+}
+
+impl VhostUserFs<DeviceDax> {
+    /// A DAX-mode device: shared memory region 0 of `window` bytes;
+    /// requests are counted in `stats` (made with `FUSE_OPS`).
+    pub fn with_dax(
+        fs: Arc<Famfs>,
+        s: &FsSettings,
+        window: u64,
+        stats: Arc<SocketStats>,
+    ) -> Result<Self, VhuError> {
+        let dax = DaxMap::new(
+            VmmMapper::new(DeviceFd(fs.clone())),
+            window,
+            fs.superblock().meta_size(),
+            fs.geometry().dev_size,
+            s.access != Access::ReadOnly,
+        );
+        Self::build(fs, s, dax, stats)
     }
 }
 
@@ -183,7 +235,7 @@ impl<D: DaxWindow> VhostUserFs<D> {
     }
 }
 
-impl<D: DaxWindow + 'static> VhostUserBackend for VhostUserFs<D> {
+impl<D: ShmemWindow + 'static> VhostUserBackend for VhostUserFs<D> {
     type Bitmap = ();
     type Vring = VringRwLock;
 
@@ -203,9 +255,28 @@ impl<D: DaxWindow + 'static> VhostUserBackend for VhostUserFs<D> {
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {
-        VhostUserProtocolFeatures::MQ
+        let base = VhostUserProtocolFeatures::MQ
             | VhostUserProtocolFeatures::CONFIG
-            | VhostUserProtocolFeatures::REPLY_ACK
+            | VhostUserProtocolFeatures::REPLY_ACK;
+        if self.inner.server.window().region_size().is_none() {
+            return base;
+        }
+        // Each mapping becomes a memory region the VMM hands over: more than
+        // SET_MEM_TABLE's 8, so regions are added one by one.
+        base | VhostUserProtocolFeatures::BACKEND_REQ
+            | VhostUserProtocolFeatures::SHMEM
+            | VhostUserProtocolFeatures::CONFIGURE_MEM_SLOTS
+    }
+
+    fn set_backend_req_fd(&self, backend: Backend) {
+        self.inner.server.window().set_backend(backend);
+    }
+
+    fn get_shmem_config(&self) -> io::Result<VhostUserShMemConfig> {
+        match self.inner.server.window().region_size() {
+            Some(size) => Ok(VhostUserShMemConfig::new(1, &[size])),
+            None => Ok(VhostUserShMemConfig::new(0, &[])),
+        }
     }
 
     fn reset_device(&self) {

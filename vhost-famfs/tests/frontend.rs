@@ -159,6 +159,7 @@ impl Fixture {
             policy: Default::default(),
             proto: Default::default(),
             cache: None,
+            dax_window: None,
         }
     }
 

@@ -56,6 +56,7 @@ fn serving(dir: &Path) -> (PathBuf, Arc<Famfs>, Running, Vm) {
         policy: Default::default(),
         proto: Default::default(),
         cache: None,
+        dax_window: None,
     };
     let srv = Running::start(&fs, std::slice::from_ref(&sock));
     let mut vm = Vm::connect(&sock.path, Opts::full());

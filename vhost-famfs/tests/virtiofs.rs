@@ -113,8 +113,8 @@ fn opts() -> Opts {
         shmem_config: false,
         event_idx: true,
         notify: false,
-        queues: 2,
         interleave: false,
+        queues: 2,
     }
 }
 

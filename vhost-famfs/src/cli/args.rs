@@ -142,7 +142,10 @@ pub enum Command {
         /// (see docs/user-guide.md). [,proto=virtio-fs][,cache=never|auto|always]
         /// makes the socket a virtio-fs device for stock guests
         /// (`mount -t virtiofs TAG /mnt`, QEMU vhost-user-fs-pci,
-        /// cloud-hypervisor --fs) instead of virtio-famfs.
+        /// cloud-hypervisor --fs) instead of virtio-famfs; add
+        /// dax-window=SIZE (a power of two, e.g. 1G) for a DAX window on
+        /// QEMU 11.1's vhost-user-test-device-pci,virtio-id=26
+        /// (`mount -t virtiofs TAG /mnt -o dax=always`).
         #[arg(short, long = "socket", value_name = "SPEC")]
         sockets: Vec<vhost_famfs::daemon::SocketSpec>,
         /// One vhost-user socket at PATH (taken whole, commas included);

@@ -46,8 +46,14 @@ pub trait DaxWindow: Send + Sync {
         access: Access,
     ) -> FsResult<()>;
     fn remove_mapping(&self, ranges: &[RemovemappingOne]) -> FsResult<()>;
-    /// The guest unmounted or the device was reset: forget every mapping.
+    /// The device was reset or stopped (the VMM dropped every mapping):
+    /// forget them. Runs on frontend-request callbacks too.
     fn reset(&self) {}
+    /// The guest unmounted (DESTROY) or mounts again (INIT): give every
+    /// mapping back. Runs on a request queue's worker.
+    fn unmount(&self) {
+        self.reset();
+    }
 }
 
 /// No window: copy mode.
@@ -252,7 +258,7 @@ impl<F: FileSystem, D: DaxWindow> FuseServer<F, D> {
             DESTROY => {
                 self.ready.store(false, Ordering::Release);
                 self.pending.clear();
-                self.dax.reset();
+                self.dax.unmount();
                 empty()
             }
             op => {
@@ -309,6 +315,8 @@ impl<F: FileSystem, D: DaxWindow> FuseServer<F, D> {
             .store(flags2 & DIRECT_IO_ALLOW_MMAP_FLAGS2 != 0, Ordering::Release);
         self.fs.refresh();
         self.pending.clear();
+        // A guest mounting again without DESTROY left its mappings behind.
+        self.dax.unmount();
         self.ready.store(true, Ordering::Release);
         log::info!(
             "FUSE {}.{} guest initialized (cache {:?}, flags {:#x}/{:#x})",
