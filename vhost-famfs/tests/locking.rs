@@ -98,10 +98,12 @@ fn stopped_lock_holder_gets_eagain_for_creates_and_answers_for_the_rest() {
             vm.create(ROOT_INO, &format!("new{i}"), 4096).unwrap_err(),
             libc::EAGAIN
         );
-        // The bounded wait (100 ms by default), not a hang.
+        // The bounded wait (100 ms by default), not a hang: the holder
+        // never lets go, so only the bound ends the wait. The upper limit
+        // is generous for a loaded CI machine; it tells a bound from a hang.
         let waited = t.elapsed();
         assert!(
-            waited >= Duration::from_millis(90) && waited < Duration::from_secs(2),
+            waited >= Duration::from_millis(90) && waited < TIMEOUT,
             "{waited:?}"
         );
         assert_eq!(vm.mkdir(ROOT_INO, "newdir").unwrap_err(), libc::EAGAIN);
@@ -113,11 +115,8 @@ fn stopped_lock_holder_gets_eagain_for_creates_and_answers_for_the_rest() {
         let (_, entries) = vm.readdir(ROOT_INO, 0, 4096).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(vm.statfs().unwrap().files.to_native(), 1);
-        assert!(
-            t.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            t.elapsed()
-        );
+        // None of these waits for the lock (which is never released).
+        assert!(t.elapsed() < TIMEOUT, "{:?}", t.elapsed());
     }
     // Nothing was half done: the log holds only what the fixture made.
     assert_eq!(fs.applied(), 2);
