@@ -2,36 +2,15 @@
 //! The vhost-famfs binary, run as users run it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const MASTER: &str = "6a1f3c9e-0000-4000-8000-000000000001";
+mod cli_run;
+
+use cli_run::{cmd, ok, run};
 
 struct Dev {
     dir: tempfile::TempDir,
     path: PathBuf,
-}
-
-fn cmd(dev: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vhost-famfs"));
-    c.env("VHOST_FAMFS_DEVICE", dev)
-        .env("VHOST_FAMFS_SYSTEM_UUID", MASTER)
-        .env("VHOST_FAMFS_SYSTEM_UUID_FILE", "/nonexistent/system_uuid");
-    c
-}
-
-fn run(dev: &Path, args: &[&str]) -> Output {
-    cmd(dev).args(args).output().unwrap()
-}
-
-fn ok(dev: &Path, args: &[&str]) -> String {
-    let o = run(dev, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
 }
 
 fn formatted(size: &str) -> Dev {

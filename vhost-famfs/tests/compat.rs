@@ -6,9 +6,10 @@
 //! and mkfs refusing to format over any sealed superblock.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const MASTER: &str = "6a1f3c9e-0000-4000-8000-000000000001";
+mod cli_run;
+
+use cli_run::{cmd, ok, run, MASTER};
 const MIB: u64 = 1 << 20;
 const DEV_SIZE: u64 = 64 * MIB;
 const LOG_OFFSET: u64 = 2 * MIB;
@@ -158,29 +159,6 @@ fn device(sb: &[u8], entries: &[Body<'_>]) -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join("dev");
     build(&path, sb, entries);
     (dir, path)
-}
-
-fn cmd(dev: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vhost-famfs"));
-    c.env("VHOST_FAMFS_DEVICE", dev)
-        .env("VHOST_FAMFS_SYSTEM_UUID", MASTER)
-        .env("VHOST_FAMFS_SYSTEM_UUID_FILE", "/nonexistent/system_uuid");
-    c
-}
-
-fn run(dev: &Path, args: &[&str]) -> Output {
-    cmd(dev).args(args).output().unwrap()
-}
-
-fn ok(dev: &Path, args: &[&str]) -> String {
-    let o = run(dev, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
 }
 
 /// Runs with arguments that need not be UTF-8; stdout must be (names are
