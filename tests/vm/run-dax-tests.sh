@@ -18,8 +18,10 @@
 #   bench   (only when named) one guest, the same 256 MiB file behind our
 #           module, virtio-fs DAX, virtio-fs copy mode and (if $VIRTIOFSD
 #           names a virtiofsd binary) virtiofsd: mmap passes against
-#           anonymous memory, read(2), opening 10,000 small files; see
-#           docs/benchmarks.md
+#           anonymous memory, read(2), opening 10,000 small files and
+#           the requests per open by opcode (the daemon's status report
+#           via --control-socket, virtiofsd's debug log, the module's
+#           debugfs total); see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -148,9 +150,44 @@ share() {
     return $rc
 }
 
+# req_snapshot DOOR ROUND WHEN: one "HOST-REQ" line with the request counts,
+# by opcode, of DOOR's server right now: the daemon's status report for
+# its sockets, virtiofsd's debug log (one "Received request" line per
+# request; FORGET and INTERRUPT are left out as the daemon leaves them).
+req_snapshot() {
+    local counts
+    if [ "$1" = vfsd ]; then
+        counts=$(sed -n 's/.*Received request: opcode=\([A-Za-z]*\).*/\1/p' "$tmp/vfsd.log" |
+            grep -v -x -E 'Forget|BatchForget|Interrupt' | sort | uniq -c |
+            awk '{ printf "%s=%s ", tolower($2), $1 }')
+    else
+        counts=$("$BIN" status --control-socket "$tmp/bench.ctl" |
+            awk -v s="socket $tmp/bench-$1.sock" \
+                '$0 == s { f = 1 } f && $1 == "requests" { $1 = ""; print; exit }')
+    fi
+    echo "HOST-REQ $1 $2 $3 requests ${counts# }"
+}
+
+# req_watch: while the bench guest runs, answer each open10k marker it
+# prints with req_snapshot, into $tmp/host-req.txt. tail reads the log from
+# its start and ends with QEMU.
+req_watch() {
+    local line
+    tail --pid="${VM_PID[bench]}" -n +1 -F "$tmp/bench.log" 2>/dev/null |
+        while IFS= read -r line; do
+            line=${line%$'\r'}
+            case $line in
+                "GUEST-HOST: open10k-start "* | "GUEST-HOST: open10k-end "*)
+                    read -r when door round <<<"${line#GUEST-HOST: open10k-}"
+                    req_snapshot "$door" "$round" "$when" >>"$tmp/host-req.txt" || true
+                    ;;
+            esac
+        done
+}
+
 # bench: one guest, four front doors on the same bytes.
 bench() {
-    local rc=0 pid vpid= hostdir=$tmp/hostdir i extra=()
+    local rc=0 pid vpid= wpid hostdir=$tmp/hostdir i extra=()
     rm -f "$VHOST_FAMFS_DEVICE"
     # 10,000 small files of 2 MiB allocation units each: a sparse device.
     "$BIN" mkfs --size 22G >/dev/null
@@ -161,7 +198,8 @@ bench() {
     mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
     vm_build_initramfs "$tmp/bench.cpio.gz" "$TESTS/guest-bench.sh" "${kos[@]}" "$tmp/famfs-tool"
     rm -f "$tmp"/bench-*.sock
-    "$BIN" -v serve -s "$tmp/bench-mod.sock,tag=famfs" \
+    : >"$tmp/host-req.txt"
+    "$BIN" -v serve --control-socket "$tmp/bench.ctl" -s "$tmp/bench-mod.sock,tag=famfs" \
         -s "$tmp/bench-dax.sock,proto=virtio-fs,tag=dax,dax-window=512M" \
         -s "$tmp/bench-copy.sock,proto=virtio-fs,tag=copy,cache=auto" \
         >"$tmp/bench.daemon.log" 2>&1 &
@@ -184,7 +222,7 @@ with open(dev, "rb") as f, open(out, "wb") as o:
 PY
         for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
         "$VIRTIOFSD" --socket-path "$tmp/bench-vfsd.sock" --shared-dir "$hostdir" \
-            --cache auto --sandbox none >"$tmp/vfsd.log" 2>&1 &
+            --cache auto --sandbox none --log-level debug >"$tmp/vfsd.log" 2>&1 &
         vpid=$!
         vm_register_pid "$vpid"
         vm_wait_socket "$tmp/bench-vfsd.sock" 10
@@ -199,12 +237,17 @@ PY
         -chardev socket,id=fs2,path="$tmp/bench-copy.sock" \
         -device vhost-user-fs-pci,chardev=fs2,tag=copy \
         "${extra[@]}"
+    req_watch &
+    wpid=$!
     vm_wait bench 3000 || rc=1
+    wait "$wpid" || true
     tr -d '\r' <"$tmp/bench.log" | grep -a -E 'GUEST-BENCH|GUEST-CHECK' || true
+    cat "$tmp/host-req.txt"
     kill "$pid" ${vpid:+"$vpid"} 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     grep -E 'DAX window' "$tmp/bench.daemon.log" || true
-    tr -d '\r' <"$tmp/bench.log" | python3 "$TESTS/bench_table.py" "$tmp/bench.daemon.log" || rc=1
+    { tr -d '\r' <"$tmp/bench.log"; cat "$tmp/host-req.txt"; } |
+        python3 "$TESTS/bench_table.py" "$tmp/bench.daemon.log" || rc=1
     return $rc
 }
 
