@@ -22,3 +22,4 @@ pub mod server;
 pub mod status;
 pub mod vhu_famfs;
 pub mod vhu_virtiofs;
+pub mod vring_serve;

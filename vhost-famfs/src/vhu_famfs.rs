@@ -15,8 +15,8 @@ use vhost::vhost_user::{Backend, VhostUserFrontendReqHandler};
 use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
-use virtio_queue::{QueueOwnedT, QueueT};
-use vm_memory::{ByteValued, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
+use virtio_queue::QueueT;
+use vm_memory::{ByteValued, GuestAddressSpace};
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{
     new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
@@ -28,6 +28,7 @@ use crate::meta::Famfs;
 use crate::protocol::{self, Config, Notify};
 use crate::server::{Access, Server, Window, MAX_EXTENTS};
 use crate::status::SocketStats;
+use crate::vring_serve;
 
 /// Descriptors per virtqueue.
 pub const QUEUE_SIZE: usize = 256;
@@ -36,7 +37,7 @@ pub const QUEUE_SIZE: usize = 256;
 /// request queue `q`.
 pub const NOTIFY_THREAD: usize = protocol::NOTIFY_QUEUE as usize;
 
-type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
+use crate::vring_serve::Mem;
 
 /// Errors of a connection.
 #[derive(Debug, thiserror::Error)]
@@ -304,36 +305,17 @@ impl VhostUserFamfs {
         let Some(mem) = self.mem() else {
             return Ok(());
         };
-        loop {
-            if self.inner.event_idx.load(Ordering::Acquire) {
-                vring.disable_notification().map_err(io::Error::other)?;
-            }
-            self.drain(vring, &mem)?;
-            if !self.inner.event_idx.load(Ordering::Acquire)
-                || !vring.enable_notification().map_err(io::Error::other)?
-            {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn drain(&self, vring: &VringRwLock, mem: &Mem) -> io::Result<()> {
         let m = mem.memory();
-        let chains: Vec<_> = vring
-            .get_mut()
-            .get_queue_mut()
-            .iter(m.clone())
-            .map_err(io::Error::other)?
-            .collect();
-        for chain in chains {
+        let event_idx = self.inner.event_idx.load(Ordering::Acquire);
+        vring_serve::process_queue(vring, &mem, event_idx, |chain| {
             let head = chain.head_index();
+            // Device-readable descriptors after device-writable ones.
             let mut seen_writable = false;
             let bad_layout = chain.clone().any(|d| {
                 seen_writable |= d.is_write_only();
                 seen_writable && !d.is_write_only()
             });
-            let used = match (chain.clone().reader(&m), chain.writer(&m)) {
+            match (chain.clone().reader(&m), chain.writer(&m)) {
                 (Ok(_), Ok(mut w)) if bad_layout => self.inner.server.reject(&mut w),
                 (Ok(mut r), Ok(mut w)) => self.inner.server.handle(&mut r, &mut w),
                 _ => {
@@ -341,13 +323,8 @@ impl VhostUserFamfs {
                     self.inner.stats.request(None, true);
                     0
                 }
-            };
-            vring.add_used(head, used).map_err(io::Error::other)?;
-        }
-        if vring.needs_notification().map_err(io::Error::other)? {
-            vring.signal_used_queue()?;
-        }
-        Ok(())
+            }
+        })
     }
 
     /// Announces a log change in one buffer of the notification queue.

@@ -14,11 +14,10 @@ use vhost::vhost_user::message::{
     VhostUserProtocolFeatures, VhostUserShMemConfig, VhostUserVirtioFeatures,
 };
 use vhost::vhost_user::Backend;
-use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
+use vhost_user_backend::{VhostUserBackend, VringRwLock};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
-use virtio_queue::QueueOwnedT;
-use vm_memory::{ByteValued, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
+use vm_memory::{ByteValued, GuestAddressSpace};
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{
     new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
@@ -34,8 +33,9 @@ use crate::meta::Famfs;
 use crate::server::Access;
 use crate::status::{SocketStats, FUSE_OPS};
 use crate::vhu_famfs::{VhuError, QUEUE_SIZE};
+use crate::vring_serve;
 
-type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
+use crate::vring_serve::Mem;
 
 /// The vhost-user side of a FUSE window: whether the device offers shared
 /// memory region 0 (virtio-fs's DAX cache window) and who maps into it.
@@ -195,43 +195,18 @@ impl<D: DaxWindow> VhostUserFs<D> {
         let Some(mem) = self.mem() else {
             return Ok(());
         };
-        loop {
-            if self.inner.event_idx.load(Ordering::Acquire) {
-                vring.disable_notification().map_err(io::Error::other)?;
-            }
-            self.drain(vring, &mem)?;
-            if !self.inner.event_idx.load(Ordering::Acquire)
-                || !vring.enable_notification().map_err(io::Error::other)?
-            {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn drain(&self, vring: &VringRwLock, mem: &Mem) -> io::Result<()> {
         let m = mem.memory();
-        let chains: Vec<_> = vring
-            .get_mut()
-            .get_queue_mut()
-            .iter(m.clone())
-            .map_err(io::Error::other)?
-            .collect();
-        for chain in chains {
+        let event_idx = self.inner.event_idx.load(Ordering::Acquire);
+        vring_serve::process_queue(vring, &mem, event_idx, |chain| {
             let head = chain.head_index();
-            let used = match split_chain(&m, chain.clone()) {
+            match split_chain(&m, chain) {
                 Ok((mut r, mut w)) => self.inner.server.handle(&mut r, &mut w),
                 Err(e) => {
                     log::debug!("descriptor chain {head}: {e}");
                     0
                 }
-            };
-            vring.add_used(head, used).map_err(io::Error::other)?;
-        }
-        if vring.needs_notification().map_err(io::Error::other)? {
-            vring.signal_used_queue()?;
-        }
-        Ok(())
+            }
+        })
     }
 }
 
