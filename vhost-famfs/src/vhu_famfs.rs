@@ -18,9 +18,7 @@ use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRE
 use virtio_queue::QueueT;
 use vm_memory::{ByteValued, GuestAddressSpace};
 use vmm_sys_util::epoll::EventSet;
-use vmm_sys_util::event::{
-    new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
-};
+use vmm_sys_util::event::{EventConsumer, EventNotifier};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use crate::guest_policy::GuestPolicy;
@@ -183,7 +181,7 @@ struct Inner {
     /// Log generation last announced.
     announced: AtomicU64,
     /// One exit event per worker thread (`queues_per_thread`).
-    exit: Vec<(EventConsumer, EventNotifier)>,
+    exit: vring_serve::WorkerExits,
     stats: Arc<SocketStats>,
 }
 
@@ -253,10 +251,7 @@ impl VhostUserFamfs {
             acked_features: AtomicU64::new(0),
             notify_evt: EventFd::new(EFD_NONBLOCK).map_err(VhuError::EventFd)?,
             announced: AtomicU64::new(announced),
-            exit: (0..1 + request_queues)
-                .map(|_| new_event_consumer_and_notifier(EventFlag::NONBLOCK))
-                .collect::<io::Result<_>>()
-                .map_err(VhuError::EventFd)?,
+            exit: vring_serve::WorkerExits::new(1 + request_queues).map_err(VhuError::EventFd)?,
             stats,
         };
         Ok(VhostUserFamfs {
@@ -283,9 +278,7 @@ impl VhostUserFamfs {
 
     /// Asks every worker thread to exit.
     pub fn request_exit(&self) {
-        for (_, n) in &self.inner.exit {
-            let _ = n.notify();
-        }
+        self.inner.exit.notify_all();
     }
 
     pub fn server(&self) -> &Server<Arc<ShmemWindow>> {
@@ -454,12 +447,11 @@ impl VhostUserBackend for VhostUserFamfs {
     /// watcher's eventfd); every request queue has a worker of its own, so
     /// that requests on different queues are served in parallel.
     fn queues_per_thread(&self) -> Vec<u64> {
-        (0..self.num_queues()).map(|q| 1u64 << q).collect()
+        vring_serve::one_queue_per_thread(self.num_queues())
     }
 
     fn exit_event(&self, thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
-        let (c, n) = self.inner.exit.get(thread_index)?;
-        Some((c.try_clone().ok()?, n.try_clone().ok()?))
+        self.inner.exit.for_thread(thread_index)
     }
 
     fn stop_vring(&self, _queue_index: u32) -> io::Result<()> {

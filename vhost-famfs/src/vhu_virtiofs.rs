@@ -19,9 +19,7 @@ use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
 use vm_memory::{ByteValued, GuestAddressSpace};
 use vmm_sys_util::epoll::EventSet;
-use vmm_sys_util::event::{
-    new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
-};
+use vmm_sys_util::event::{EventConsumer, EventNotifier};
 
 use crate::dax_window::{DaxMap, DeviceFd, VmmMapper};
 use crate::filesystem::FamfsFs;
@@ -72,7 +70,7 @@ struct Inner<D: DaxWindow> {
     mem: RwLock<Option<Mem>>,
     event_idx: AtomicBool,
     /// One exit event per worker thread.
-    exit: Vec<(EventConsumer, EventNotifier)>,
+    exit: vring_serve::WorkerExits,
 }
 
 /// One vhost-user virtio-fs connection (one VM).
@@ -161,10 +159,7 @@ impl<D: DaxWindow> VhostUserFs<D> {
             request_queues: s.request_queues,
             mem: RwLock::new(None),
             event_idx: AtomicBool::new(false),
-            exit: (0..1 + s.request_queues)
-                .map(|_| new_event_consumer_and_notifier(EventFlag::NONBLOCK))
-                .collect::<io::Result<_>>()
-                .map_err(VhuError::EventFd)?,
+            exit: vring_serve::WorkerExits::new(1 + s.request_queues).map_err(VhuError::EventFd)?,
         };
         Ok(VhostUserFs {
             inner: Arc::new(inner),
@@ -177,9 +172,7 @@ impl<D: DaxWindow> VhostUserFs<D> {
 
     /// Asks every worker thread to exit.
     pub fn request_exit(&self) {
-        for (_, n) in &self.inner.exit {
-            let _ = n.notify();
-        }
+        self.inner.exit.notify_all();
     }
 
     fn mem(&self) -> Option<Mem> {
@@ -279,12 +272,11 @@ impl<D: ShmemWindow + 'static> VhostUserBackend for VhostUserFs<D> {
     /// One worker per queue: requests on different queues are served in
     /// parallel, and a slow request never holds up FORGETs.
     fn queues_per_thread(&self) -> Vec<u64> {
-        (0..self.num_queues()).map(|q| 1u64 << q).collect()
+        vring_serve::one_queue_per_thread(self.num_queues())
     }
 
     fn exit_event(&self, thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
-        let (c, n) = self.inner.exit.get(thread_index)?;
-        Some((c.try_clone().ok()?, n.try_clone().ok()?))
+        self.inner.exit.for_thread(thread_index)
     }
 
     fn stop_vring(&self, _queue_index: u32) -> io::Result<()> {

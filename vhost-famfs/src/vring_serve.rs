@@ -8,6 +8,9 @@ use std::io;
 use vhost_user_backend::{VringRwLock, VringT};
 use virtio_queue::{DescriptorChain, QueueOwnedT};
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryLoadGuard, GuestMemoryMmap};
+use vmm_sys_util::event::{
+    new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
+};
 
 pub type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
 pub type Chain = DescriptorChain<GuestMemoryLoadGuard<GuestMemoryMmap>>;
@@ -50,4 +53,35 @@ fn drain(vring: &VringRwLock, mem: &Mem, serve: &mut impl FnMut(Chain) -> u32) -
         vring.signal_used_queue()?;
     }
     Ok(())
+}
+
+/// One worker thread per queue: the `queues_per_thread` masks of a
+/// backend whose every queue has a worker of its own.
+pub fn one_queue_per_thread(queues: usize) -> Vec<u64> {
+    (0..queues).map(|q| 1u64 << q).collect()
+}
+
+/// The exit events of a backend's worker threads, one per worker.
+pub struct WorkerExits(Vec<(EventConsumer, EventNotifier)>);
+
+impl WorkerExits {
+    pub fn new(workers: usize) -> io::Result<Self> {
+        (0..workers)
+            .map(|_| new_event_consumer_and_notifier(EventFlag::NONBLOCK))
+            .collect::<io::Result<_>>()
+            .map(WorkerExits)
+    }
+
+    /// Worker `thread`'s exit event (`VhostUserBackend::exit_event`).
+    pub fn for_thread(&self, thread: usize) -> Option<(EventConsumer, EventNotifier)> {
+        let (c, n) = self.0.get(thread)?;
+        Some((c.try_clone().ok()?, n.try_clone().ok()?))
+    }
+
+    /// Asks every worker to exit.
+    pub fn notify_all(&self) {
+        for (_, n) in &self.0 {
+            let _ = n.notify();
+        }
+    }
 }
