@@ -25,6 +25,12 @@ VM_TMP_ROOT=${VM_TMP_ROOT:-}
 
 vm_log() { echo "[vm] $*" >&2; }
 
+# log_has LOG REGEX: a line of the guest log LOG (carriage returns dropped)
+# matches REGEX. Not a `tr | grep -q` pipeline: under pipefail, grep -q
+# quitting at its first match makes tr die of SIGPIPE and the pipeline
+# fail at random.
+log_has() { grep -q -- "$2" < <(tr -d '\r' <"$1" 2>/dev/null); }
+
 # vm_setup: provision (fast when cached), export QEMU KERNEL KHEADERS BUSYBOX
 # KVER KCONFIG KMODULES, and install the cleanup trap.
 vm_setup() {

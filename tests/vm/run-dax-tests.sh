@@ -106,7 +106,7 @@ on_marker() {
     local log=$1 marker=$2; shift 2
     (
         for _ in $(seq 1 6000); do
-            if tr -d '\r' <"$log" 2>/dev/null | grep -q "^$marker\$"; then
+            if log_has "$log" "^$marker\$"; then
                 "$@"; exit 0
             fi
             sleep 0.1

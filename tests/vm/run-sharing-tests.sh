@@ -140,7 +140,7 @@ boot() {
 # wait_marker NAME MARKER [TIMEOUT]: until VM NAME prints "GUEST-HOST: MARKER".
 wait_marker() {
     local name=$1 m=$2 t0=$SECONDS log=$tmp/$S.$1.log pid=${VM_PID[$1]:-}
-    until tr -d '\r' <"$log" 2>/dev/null | grep -q "GUEST-HOST: $m\$"; do
+    until log_has "$log" "GUEST-HOST: $m\$"; do
         if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || grep -q 'GUEST-RESULT:' "$log"; then
             bad "$name ended before '$m'"; return 1
         fi
@@ -367,7 +367,7 @@ sc_faults() {
     for f in $("$BIN" ls c); do
         listed=$((listed + 1))
         [ "$("$BIN" stat "c/$f" | awk '/size:/ {print $2; exit}')" = 2097152 ] || bad "c/$f: size"
-        if tr -d '\r' <"$tmp/$S.a.log" | grep -q "^GUEST-CREATED: c/$f\$"; then
+        if log_has "$tmp/$S.a.log" "^GUEST-CREATED: c/$f\$"; then
             "$BIN" verify -S "${f#f}" "c/$f" >/dev/null || bad "c/$f: content"
             filled=$((filled + 1))
         fi

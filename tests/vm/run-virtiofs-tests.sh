@@ -112,7 +112,7 @@ boot() {
 
 wait_marker() { # NAME MARKER [TIMEOUT]
     local name=$1 m=$2 t0=$SECONDS log=$tmp/$S.$1.log pid=${VM_PID[$1]:-}
-    until tr -d '\r' <"$log" 2>/dev/null | grep -q "GUEST-HOST: $m\$"; do
+    until log_has "$log" "GUEST-HOST: $m\$"; do
         if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || grep -q 'GUEST-RESULT:' "$log"; then
             bad "$name ended before '$m'"; return 1
         fi
@@ -168,7 +168,7 @@ sc_copy() {
     "$BIN" verify -S 23 new >/dev/null && say "host verify new (filled by guest mmap): ok" || bad "verify new"
     cmp -s <(dev_read "$(file_off new2)" 1048576) <(dev_read "$(file_off big)" 1048576) &&
         say "host: new2 (guest write(2)) = big's first MiB" || bad "new2 bytes"
-    "$BIN" ls sub | grep -qx 'deeper/' && say "host: sub/deeper exists" || bad "no sub/deeper"
+    grep -qx 'deeper/' <<<"$("$BIN" ls sub)" && say "host: sub/deeper exists" || bad "no sub/deeper"
     [ "$("$BIN" stat big | awk '/size:/ {print $2}')" = "$size" ] || bad "big changed size"
     fsck_clean
 }
