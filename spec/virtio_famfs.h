@@ -40,6 +40,10 @@
 /* Feature bits */
 #define VIRTIO_FAMFS_F_NOTIFY		0	/* notification queue is serviced */
 #define VIRTIO_FAMFS_F_INTERLEAVE	1	/* GET_FMAP may reply interleaved */
+#define VIRTIO_FAMFS_F_READDIRPLUS	2	/* READDIRPLUS: listings with attrs */
+#define VIRTIO_FAMFS_F_ENTRY_FMAP	3	/* small maps inline in LOOKUP and */
+						/* READDIRPLUS replies */
+#define VIRTIO_FAMFS_F_FORGET		4	/* driver reports dropped nodes */
 
 /* Virtqueues: queue 0 notifications, queues 1..num_request_queues requests */
 #define VIRTIO_FAMFS_VQ_NOTIFY		0
@@ -84,6 +88,8 @@ struct virtio_famfs_config {
 #define VIRTIO_FAMFS_OP_GET_FMAP	6
 #define VIRTIO_FAMFS_OP_CREATE		7
 #define VIRTIO_FAMFS_OP_MKDIR		8
+#define VIRTIO_FAMFS_OP_READDIRPLUS	9	/* with VIRTIO_FAMFS_F_READDIRPLUS */
+#define VIRTIO_FAMFS_OP_FORGET		10	/* with VIRTIO_FAMFS_F_FORGET */
 
 /*
  * resp_hdr.error values: Linux errno numbers as asm-generic defines them
@@ -227,6 +233,60 @@ struct virtio_famfs_fmap_interleave {
 struct virtio_famfs_extent {
 	__le64 offset;		/* window offset == device offset */
 	__le64 len;
+};
+
+/*
+ * Inline maps (VIRTIO_FAMFS_F_ENTRY_FMAP). An inline map has exactly the
+ * format of a GET_FMAP reply (struct virtio_famfs_fmap_out, for
+ * INTERLEAVED the struct virtio_famfs_fmap_interleave, then the extents)
+ * and at most VIRTIO_FAMFS_ENTRY_FMAP_MAX extents or strips; a file whose
+ * map is larger, or has no map yet, is sent without one (fmap_len 0) and
+ * the driver uses GET_FMAP.
+ */
+#define VIRTIO_FAMFS_ENTRY_FMAP_MAX	16
+
+/*
+ * LOOKUP reply when VIRTIO_FAMFS_F_ENTRY_FMAP is negotiated (without it,
+ * LOOKUP replies a bare struct virtio_famfs_attr): followed by fmap_len
+ * bytes of inline map.
+ */
+struct virtio_famfs_entry_out {
+	struct virtio_famfs_attr attr;
+	__le32 fmap_len;	/* bytes of inline map that follow; 0: none */
+	__le32 padding;
+};
+
+/*
+ * READDIRPLUS: the request is a struct virtio_famfs_readdir_in, the reply
+ * a struct virtio_famfs_readdir_out and then nentries entries, each a
+ * struct virtio_famfs_direntplus, namelen bytes of name, zeros up to a
+ * multiple of 8, then (only with VIRTIO_FAMFS_F_ENTRY_FMAP) fmap_len bytes
+ * of inline map (a multiple of 8).
+ */
+struct virtio_famfs_direntplus {
+	struct virtio_famfs_attr attr;	/* attr.nodeid: the entry's node */
+	__le64 cookie;		/* resume after this entry */
+	__le32 type;		/* VIRTIO_FAMFS_DT_* */
+	__le32 namelen;
+	__le32 fmap_len;	/* bytes of inline map after the name; 0: none */
+	__le32 padding;
+};
+
+#define VIRTIO_FAMFS_DIRENTPLUS_SIZE(namelen, fmap_len) \
+	(sizeof(struct virtio_famfs_direntplus) + \
+	 VIRTIO_FAMFS_DIRENT_ALIGN(namelen) + (fmap_len))
+
+/*
+ * FORGET (VIRTIO_FAMFS_F_FORGET): req_hdr.nodeid is 0, followed by count
+ * __le64 node ids the driver no longer holds an inode for; it will send
+ * GET_FMAP (or LOOKUP) again before it uses such a file's memory. The
+ * reply is a bare struct virtio_famfs_resp_hdr.
+ */
+#define VIRTIO_FAMFS_FORGET_MAX		256
+
+struct virtio_famfs_forget_in {
+	__le32 count;		/* 1..VIRTIO_FAMFS_FORGET_MAX */
+	__le32 padding;
 };
 
 /* CREATE: followed by namelen bytes of name, no NUL */

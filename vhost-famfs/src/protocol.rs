@@ -22,6 +22,12 @@ pub const VERSION_MINOR: u32 = 0;
 pub const F_NOTIFY: u64 = 0;
 /// Feature bit: GET_FMAP may answer with an interleaved map.
 pub const F_INTERLEAVE: u64 = 1;
+/// READDIRPLUS: listings carry each entry's attributes.
+pub const F_READDIRPLUS: u64 = 2;
+/// Small maps inline in LOOKUP and READDIRPLUS replies.
+pub const F_ENTRY_FMAP: u64 = 3;
+/// The driver reports nodes it dropped (FORGET).
+pub const F_FORGET: u64 = 4;
 
 /// Queue 0 carries notifications; request queues follow.
 pub const NOTIFY_QUEUE: u16 = 0;
@@ -44,6 +50,13 @@ pub const OP_READDIR: u32 = 5;
 pub const OP_GET_FMAP: u32 = 6;
 pub const OP_CREATE: u32 = 7;
 pub const OP_MKDIR: u32 = 8;
+pub const OP_READDIRPLUS: u32 = 9;
+pub const OP_FORGET: u32 = 10;
+
+/// Most extents or strips of a map inline in an entry.
+pub const ENTRY_FMAP_MAX: u32 = 16;
+/// Most node ids in one FORGET.
+pub const FORGET_MAX: u32 = 256;
 
 /// Attribute flag: the file's data is read-only for every host (famfs
 /// FILE flag ALL_HOSTS_RO).
@@ -207,6 +220,37 @@ pub struct Extent {
     pub len: Le64,
 }
 
+/// LOOKUP output with F_ENTRY_FMAP: `fmap_len` bytes of inline map (the
+/// GET_FMAP reply format) follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EntryOut {
+    pub attr: Attr,
+    pub fmap_len: Le32,
+    pub padding: Le32,
+}
+
+/// One READDIRPLUS entry; `namelen` bytes of name follow, padded to 8,
+/// then `fmap_len` bytes of inline map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirentPlus {
+    pub attr: Attr,
+    pub cookie: Le64,
+    pub type_: Le32,
+    pub namelen: Le32,
+    pub fmap_len: Le32,
+    pub padding: Le32,
+}
+
+/// FORGET input; `count` little-endian u64 node ids follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ForgetIn {
+    pub count: Le32,
+    pub padding: Le32,
+}
+
 /// CREATE input; `namelen` bytes of name follow.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -269,6 +313,12 @@ unsafe impl ByteValued for FmapOut {}
 unsafe impl ByteValued for FmapInterleave {}
 // SAFETY: as above.
 unsafe impl ByteValued for Extent {}
+// SAFETY: as above.
+unsafe impl ByteValued for EntryOut {}
+// SAFETY: as above.
+unsafe impl ByteValued for DirentPlus {}
+// SAFETY: as above.
+unsafe impl ByteValued for ForgetIn {}
 // SAFETY: as above.
 unsafe impl ByteValued for CreateIn {}
 // SAFETY: as above.

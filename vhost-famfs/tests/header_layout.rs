@@ -57,6 +57,16 @@ fn layouts() -> Vec<Layout> {
             nlink => nlink, flags => flags, padding => padding,
         }),
         layout!("virtio_famfs_readdir_in", p::ReaddirIn, { cookie => cookie }),
+        layout!("virtio_famfs_entry_out", p::EntryOut, {
+            attr => attr, fmap_len => fmap_len, padding => padding,
+        }),
+        layout!("virtio_famfs_direntplus", p::DirentPlus, {
+            attr => attr, cookie => cookie, type => type_, namelen => namelen,
+            fmap_len => fmap_len, padding => padding,
+        }),
+        layout!("virtio_famfs_forget_in", p::ForgetIn, {
+            count => count, padding => padding,
+        }),
         layout!("virtio_famfs_readdir_out", p::ReaddirOut, {
             nentries => nentries, flags => flags,
         }),
@@ -93,6 +103,11 @@ fn constants() -> Vec<(&'static str, u64)> {
         ("VIRTIO_FAMFS_VERSION_MINOR", p::VERSION_MINOR.into()),
         ("VIRTIO_FAMFS_F_NOTIFY", p::F_NOTIFY),
         ("VIRTIO_FAMFS_F_INTERLEAVE", p::F_INTERLEAVE),
+        ("VIRTIO_FAMFS_F_READDIRPLUS", p::F_READDIRPLUS),
+        ("VIRTIO_FAMFS_F_ENTRY_FMAP", p::F_ENTRY_FMAP),
+        ("VIRTIO_FAMFS_F_FORGET", p::F_FORGET),
+        ("VIRTIO_FAMFS_ENTRY_FMAP_MAX", p::ENTRY_FMAP_MAX.into()),
+        ("VIRTIO_FAMFS_FORGET_MAX", p::FORGET_MAX.into()),
         ("VIRTIO_FAMFS_FMAP_SIMPLE", p::FMAP_SIMPLE.into()),
         ("VIRTIO_FAMFS_FMAP_INTERLEAVED", p::FMAP_INTERLEAVED.into()),
         ("VIRTIO_FAMFS_VQ_NOTIFY", p::NOTIFY_QUEUE.into()),
@@ -113,6 +128,8 @@ fn constants() -> Vec<(&'static str, u64)> {
         ("VIRTIO_FAMFS_OP_GET_FMAP", p::OP_GET_FMAP.into()),
         ("VIRTIO_FAMFS_OP_CREATE", p::OP_CREATE.into()),
         ("VIRTIO_FAMFS_OP_MKDIR", p::OP_MKDIR.into()),
+        ("VIRTIO_FAMFS_OP_READDIRPLUS", p::OP_READDIRPLUS.into()),
+        ("VIRTIO_FAMFS_OP_FORGET", p::OP_FORGET.into()),
         ("VIRTIO_FAMFS_ATTR_F_RDONLY", p::ATTR_F_RDONLY.into()),
         ("VIRTIO_FAMFS_READDIR_F_EOF", p::READDIR_F_EOF.into()),
         ("VIRTIO_FAMFS_DT_DIR", p::DT_DIR.into()),
