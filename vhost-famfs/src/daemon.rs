@@ -68,6 +68,7 @@ impl std::str::FromStr for SocketSpec {
     /// `[,uid-map=GUEST:HOST:COUNT]...[,gid-map=GUEST:HOST:COUNT]...`
     /// `[,squash=UID:GID][,proto=virtio-famfs|virtio-fs]`
     /// `[,cache=never|auto|always][,dax-window=SIZE]` (virtio-fs only)
+    /// `[,subtree=/PATH]`
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -129,6 +130,12 @@ impl SocketSpec {
                 Some(("uid-map", m)) => spec.policy.uids.push(m.parse()?, "uid-map")?,
                 Some(("gid-map", m)) => spec.policy.gids.push(m.parse()?, "gid-map")?,
                 Some(("squash", o)) => spec.policy.squash = Some(parse_owner(o)?),
+                Some(("subtree", p)) => {
+                    if p.is_empty() {
+                        return Err("subtree=: expected a directory, e.g. subtree=/tenant-a".into());
+                    }
+                    spec.policy.subtree = Some(p.as_bytes().to_vec())
+                }
                 Some(("proto", v)) => spec.proto = v.parse()?,
                 Some(("cache", v)) => spec.cache = Some(v.parse()?),
                 Some(("dax-window", v)) => {
@@ -136,7 +143,7 @@ impl SocketSpec {
                 }
                 _ => {
                     return Err(format!(
-                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, proto=, cache= or dax-window="
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, subtree=, proto=, cache= or dax-window="
                     ))
                 }
             }
@@ -161,6 +168,11 @@ pub enum DaemonError {
     NotMaster { path: PathBuf, master: String },
     #[error("{0}: socket listed twice")]
     DuplicateSocket(PathBuf),
+    #[error("{path}: {err}")]
+    Export {
+        path: PathBuf,
+        err: crate::export::ExportError,
+    },
     #[error(transparent)]
     Listen(#[from] crate::listen::ListenError),
     #[error("{0}")]
@@ -257,6 +269,13 @@ impl Daemon {
                 (None, Role::Master) => Access::Master,
                 (None, Role::Client) => Access::Client,
             };
+            if let Some(sub) = &s.policy.subtree {
+                // Checked now so that a typo fails at start, not at mount.
+                crate::export::Export::resolve(&fs, sub).map_err(|err| DaemonError::Export {
+                    path: s.path.clone(),
+                    err,
+                })?;
+            }
             endpoints.push(Arc::new(Endpoint {
                 spec: s.clone(),
                 access,
@@ -616,6 +635,19 @@ mod tests {
         assert_eq!(d, "/x".parse().unwrap());
         assert!(SocketSpec::with_options(PathBuf::from("/x"), "color=red").is_err());
         assert!(SocketSpec::with_options(PathBuf::from("/x"), "role=boss").is_err());
+    }
+
+    #[test]
+    fn socket_subtree_parses() {
+        let s: SocketSpec = "/a,subtree=/tenant-a/vm1,role=ro".parse().unwrap();
+        assert_eq!(s.policy.subtree.as_deref(), Some(&b"/tenant-a/vm1"[..]));
+        assert_eq!(s.access, Some(Access::ReadOnly));
+        let o =
+            SocketSpec::with_options(PathBuf::from("/b"), "subtree=/t,proto=virtio-fs").unwrap();
+        assert_eq!(o.policy.subtree.as_deref(), Some(&b"/t"[..]));
+        assert_eq!(o.proto, Proto::VirtioFs);
+        assert_eq!("/a".parse::<SocketSpec>().unwrap().policy.subtree, None);
+        assert!("/a,subtree=".parse::<SocketSpec>().is_err());
     }
 
     #[test]

@@ -8,11 +8,16 @@
 //! socket's guest policy, names, sizes, the reserved `.meta` directory)
 //! lives here, so the two doors cannot drift apart. Errors are errnos,
 //! ready for either wire.
+//!
+//! Node ids here are the guest's: with a subtree export (`export.rs`)
+//! every id a guest names is translated and checked in `node` before use,
+//! and every id handed back is translated in `stat`.
 
 use std::sync::Arc;
 
 use vm_memory::VolatileSlice;
 
+use crate::export::Export;
 use crate::guest_policy::GuestPolicy;
 use crate::meta::fmap::Fmap;
 use crate::meta::format::FILE_FLAG_ALL_HOSTS_RO;
@@ -95,6 +100,9 @@ pub trait FileSystem: Send + Sync {
         cookie: u64,
         add: &mut dyn FnMut(&[u8], &Stat) -> bool,
     ) -> FsResult<bool>;
+    /// Whether node `id` is one this guest may use: inside its export (an
+    /// existing node; every node without a subtree export).
+    fn exports(&self, id: u64) -> bool;
     /// Creates a file of `size` bytes (fixed for its lifetime).
     fn create(&self, parent: u64, name: &[u8], size: u64, new: NewEntry) -> FsResult<Stat>;
     fn mkdir(&self, parent: u64, name: &[u8], new: NewEntry) -> FsResult<Stat>;
@@ -144,16 +152,52 @@ fn meta_err(e: MetaError) -> Errno {
 }
 
 /// famfs served to one socket's guests: the shared `Famfs`, the socket's
-/// role and its guest policy.
+/// role, its guest policy and the subtree it exports.
 pub struct FamfsFs {
     fs: Arc<Famfs>,
     access: Access,
     policy: GuestPolicy,
+    /// None: the whole file system.
+    export: Option<Export>,
 }
 
 impl FamfsFs {
+    /// Serves `fs` with `policy`, exporting its `subtree` if it names one.
+    /// The daemon checks that directory at start; should it not resolve
+    /// here, nothing at all is served (fail closed).
     pub fn new(fs: Arc<Famfs>, access: Access, policy: GuestPolicy) -> Self {
-        FamfsFs { fs, access, policy }
+        let export = policy.subtree.as_ref().and_then(|path| {
+            Export::resolve(&fs, path).unwrap_or_else(|e| {
+                log::error!("{e}: serving nothing");
+                Some(Export::of(0))
+            })
+        });
+        FamfsFs {
+            fs,
+            access,
+            policy,
+            export,
+        }
+    }
+
+    /// The exported directory's famfs node id (the file system root
+    /// without a subtree export).
+    pub fn export_root(&self) -> u64 {
+        self.export.as_ref().map_or(ROOT_INO, Export::root)
+    }
+
+    /// Whether famfs node `ino` (a device node id, not a guest's) is
+    /// inside this guest's export; always true without one.
+    pub fn contains_ino(&self, ino: u64) -> bool {
+        match &self.export {
+            None => true,
+            Some(e) => self.fs.with_ns(|ns| e.contains(ns, ino)),
+        }
+    }
+
+    /// The guest node id of famfs node `ino`.
+    fn guest_id(&self, ino: u64) -> u64 {
+        self.export.as_ref().map_or(ino, |e| e.to_guest(ino))
     }
 
     pub fn famfs(&self) -> &Arc<Famfs> {
@@ -164,9 +208,20 @@ impl FamfsFs {
         &self.policy
     }
 
-    /// The node `id`, picking up new log entries once if it is unknown.
+    /// The node the guest calls `id`, picking up new log entries once if
+    /// it is unknown. The one gate every guest-named id passes: ESTALE for
+    /// a node outside the export, as for one that does not exist.
     fn node(&self, id: u64) -> FsResult<Node> {
-        let get = || self.fs.with_ns(|ns| ns.get(id).cloned());
+        let ino = self.export.as_ref().map_or(id, |e| e.to_famfs(id));
+        let get = || {
+            self.fs.with_ns(|ns| {
+                let n = ns.get(ino)?;
+                match &self.export {
+                    Some(e) if !e.contains(ns, ino) => None,
+                    _ => Some(n.clone()),
+                }
+            })
+        };
         if let Some(n) = get() {
             return Ok(n);
         }
@@ -194,7 +249,15 @@ impl FamfsFs {
     /// socket's id maps; a directory's nlink counts its subdirectories.
     fn stat(&self, n: &Node) -> Stat {
         let subdirs = self.fs.with_ns(|ns| ns.subdirs(n.ino));
-        stat_of(n, subdirs, &self.policy)
+        self.shown(stat_of(n, subdirs, &self.policy))
+    }
+
+    /// `st` under the node id the guest knows it by.
+    fn shown(&self, st: Stat) -> Stat {
+        Stat {
+            ino: self.guest_id(st.ino),
+            ..st
+        }
     }
 
     /// Validates a new entry's parent and name and builds its path.
@@ -328,8 +391,17 @@ impl FileSystem for FamfsFs {
     }
 
     fn statfs(&self) -> FsResult<FsStat> {
+        let mut usage = self.fs.usage().map_err(meta_err)?;
+        if let Some(e) = &self.export {
+            // The export's own files, directories and bytes; free space
+            // and log slots are the device's, shared with every tenant.
+            let (files, dirs, bytes) = self.fs.with_ns(|ns| e.usage(ns));
+            usage.files = files;
+            usage.dirs = dirs;
+            usage.total_bytes = usage.free_bytes.saturating_add(bytes);
+        }
         Ok(FsStat {
-            usage: self.fs.usage().map_err(meta_err)?,
+            usage,
             bsize: self.fs.superblock().alloc_unit as u32,
             namelen: crate::protocol::NAME_MAX,
         })
@@ -366,7 +438,7 @@ impl FileSystem for FamfsFs {
         let mut eof = true;
         self.fs.with_ns(|ns| {
             for child in ns.children_after(dir.ino, cookie) {
-                let st = stat_of(child, ns.subdirs(child.ino), &self.policy);
+                let st = self.shown(stat_of(child, ns.subdirs(child.ino), &self.policy));
                 if !add(&child.name, &st) {
                     eof = false;
                     break;
@@ -402,6 +474,10 @@ impl FileSystem for FamfsFs {
         let n = self.fs.mkdir(&path, mode, uid, gid).map_err(meta_err)?;
         log::info!("guest created directory {path} (mode {mode:04o}, owner {uid}:{gid})");
         Ok(self.stat(&n))
+    }
+
+    fn exports(&self, id: u64) -> bool {
+        self.node(id).is_ok()
     }
 
     fn fmap(&self, id: u64) -> FsResult<(u64, Fmap)> {

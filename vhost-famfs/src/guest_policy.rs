@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! What a guest may put in the metadata it creates: set-id bits and
-//! owners, per socket. A guest's root is not the host's root: by default
+//! owners, per socket; and the subtree it sees (`export.rs`). A guest's root is not the host's root: by default
 //! setuid/setgid bits are stripped, and owners can be mapped or squashed
 //! as virtiofsd's --translate-uid/--translate-gid do.
 
@@ -111,6 +111,9 @@ pub struct GuestPolicy {
     pub gids: IdMap,
     /// Every guest-created entry gets this host owner (`squash=UID:GID`).
     pub squash: Option<(u32, u32)>,
+    /// The directory the guest sees as its root (`subtree=/PATH`, bytes
+    /// relative to the file system root); None: the whole file system.
+    pub subtree: Option<Vec<u8>>,
 }
 
 impl GuestPolicy {

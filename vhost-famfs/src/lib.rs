@@ -8,6 +8,7 @@ pub mod control;
 pub mod daemon;
 pub mod dax_window;
 pub mod device;
+pub mod export;
 pub mod filesystem;
 pub mod fuse;
 pub mod guest_policy;

@@ -145,7 +145,8 @@ pub enum Command {
         /// cloud-hypervisor --fs) instead of virtio-famfs; add
         /// dax-window=SIZE (a power of two, e.g. 1G) for a DAX window on
         /// QEMU 11.1's vhost-user-test-device-pci,virtio-id=26
-        /// (`mount -t virtiofs TAG /mnt -o dax=always`).
+        /// (`mount -t virtiofs TAG /mnt -o dax=always`). [,subtree=/DIR]
+        /// exports only that existing directory: the VM sees it as its root.
         #[arg(short, long = "socket", value_name = "SPEC")]
         sockets: Vec<vhost_famfs::daemon::SocketSpec>,
         /// One vhost-user socket at PATH (taken whole, commas included);

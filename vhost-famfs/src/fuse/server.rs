@@ -226,16 +226,21 @@ impl<F: FileSystem, D: DaxWindow> FuseServer<F, D> {
             WRITE => self.write(id, r),
             READDIR => self.readdir(id, r, false),
             READDIRPLUS => self.readdir(id, r, true),
+            // Nothing to do for these, but the node must be one this guest
+            // may name, as for every other request.
             RELEASE | RELEASEDIR => {
                 let _: ReleaseIn = r.read_obj()?;
+                self.stat(id)?;
                 empty()
             }
             FLUSH => {
                 let _: FlushIn = r.read_obj()?;
+                self.stat(id)?;
                 empty()
             }
             FSYNC | FSYNCDIR => {
                 let _: FsyncIn = r.read_obj()?;
+                self.stat(id)?;
                 empty()
             }
             SYNCFS => {
@@ -250,6 +255,11 @@ impl<F: FileSystem, D: DaxWindow> FuseServer<F, D> {
             SETUPMAPPING => {
                 let inp: SetupmappingIn = r.read_obj()?;
                 let ino = self.famfs_id(id)?.ok_or(libc::EINVAL)?;
+                // Checked before any window is touched: a node outside the
+                // socket's export is never mapped.
+                if !self.fs.exports(ino) {
+                    return Err(libc::ESTALE);
+                }
                 self.dax
                     .setup_mapping(&self.fs, ino, &inp, self.fs.access())?;
                 empty()
