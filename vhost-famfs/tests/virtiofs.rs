@@ -990,3 +990,137 @@ fn striped_files_read_and_write_by_chunk() {
     }
     srv.stop();
 }
+
+/// `subtree=/DIR` on the virtio-fs door: FUSE_ROOT_ID is the exported
+/// directory; every request naming a node outside it (forged from the
+/// other tenant's tree or the host's files) is ESTALE, SETUPMAPPING
+/// included, before any window is looked at; statfs counts the export;
+/// a file created through CREATE and sized lands under the directory.
+#[test]
+fn subtree_export_confines_fuse_requests() {
+    let fx = Fixture::new();
+    for d in ["t1", "t2"] {
+        fx.fs.mkdir(&rp(d), 0o755, 0, 0).unwrap();
+    }
+    let spec = |size| FileSpec {
+        size,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        striping: None,
+    };
+    fx.fs.create(&rp("t1/x"), &spec(4096)).unwrap();
+    fx.fs.create(&rp("t2/y"), &spec(4096)).unwrap();
+    let ino = |p: &str| fx.fs.stat(p).unwrap().ino;
+    let mut s = fx.sock("t1", Access::Master, None);
+    s.policy.subtree = Some(b"/t1".to_vec());
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&s));
+    let mut f = Fuse::connect(&s.path);
+    f.init();
+
+    assert_eq!(f.getattr(ROOT_ID).unwrap().attr.ino, ROOT_ID);
+    let names: Vec<String> = f
+        .readdir(ROOT_ID, 0, 4096, true)
+        .into_iter()
+        .map(|(n, ..)| n)
+        .collect();
+    assert_eq!(names, ["x"]);
+    assert_eq!(f.lookup(ROOT_ID, "x").unwrap().nodeid, ino("t1/x"));
+    for n in ["t2", "a", "data.bin", "t1"] {
+        assert_eq!(f.lookup(ROOT_ID, n).unwrap_err(), libc::ENOENT, "{n}");
+    }
+    assert_eq!(f.call(LOOKUP, ROOT_ID, b"..\0").unwrap_err(), libc::EINVAL);
+
+    let read_in = ReadIn {
+        size: 4096,
+        ..Default::default()
+    };
+    let map_in = SetupmappingIn {
+        len: 2 << 20,
+        ..Default::default()
+    };
+    let ops: Vec<(u32, Vec<u8>)> = vec![
+        (GETATTR, GetattrIn::default().as_slice().to_vec()),
+        (SETATTR, SetattrIn::default().as_slice().to_vec()),
+        (LOOKUP, cname("y")),
+        (OPEN, OpenIn::default().as_slice().to_vec()),
+        (OPENDIR, OpenIn::default().as_slice().to_vec()),
+        (READ, read_in.as_slice().to_vec()),
+        (WRITE, {
+            let mut b = WriteIn {
+                size: 4,
+                ..Default::default()
+            }
+            .as_slice()
+            .to_vec();
+            b.extend_from_slice(b"evil");
+            b
+        }),
+        (READDIR, read_in.as_slice().to_vec()),
+        (READDIRPLUS, read_in.as_slice().to_vec()),
+        (MKDIR, {
+            let mut b = MkdirIn::default().as_slice().to_vec();
+            b.extend_from_slice(&cname("m"));
+            b
+        }),
+        (CREATE, {
+            let mut b = CreateIn::default().as_slice().to_vec();
+            b.extend_from_slice(&cname("c"));
+            b
+        }),
+        (
+            FALLOCATE,
+            FallocateIn {
+                length: 1,
+                ..Default::default()
+            }
+            .as_slice()
+            .to_vec(),
+        ),
+        (LSEEK, LseekIn::default().as_slice().to_vec()),
+        (SETUPMAPPING, map_in.as_slice().to_vec()),
+        (FLUSH, FlushIn::default().as_slice().to_vec()),
+        (FSYNC, FsyncIn::default().as_slice().to_vec()),
+        (RELEASE, ReleaseIn::default().as_slice().to_vec()),
+        (RELEASEDIR, ReleaseIn::default().as_slice().to_vec()),
+    ];
+    let before = fx.host_bytes("t2/y", 0, 4);
+    for id in [
+        ino("t2"),
+        ino("t2/y"),
+        ino("data.bin"),
+        ino("dir"),
+        ino("t1"),
+    ] {
+        for (op, body) in &ops {
+            // READ answers in its header too: same check.
+            assert_eq!(
+                f.call(*op, id, body).unwrap_err(),
+                libc::ESTALE,
+                "op {op} on {id}"
+            );
+        }
+    }
+    assert_eq!(fx.host_bytes("t2/y", 0, 4), before, "nothing written");
+    assert!(fx.fs.stat("t2/m").is_err() && fx.fs.stat("m").is_err());
+    // Inside, SETUPMAPPING gets as far as the window (none in copy mode).
+    assert_eq!(
+        f.call(SETUPMAPPING, ino("t1/x"), map_in.as_slice())
+            .unwrap_err(),
+        libc::ENOSYS
+    );
+
+    let st: StatfsOut = parse_exact(&f.call(STATFS, ROOT_ID, &[]).unwrap());
+    assert_eq!(st.st.files, 2, "t1/x and t1 itself");
+    let u = fx.fs.usage().unwrap();
+    assert_eq!(st.st.bfree * u64::from(st.st.bsize), u.free_bytes);
+
+    let (e, _) = f.create(ROOT_ID, "made").unwrap();
+    f.setattr(e.nodeid, FATTR_SIZE, 4096).unwrap();
+    assert_eq!(fx.fs.stat("t1/made").unwrap().size(), 4096);
+    assert!(fx.fs.stat("made").is_err());
+    let m = f.mkdir(ROOT_ID, "sub").unwrap();
+    assert_eq!(m.nodeid, ino("t1/sub"));
+    drop(f);
+    srv.stop();
+}
