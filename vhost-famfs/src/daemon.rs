@@ -275,6 +275,11 @@ impl Daemon {
                     path: s.path.clone(),
                     err,
                 })?;
+                log::info!(
+                    "{}: exports {} only",
+                    s.path.display(),
+                    crate::meta::path::escape(sub)
+                );
             }
             endpoints.push(Arc::new(Endpoint {
                 spec: s.clone(),

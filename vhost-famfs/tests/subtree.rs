@@ -240,6 +240,7 @@ fn a_bad_subtree_is_refused_at_start() {
         (",subtree=/nope", "no such directory"),
         (",subtree=/top", "not a directory"),
         (",subtree=/a/../b", "subtree"),
+        (",subtree=/.meta", "reserved"),
     ] {
         let s = fx.sock("x.sock", opt);
         let e = Daemon::new(fx.fs.clone(), &[s], 1).err().expect(opt);
