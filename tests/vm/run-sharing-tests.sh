@@ -27,6 +27,9 @@
 #   pending-name  a (master) holds x open, created but never sized; b
 #                 (master too) creates x on the device; a then sees b's x
 #                 (d_revalidate), and sizing its own fails with EEXIST
+#   subtree       a's socket exports /a, b's /b (subtree=): each VM sees only
+#                 its own tree (find, ls -R, guessed paths fail), statfs
+#                 counts it, and its creations land there on the host
 #   faults        kill -9 b's QEMU while a reads and writes shared files (a
 #                 completes), then kill -9 the daemon while a creates files
 #                 (EIO within request_timeout, mapped files keep working,
@@ -51,7 +54,7 @@ SHARING=$ROOT/tests/vm/sharing
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(one-daemon two-daemons ring read-only metadata-safe host-creates concurrent-creators pending-name faults)
+ALL=(one-daemon two-daemons ring read-only metadata-safe host-creates concurrent-creators pending-name subtree faults)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 for s in "$@"; do
     case " ${ALL[*]} reconnect " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]} reconnect)" >&2; exit 2 ;; esac
@@ -333,6 +336,29 @@ sc_pending_name() {
     fsck_clean
 }
 
+sc_subtree() {
+    GUEST=subtree
+    fresh_fs
+    local v f
+    for v in a b; do
+        "$BIN" mkdir -p "$v/d$v"
+        "$BIN" creat -s 1M -S 11 "$v/f$v"
+        "$BIN" creat -s 2M -S 12 "$v/d$v/f${v}2"
+    done
+    start_daemon d "$S-a.sock,role=master,subtree=/a" "$S-b.sock,role=master,subtree=/b" || return
+    boot a "$S-a.sock"
+    boot b "$S-b.sock"
+    finish_vms a b
+    for v in a b; do
+        for f in "new-$v" "dir-$v/f"; do
+            "$BIN" stat "$v/$f" >/dev/null 2>&1 || bad "host: no $v/$f"
+            ! "$BIN" stat "$f" >/dev/null 2>&1 || bad "host: $f at the root"
+        done
+    done
+    [ $rc = 0 ] && say "host: a's and b's creations are under a/ and b/ only"
+    fsck_clean
+}
+
 sc_faults() {
     GUEST=faults
     fresh_fs
@@ -471,6 +497,7 @@ scenario() {
         host-creates) sc_host_creates ;;
         concurrent-creators) sc_concurrent_creators ;;
         pending-name) sc_pending_name ;;
+        subtree) sc_subtree ;;
         faults) sc_faults ;;
         reconnect) sc_reconnect ;;
     esac
