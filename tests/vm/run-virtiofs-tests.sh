@@ -19,6 +19,8 @@
 #           (open for writing is EROFS); host bytes as expected
 #   share   two VMs, default cache policy: a writes into a file b has read
 #           (and mapped) and creates a file; b sees both without remount
+#   subtree two VMs on sockets exporting /a and /b (subtree=): each sees
+#           only its own tree, statfs counts it, creations land in it
 #
 # The daemon runs with its default seccomp filter (kill on a call outside
 # the allow list): a daemon killed by SIGSYS fails the scenario.
@@ -32,7 +34,7 @@ GDIR=$ROOT/tests/vm/virtiofs
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(copy roles share)
+ALL=(copy roles share subtree)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 for s in "$@"; do
     case " ${ALL[*]} " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]})" >&2; exit 2 ;; esac
@@ -208,6 +210,32 @@ sc_share() {
     [ "$(dev_read $(($(file_off shared) + 4096)) 16)" = NEW-BYTES-FROM-A ] && say "host: a's bytes on the device" ||
         bad "a's bytes not on the device"
     "$BIN" verify -S 41 from-a >/dev/null && say "host verify from-a: ok" || bad "verify from-a"
+    fsck_clean
+}
+
+sc_subtree() {
+    fresh_fs
+    local v f
+    "$BIN" creat -s 1M top
+    for v in a b; do
+        "$BIN" mkdir -p "$v/d$v"
+        "$BIN" creat -s 1M -S 11 "$v/f$v"
+        "$BIN" creat -s 2M -S 12 "$v/d$v/f${v}2"
+    done
+    start_daemon d "a.sock,proto=virtio-fs,role=master,subtree=/a" \
+        "b.sock,proto=virtio-fs,role=master,subtree=/b" || return
+    boot a a.sock famfs
+    boot b b.sock famfs
+    finish_vms a b
+    stop_daemons
+    [ $rc = 0 ] || return
+    for v in a b; do
+        for f in "new-$v" "dir-$v/f"; do
+            "$BIN" stat "$v/$f" >/dev/null 2>&1 || bad "host: no $v/$f"
+            ! "$BIN" stat "$f" >/dev/null 2>&1 || bad "host: $f at the root"
+        done
+    done
+    [ $rc = 0 ] && say "host: a's and b's creations are under a/ and b/ only"
     fsck_clean
 }
 
