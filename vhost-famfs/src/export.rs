@@ -11,7 +11,7 @@
 //! (a walk up its parents, O(depth)) and remembered, then answered in O(1).
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use crate::meta::{Famfs, Ino, Namespace, NodeKind, RelPath, ROOT_INO};
 
@@ -39,6 +39,19 @@ pub struct Export {
     /// Only nodes that exist are entered, so it holds at most one entry
     /// per node of the file system, whatever ids a guest forges.
     known: RwLock<HashMap<Ino, bool>>,
+    /// The last `usage` and the number of nodes the tree had then (nodes
+    /// are only ever added): a guest repeating STATFS walks the subtree
+    /// once per change of the tree, not once per request.
+    counted: Mutex<Option<(u64, Usage)>>,
+}
+
+/// An export's own figures: files, directories (its root included) and
+/// the device bytes its files occupy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub files: u64,
+    pub dirs: u64,
+    pub bytes: u64,
 }
 
 impl Export {
@@ -72,6 +85,7 @@ impl Export {
         Export {
             root,
             known: RwLock::new(HashMap::from([(root, true)])),
+            counted: Mutex::new(None),
         }
     }
 
@@ -134,23 +148,31 @@ impl Export {
         self.known.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The export's own files, directories (itself included) and the
-    /// device bytes its files occupy. A walk of the subtree.
-    pub fn usage(&self, ns: &Namespace) -> (u64, u64, u64) {
-        let (mut files, mut dirs, mut bytes) = (0u64, 0u64, 0u64);
+    /// The export's own usage in `ns`: a walk of the subtree when the
+    /// tree grew since the last call, the figures of that walk otherwise.
+    pub fn usage(&self, ns: &Namespace) -> Usage {
+        let generation = ns.files() + ns.dirs();
+        let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((g, u)) = *counted {
+            if g == generation {
+                return u;
+            }
+        }
+        let mut u = Usage::default();
         let mut todo = vec![self.root];
         while let Some(dir) = todo.pop() {
-            dirs += 1;
+            u.dirs += 1;
             for child in ns.children_after(dir, 0) {
                 if child.is_dir() {
                     todo.push(child.ino);
                 } else {
-                    files += 1;
-                    bytes += child.allocated();
+                    u.files += 1;
+                    u.bytes += child.allocated();
                 }
             }
         }
-        (files, dirs, bytes)
+        *counted = Some((generation, u));
+        u
     }
 }
 

@@ -395,10 +395,10 @@ impl FileSystem for FamfsFs {
         if let Some(e) = &self.export {
             // The export's own files, directories and bytes; free space
             // and log slots are the device's, shared with every tenant.
-            let (files, dirs, bytes) = self.fs.with_ns(|ns| e.usage(ns));
-            usage.files = files;
-            usage.dirs = dirs;
-            usage.total_bytes = usage.free_bytes.saturating_add(bytes);
+            let own = self.fs.with_ns(|ns| e.usage(ns));
+            usage.files = own.files;
+            usage.dirs = own.dirs;
+            usage.total_bytes = usage.free_bytes.saturating_add(own.bytes);
         }
         Ok(FsStat {
             usage,
