@@ -1177,7 +1177,7 @@ static int famfs_probe(struct virtio_device *vdev)
 	famfs_debugfs_add(fdev);
 
 	if (fdev->no_window) {
-		dev_warn(&vdev->dev, "%s: %s; the file system cannot be mounted\n",
+		dev_warn(&vdev->dev, "%s: %s; mount with -o pmem=DEVICE if the VM has the memory as a pmem device\n",
 			 fdev->tag, fdev->no_window);
 		return 0;
 	}
