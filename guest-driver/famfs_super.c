@@ -976,18 +976,25 @@ static int famfs_reconfigure(struct fs_context *fc)
 {
 	struct famfs_vdev *fdev = famfs_sb_vdev(fc->root->d_sb);
 	struct famfs_sb_info *opts = fc->s_fs_info;
+	struct famfs_sb_info *cur = FAMFS_SB(fc->root->d_sb);
 
 	if (!(fc->sb_flags & SB_RDONLY) && famfs_vdev_read_only(fdev)) {
 		errorfc(fc, "tag %s: the device is read-only", fdev->tag);
 		return -EROFS;
 	}
-	if (opts->pmem_path && strcmp(opts->pmem_path,
-				      FAMFS_SB(fc->root->d_sb)->pmem_path ?: "")) {
+	/* The pmem device was opened for reading only: mount anew. */
+	if (!(fc->sb_flags & SB_RDONLY) && cur->pmem_bdev &&
+	    !(cur->pmem_bdev->f_mode & FMODE_WRITE)) {
+		errorfc(fc, "tag %s: pmem=%s is open read-only; unmount and mount read-write",
+			fdev->tag, cur->pmem_path);
+		return -EROFS;
+	}
+	if (opts->pmem_path && strcmp(opts->pmem_path, cur->pmem_path ?: "")) {
 		errorfc(fc, "tag %s: pmem= cannot change on remount",
 			fdev->tag);
 		return -EINVAL;
 	}
-	if (opts->allow_suid != FAMFS_SB(fc->root->d_sb)->allow_suid) {
+	if (opts->allow_suid != cur->allow_suid) {
 		errorfc(fc, "tag %s: allow_suid cannot change on remount",
 			fdev->tag);
 		return -EINVAL;
