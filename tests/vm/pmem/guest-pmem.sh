@@ -92,8 +92,6 @@ echo "GUEST-MD5 $(md5sum $M/sub/g | cut -d' ' -f1) sub/g"
 
 # A write through a shared mapping reaches the device (the host checks).
 famfs_mmap_test write $M/w 9 || fail "mmap write w"
-# The metadata area stays out of reach: no file maps it, and a file
-# offset past i_size is not mapped.
 echo "GUEST-CHECK: PASS pmem window: mount, mmap, read, write"
 
 # The pmem device goes away while f is mapped and sub/g open.
