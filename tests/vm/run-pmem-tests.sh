@@ -11,8 +11,9 @@
 # Scenarios (default: all):
 #   pmem   (the famfs device with ID 45: bound only once the module is
 #          loaded with device_id=45, device_id=0 refused)
-#          mount refused without pmem= and with the pmem device of another
-#          file system (messages checked); mount with pmem=, mmap checksums
+#          mount refused without pmem=, with the pmem device of another
+#          file system and with one smaller than the device (messages
+#          checked); mount with pmem=, mmap checksums
 #          equal the host's, one GET_FMAP per file (guest and daemon
 #          counters), PMD faults (fs_dax tracepoints), a write by mmap the
 #          host reads back; the pmem device removed while a file is mapped
@@ -36,7 +37,8 @@ cargo build --release --locked --quiet -p vhost-famfs
 export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
 export VHOST_FAMFS_DEVICE=/dev/shm/virtio-famfs-pmem.$$.dev
 OTHER=/dev/shm/virtio-famfs-pmem-other.$$.dev
-trap 'rm -f "$VHOST_FAMFS_DEVICE" "$OTHER"; vm_cleanup' EXIT
+SMALL=/dev/shm/virtio-famfs-pmem-small.$$.dev
+trap 'rm -f "$VHOST_FAMFS_DEVICE" "$OTHER" "$SMALL"; vm_cleanup' EXIT
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
 gcc -O2 -Wall -Wextra -static -o "$tmp/famfs_hold" "$ROOT/tests/vm/guest/famfs_hold.c"
@@ -95,7 +97,7 @@ status_of() {
 show() { tr -d '\r' <"$tmp/$1.log" | grep -a -E 'GUEST-CHECK|GUEST-MD5|famfs|pmem|^(ro|pmem-unbind|virtio-unbind): |checksum' || true; }
 
 fresh_fs() {
-    rm -f "$VHOST_FAMFS_DEVICE" "$OTHER"
+    rm -f "$VHOST_FAMFS_DEVICE" "$OTHER" "$SMALL"
     "$BIN" mkfs --size 1G >/dev/null
     "$BIN" creat -s 64M -S 7 f
     "$BIN" creat -s 64M -S 5 w
@@ -103,6 +105,8 @@ fresh_fs() {
     "$BIN" creat -s 4M -S 3 sub/g
     # Another famfs (another fs_uuid) for the refusal.
     VHOST_FAMFS_DEVICE=$OTHER "$BIN" mkfs --size 2G >/dev/null
+    # A blank device smaller than the file system, for the size check.
+    truncate -s 512M "$SMALL"
 }
 
 scenario() {
@@ -115,7 +119,7 @@ scenario() {
             vm_wait_socket "$tmp/a.sock" 10
             # Another ID than the stand-in: the module's device_id=.
             VIRTIO_ID=45 boot pmem "$tmp/a.sock" "$(pmem_dev pm0 "$VHOST_FAMFS_DEVICE" 1G)" \
-                "$(pmem_dev pm1 "$OTHER" 2G)"
+                "$(pmem_dev pm1 "$OTHER" 2G)" "$(pmem_dev pm2 "$SMALL" 512M)"
             vm_wait pmem 600 || rc=1
             show pmem
             "$BIN" status --control-socket "$tmp/ctl" >"$tmp/status" || rc=1

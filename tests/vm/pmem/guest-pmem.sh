@@ -33,17 +33,19 @@ insmod $ko device_id=45 || fail "insmod device_id=45"
 wait_for "ls $DRV | grep -q '^virtio'" 30 || fail "ID 45 not bound with device_id=45"
 echo "GUEST-CHECK: PASS device_id: ID 45 bound only with device_id=45"
 
-# The pmem devices by size: the famfs device is 1 GiB, the other 2 GiB.
-wait_for '[ -e /dev/pmem0 ] && [ -e /dev/pmem1 ]' 60 || fail "no /dev/pmem0 and pmem1"
-for p in pmem0 pmem1; do
+# The pmem devices by size: the famfs device is 1 GiB, another file
+# system 2 GiB, a blank device 512 MiB.
+wait_for '[ -e /dev/pmem0 ] && [ -e /dev/pmem1 ] && [ -e /dev/pmem2 ]' 60 || fail "no pmem0-2"
+for p in pmem0 pmem1 pmem2; do
     size=$(($(cat /sys/block/$p/size) * 512))
     echo "$p: $size bytes, dax $(cat /sys/block/$p/queue/dax)"
     case $size in
         1073741824) PMEM=/dev/$p; NS=$(basename "$(readlink -f /sys/block/$p/device)") ;;
         2147483648) OTHER=/dev/$p ;;
+        536870912) SMALL=/dev/$p ;;
     esac
 done
-[ -n "${PMEM:-}" ] && [ -n "${OTHER:-}" ] || fail "pmem devices not found by size"
+[ -n "${PMEM:-}" ] && [ -n "${OTHER:-}" ] && [ -n "${SMALL:-}" ] || fail "pmem devices not found by size"
 echo "famfs device: $PMEM ($NS), other file system: $OTHER"
 dmesg | grep -q 'no shared memory window.*pmem=' || fail "probe did not point at pmem="
 mkdir -p $M
@@ -57,6 +59,11 @@ echo "GUEST-CHECK: PASS no pmem=: $(dmesg | grep 'famfs: tag famfs:' | tail -n1)
 if mount -t famfs -o pmem=$OTHER famfs $M 2>/tmp/err; then fail "mounted another file system"; fi
 dmesg | grep -q "pmem=$OTHER: holds another file system" || fail "no fs_uuid message"
 echo "GUEST-CHECK: PASS other fs: $(dmesg | grep "pmem=$OTHER" | tail -n1)"
+# Smaller than the device.
+if mount -t famfs -o pmem=$SMALL famfs $M 2>/dev/null; then fail "mounted a small device"; fi
+dmesg | grep -q "pmem=$SMALL: 536870912 bytes, smaller than the device's 1073741824" ||
+    fail "no size message"
+echo "GUEST-CHECK: PASS small: $(dmesg | grep "pmem=$SMALL" | tail -n1)"
 # Not a block device at all.
 if mount -t famfs -o pmem=/dev/null famfs $M 2>/dev/null; then fail "mounted /dev/null"; fi
 
