@@ -7,6 +7,8 @@
  * famfs_super.c file system type, super block, inodes, directories.
  * famfs_file.c  extent maps, iomap, read/write, mmap and faults, the
  *               size-setting path of newly created files.
+ * famfs_pmem.c  the window from a guest pmem device (-o pmem=) when the
+ *               device offers none.
  *
  * The wire format is spec/virtio_famfs.h; nothing here redefines it.
  */
@@ -229,11 +231,27 @@ struct famfs_sb_info {
 	struct timespec64 mount_time;	/* famfs keeps no timestamps */
 	unsigned int timeout_s;		/* -o timeout=, 0 if not given */
 	bool allow_suid;		/* show setuid/setgid bits (option) */
+	char *pmem_path;		/* -o pmem=, NULL if not given */
+
+	/* The window files are mapped through: the device's, or pmem's. */
+	struct dax_device *dax_dev;
+	u64 dax_off;			/* dax_dev offset of device offset 0 */
+	u64 window_len;			/* device bytes it covers */
+	struct file *pmem_bdev;		/* the pmem= block device, held */
+	struct mutex pmem_lock;		/* pmem removal against umount */
+	bool window_gone;		/* the pmem device was removed */
 };
 
 static inline struct famfs_sb_info *FAMFS_SB(struct super_block *sb)
 {
 	return sb->s_fs_info;
+}
+
+/* Files of @sb can no longer reach their window: ENODEV, SIGBUS. */
+static inline bool famfs_sb_gone(struct super_block *sb)
+{
+	return famfs_vdev_gone(FAMFS_SB(sb)->fdev) ||
+	       READ_ONCE(FAMFS_SB(sb)->window_gone);
 }
 
 static inline struct famfs_vdev *famfs_sb_vdev(struct super_block *sb)
@@ -331,6 +349,10 @@ void famfs_dir_changed(struct inode *dir);
 int famfs_getattr(struct mnt_idmap *idmap, const struct path *path,
 		  struct kstat *stat, u32 request_mask, unsigned int flags);
 void famfs_sb_shutdown(struct super_block *sb);
+
+/* famfs_pmem.c */
+int famfs_pmem_attach(struct super_block *sb, struct fs_context *fc);
+void famfs_pmem_detach(struct super_block *sb);
 
 /* famfs_file.c */
 extern const struct file_operations famfs_file_operations;

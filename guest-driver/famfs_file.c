@@ -113,6 +113,7 @@ static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
 			    struct famfs_fmap **fmapp)
 {
 	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
+	u64 wlen = FAMFS_SB(inode->i_sb)->window_len;
 	const struct virtio_famfs_fmap_out *out = buf;
 	const struct virtio_famfs_extent *ext = (const void *)(out + 1);
 	u64 nodeid = FAMFS_I(inode)->nodeid, au = fdev->alloc_unit;
@@ -168,8 +169,7 @@ static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
 		if (!elen || !IS_ALIGNED(off, au) || !IS_ALIGNED(elen, au))
 			goto bad;
 		why = "extent outside the device";
-		if (off < fdev->meta_size || off >= fdev->window_len ||
-		    elen > fdev->window_len - off)
+		if (off < fdev->meta_size || off >= wlen || elen > wlen - off)
 			goto bad;
 		why = "strip shorter than a chunk";
 		if (elen < chunk)
@@ -338,10 +338,10 @@ static int famfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 	const struct famfs_extent *e;
 	int err;
 
-	iomap->dax_dev = famfs_sb_vdev(inode->i_sb)->dax_dev;
+	iomap->dax_dev = FAMFS_SB(inode->i_sb)->dax_dev;
 	iomap->bdev = NULL;
 	iomap->flags = 0;
-	if (famfs_vdev_gone(famfs_sb_vdev(inode->i_sb)))
+	if (famfs_sb_gone(inode->i_sb))
 		return -ENODEV;
 	if (!fmap) {
 		/* Created on the device since the caller looked: fetch. */
@@ -367,12 +367,14 @@ static int famfs_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 	iomap->type = IOMAP_MAPPED;
 	if (fmap->chunk_size) {
 		famfs_interleave_resolve(fmap, pos, iomap);
-		return 0;
+	} else {
+		e = famfs_fmap_find(fmap, pos);
+		iomap->offset = e->file_off;
+		iomap->length = e->len;
+		iomap->addr = e->dev_off;
 	}
-	e = famfs_fmap_find(fmap, pos);
-	iomap->offset = e->file_off;
-	iomap->length = e->len;
-	iomap->addr = e->dev_off;
+	/* A pmem window may be a partition: device offset 0 lies there. */
+	iomap->addr += FAMFS_SB(inode->i_sb)->dax_off;
 	return 0;
 }
 
@@ -508,7 +510,7 @@ static vm_fault_t famfs_fault(struct vm_fault *vmf, unsigned int order)
 
 	if (order && order != PMD_ORDER)
 		return VM_FAULT_FALLBACK;
-	if (famfs_vdev_gone(fdev))
+	if (famfs_sb_gone(inode->i_sb))
 		return VM_FAULT_SIGBUS;
 	/* Only a file created after it was mapped has no map yet. */
 	err = famfs_fmap_get(inode);
@@ -565,7 +567,7 @@ static int famfs_file_mmap(struct file *file, struct vm_area_struct *vma)
 	struct inode *inode = file_inode(file);
 	int err;
 
-	if (famfs_vdev_gone(famfs_sb_vdev(inode->i_sb)))
+	if (famfs_sb_gone(inode->i_sb))
 		return -ENODEV;
 	if ((vma->vm_flags & VM_SHARED) && (vma->vm_flags & VM_MAYWRITE)) {
 		err = famfs_write_denied(inode);
@@ -590,7 +592,7 @@ static int famfs_dax_writepages(struct address_space *mapping,
 				struct writeback_control *wbc)
 {
 	return dax_writeback_mapping_range(mapping,
-					   famfs_sb_vdev(mapping->host->i_sb)->dax_dev,
+					   FAMFS_SB(mapping->host->i_sb)->dax_dev,
 					   wbc);
 }
 
@@ -600,7 +602,7 @@ static int famfs_fsync(struct file *file, loff_t start, loff_t end,
 	int err;
 
 	/* Removal wrote back what was dirty and took the entries away. */
-	if (famfs_vdev_gone(famfs_sb_vdev(file_inode(file)->i_sb)))
+	if (famfs_sb_gone(file_inode(file)->i_sb))
 		return -ENODEV;
 	err = file_write_and_wait_range(file, start, end);
 	famfs_fence_writes();
@@ -650,7 +652,7 @@ static int famfs_file_open(struct inode *inode, struct file *file)
 	err = generic_file_open(inode, file);
 	if (err)
 		return err;
-	if (famfs_vdev_gone(famfs_sb_vdev(inode->i_sb)))
+	if (famfs_sb_gone(inode->i_sb))
 		return -ENODEV;
 	if (READ_ONCE(fi->bad))
 		return -EIO;

@@ -790,6 +790,8 @@ static int famfs_show_options(struct seq_file *m, struct dentry *root)
 
 	if (sbi->allow_suid)
 		seq_puts(m, ",allow_suid");
+	if (sbi->pmem_path)
+		seq_show_option(m, "pmem", sbi->pmem_path);
 	/* The device's, which a later mount or remount may have changed. */
 	if (timeout_s)
 		seq_printf(m, ",timeout=%u", timeout_s);
@@ -904,10 +906,19 @@ static int famfs_get_tree(struct fs_context *fc)
 	if (sbi->timeout_s)
 		WRITE_ONCE(fdev->timeout_s, sbi->timeout_s);
 
-	if (fdev->no_window) {
-		errorfc(fc, "tag %s: %s", fdev->tag, fdev->no_window);
+	if (fdev->no_window && !sbi->pmem_path) {
+		errorfc(fc,
+			"tag %s: %s (a pmem device holding the file system can be given with -o pmem=)",
+			fdev->tag, fdev->no_window);
 		return -ENXIO;
 	}
+	if (!fdev->no_window && sbi->pmem_path) {
+		errorfc(fc, "tag %s: pmem= given, but the device has its own window",
+			fdev->tag);
+		return -EINVAL;
+	}
+	sbi->dax_dev = fdev->dax_dev;	/* the pmem window replaces it */
+	sbi->window_len = fdev->window_len;
 	err = famfs_vdev_start(fdev);
 	if (err == -EINTR)
 		return err;
@@ -930,7 +941,9 @@ static int famfs_get_tree(struct fs_context *fc)
 	if (IS_ERR(sb))
 		return PTR_ERR(sb);
 	if (!sb->s_root) {
-		err = famfs_fill_super(sb, fc);
+		err = sbi->pmem_path ? famfs_pmem_attach(sb, fc) : 0;
+		if (!err)
+			err = famfs_fill_super(sb, fc);
 		if (err) {
 			deactivate_locked_super(sb);
 			return err;
@@ -941,6 +954,12 @@ static int famfs_get_tree(struct fs_context *fc)
 		deactivate_locked_super(sb);
 		errorfc(fc, "tag %s: already mounted %s", fdev->tag,
 			sb_rdonly(sb) ? "read-only" : "read-write");
+		return -EBUSY;
+	} else if (sbi->pmem_path && (!FAMFS_SB(sb)->pmem_path ||
+		   strcmp(sbi->pmem_path, FAMFS_SB(sb)->pmem_path))) {
+		deactivate_locked_super(sb);
+		errorfc(fc, "tag %s: already mounted with another window",
+			fdev->tag);
 		return -EBUSY;
 	} else if (FAMFS_SB(sb)->allow_suid != sbi->allow_suid) {
 		/* Mounts of one tag share their inodes, and so their modes. */
@@ -957,12 +976,25 @@ static int famfs_reconfigure(struct fs_context *fc)
 {
 	struct famfs_vdev *fdev = famfs_sb_vdev(fc->root->d_sb);
 	struct famfs_sb_info *opts = fc->s_fs_info;
+	struct famfs_sb_info *cur = FAMFS_SB(fc->root->d_sb);
 
 	if (!(fc->sb_flags & SB_RDONLY) && famfs_vdev_read_only(fdev)) {
 		errorfc(fc, "tag %s: the device is read-only", fdev->tag);
 		return -EROFS;
 	}
-	if (opts->allow_suid != FAMFS_SB(fc->root->d_sb)->allow_suid) {
+	/* The pmem device was opened for reading only: mount anew. */
+	if (!(fc->sb_flags & SB_RDONLY) && cur->pmem_bdev &&
+	    !(cur->pmem_bdev->f_mode & FMODE_WRITE)) {
+		errorfc(fc, "tag %s: pmem=%s is open read-only; unmount and mount read-write",
+			fdev->tag, cur->pmem_path);
+		return -EROFS;
+	}
+	if (opts->pmem_path && strcmp(opts->pmem_path, cur->pmem_path ?: "")) {
+		errorfc(fc, "tag %s: pmem= cannot change on remount",
+			fdev->tag);
+		return -EINVAL;
+	}
+	if (opts->allow_suid != cur->allow_suid) {
 		errorfc(fc, "tag %s: allow_suid cannot change on remount",
 			fdev->tag);
 		return -EINVAL;
@@ -979,6 +1011,7 @@ static void famfs_free_fc(struct fs_context *fc)
 	if (sbi) {
 		if (sbi->fdev)
 			famfs_vdev_put(sbi->fdev);
+		kfree(sbi->pmem_path);
 		kfree(sbi);
 	}
 }
@@ -992,11 +1025,13 @@ static void famfs_free_fc(struct fs_context *fc)
 enum famfs_param {
 	FAMFS_OPT_ALLOW_SUID,
 	FAMFS_OPT_TIMEOUT,
+	FAMFS_OPT_PMEM,
 };
 
 static const struct fs_parameter_spec famfs_fs_parameters[] = {
 	fsparam_flag("allow_suid", FAMFS_OPT_ALLOW_SUID),
 	fsparam_u32("timeout", FAMFS_OPT_TIMEOUT),
+	fsparam_string("pmem", FAMFS_OPT_PMEM),
 	{}
 };
 
@@ -1020,6 +1055,12 @@ static int famfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 			return invalfc(fc, "timeout must be 1 to 3600 seconds");
 		opts->timeout_s = result.uint_32;
 		break;
+	case FAMFS_OPT_PMEM:
+		/* The window's block device, when the device offers none. */
+		kfree(opts->pmem_path);
+		opts->pmem_path = param->string;
+		param->string = NULL;
+		break;
 	}
 	return 0;
 }
@@ -1040,6 +1081,7 @@ static int famfs_init_fs_context(struct fs_context *fc)
 	if (!sbi)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&sbi->node);
+	mutex_init(&sbi->pmem_lock);
 	fc->s_fs_info = sbi;
 	fc->ops = &famfs_context_ops;
 	return 0;
@@ -1048,13 +1090,20 @@ static int famfs_init_fs_context(struct fs_context *fc)
 static void famfs_kill_sb(struct super_block *sb)
 {
 	struct famfs_sb_info *sbi = FAMFS_SB(sb);
+	struct file *pmem = sbi ? sbi->pmem_bdev : NULL;
 
 	/* First, so that a removal under way is done with this sb. */
 	if (sbi)
 		famfs_vdev_del_sb(sbi->fdev, sb);
+	/* A pmem removal waits: the shutdown writes back through it. */
+	if (pmem)
+		mutex_lock(&sbi->pmem_lock);
 	kill_anon_super(sb);
+	if (pmem)
+		famfs_pmem_detach(sb);
 	if (sbi) {
 		famfs_vdev_put(sbi->fdev);
+		kfree(sbi->pmem_path);
 		kfree(sbi);
 	}
 }

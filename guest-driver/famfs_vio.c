@@ -49,6 +49,16 @@ module_param(request_timeout, uint, 0644);
 MODULE_PARM_DESC(request_timeout,
 		 "Seconds a request queue may make no progress before the device is considered dead (1-3600, default 30; mount option timeout= overrides)");
 
+/*
+ * VMMs that refuse an ID they have no name for get a stand-in (spec
+ * section 1): 6 unless the VMM needs another, e.g. cloud-hypervisor's
+ * --generic-vhost-user device_type=N. Fixed once the driver registers.
+ */
+static unsigned int device_id = VIRTIO_ID_FAMFS_COMPAT;
+module_param(device_id, uint, 0444);
+MODULE_PARM_DESC(device_id,
+		 "Virtio device ID bound besides 56 (VIRTIO_ID_FAMFS); the device must show the famfs config magic (default 6)");
+
 static DEFINE_MUTEX(famfs_devices_lock);
 static LIST_HEAD(famfs_devices);
 static struct dentry *famfs_debugfs_root;
@@ -1121,7 +1131,7 @@ static int famfs_probe(struct virtio_device *vdev)
 		dev_err(&vdev->dev, "device does not offer VIRTIO_F_VERSION_1\n");
 		return -ENODEV;
 	}
-	/* ID 6 is a stand-in: the magic tells a famfs device apart. */
+	/* A stand-in ID is not ours alone: the magic tells famfs apart. */
 	virtio_cread_le(vdev, struct virtio_famfs_config, magic, &magic);
 	if (magic != VIRTIO_FAMFS_MAGIC) {
 		dev_info(&vdev->dev, "not a virtio-famfs device (magic %#x)\n",
@@ -1167,7 +1177,7 @@ static int famfs_probe(struct virtio_device *vdev)
 	famfs_debugfs_add(fdev);
 
 	if (fdev->no_window) {
-		dev_warn(&vdev->dev, "%s: %s; the file system cannot be mounted\n",
+		dev_warn(&vdev->dev, "%s: %s; mount with -o pmem=DEVICE if the VM has the memory as a pmem device\n",
 			 fdev->tag, fdev->no_window);
 		return 0;
 	}
@@ -1276,7 +1286,8 @@ static int famfs_restore(struct virtio_device *vdev)
 }
 #endif
 
-static const struct virtio_device_id famfs_id_table[] = {
+/* Entry 1 becomes the device_id parameter before the driver registers. */
+static struct virtio_device_id famfs_id_table[] = {
 	{ VIRTIO_ID_FAMFS, VIRTIO_DEV_ANY_ID },
 	{ VIRTIO_ID_FAMFS_COMPAT, VIRTIO_DEV_ANY_ID },
 	{ 0 },
@@ -1310,6 +1321,12 @@ int famfs_vio_init(void)
 {
 	int ret;
 
+	/* 0 would end the table; the virtio core matches 32-bit IDs. */
+	if (!device_id) {
+		pr_err("%s: device_id must not be 0\n", KBUILD_MODNAME);
+		return -EINVAL;
+	}
+	famfs_id_table[1].device = device_id;
 	famfs_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	ret = register_virtio_driver(&famfs_virtio_driver);
 	if (ret)

@@ -227,7 +227,9 @@ vm_start() {
     # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer
     # check can miss its window and panic the boot ("IO-APIC + timer doesn't
     # work"); the emulated timer is fine, so skip the check.
-    "$QEMU" -name "$name" -machine q35,memory-backend=mem "${acc[@]}" -smp "${VM_SMP:-2}" -m "$mem" \
+    # VM_MAXMEM: room for memory devices (virtio-pmem) beside the RAM.
+    "$QEMU" -name "$name" -machine q35,memory-backend=mem "${acc[@]}" -smp "${VM_SMP:-2}" \
+        -m "$mem${VM_MAXMEM:+,maxmem=$VM_MAXMEM}" \
         -object memory-backend-memfd,id=mem,size="$mem",share=on \
         -nodefaults -display none -chardev stdio,id=con,signal=off -serial chardev:con \
         -no-reboot -run-with exit-with-parent=on \

@@ -20,7 +20,7 @@ use crate::listen::Listeners;
 use crate::meta::{Famfs, Role};
 use crate::server::Access;
 use crate::status::{render, SocketInfo, SocketStats, FUSE_OPS, OPS};
-use crate::vhu_famfs::VhostUserFamfs;
+use crate::vhu_famfs::{VhostUserFamfs, WindowMode};
 use crate::vhu_virtiofs::{DeviceDax, FsSettings, VhostUserFs};
 
 /// One socket to serve.
@@ -38,6 +38,9 @@ pub struct SocketSpec {
     pub cache: Option<CachePolicy>,
     /// virtio-fs only: the DAX window's size (shared memory region 0).
     pub dax_window: Option<u64>,
+    /// virtio-famfs only: offer the shared memory window, or serve
+    /// metadata only for a guest that maps the device some other way.
+    pub window: WindowMode,
 }
 
 /// The device a socket presents to its VM.
@@ -69,6 +72,7 @@ impl std::str::FromStr for SocketSpec {
     /// `[,squash=UID:GID][,proto=virtio-famfs|virtio-fs]`
     /// `[,cache=never|auto|always][,dax-window=SIZE]` (virtio-fs only)
     /// `[,subtree=/PATH]`
+    /// `[,window=shm|none]` (virtio-famfs only)
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -92,6 +96,7 @@ impl SocketSpec {
             proto: Proto::Famfs,
             cache: None,
             dax_window: None,
+            window: WindowMode::default(),
         }
     }
 
@@ -141,9 +146,10 @@ impl SocketSpec {
                 Some(("dax-window", v)) => {
                     spec.dax_window = Some(crate::dax_window::parse_window_size(v)?)
                 }
+                Some(("window", v)) => spec.window = v.parse()?,
                 _ => {
                     return Err(format!(
-                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, subtree=, proto=, cache= or dax-window="
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, subtree=, proto=, cache=, dax-window= or window="
                     ))
                 }
             }
@@ -153,6 +159,9 @@ impl SocketSpec {
         }
         if spec.dax_window.is_some() && spec.proto != Proto::VirtioFs {
             return Err("dax-window= applies to proto=virtio-fs sockets only".into());
+        }
+        if spec.window != WindowMode::Shm && spec.proto != Proto::Famfs {
+            return Err("window= applies to proto=virtio-famfs sockets only".into());
         }
         Ok(())
     }
@@ -454,6 +463,7 @@ impl Daemon {
                         &e.spec.tag,
                         self.request_queues,
                         e.spec.policy.clone(),
+                        e.spec.window,
                         e.stats.clone(),
                     )
                     .map_err(|err| be(&err))?;
@@ -628,6 +638,20 @@ mod tests {
         assert!(format!("/x,tag={}", "t".repeat(35))
             .parse::<SocketSpec>()
             .is_ok());
+    }
+
+    #[test]
+    fn socket_window_mode_parses() {
+        let d: SocketSpec = "/x".parse().unwrap();
+        assert_eq!(d.window, WindowMode::Shm);
+        let s: SocketSpec = "/x,window=none".parse().unwrap();
+        assert_eq!(s.window, WindowMode::None);
+        let s: SocketSpec = "/x,window=shm".parse().unwrap();
+        assert_eq!(s.window, WindowMode::Shm);
+        assert!("/x,window=pmem".parse::<SocketSpec>().is_err());
+        assert!("/x,proto=virtio-fs,window=none"
+            .parse::<SocketSpec>()
+            .is_err());
     }
 
     #[test]

@@ -46,10 +46,35 @@ pub enum VhuError {
     EventFd(io::Error),
 }
 
+/// Whether a socket offers its VM the shared memory window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WindowMode {
+    /// Shared memory region 0, mapped with SHMEM_MAP at the first INIT.
+    #[default]
+    Shm,
+    /// No region at all: the device serves metadata only (NO_WINDOW) and
+    /// the guest takes the window from a memory device of its own, such
+    /// as a virtio-pmem device backed by the same DAX device.
+    None,
+}
+
+impl std::str::FromStr for WindowMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "shm" => Ok(WindowMode::Shm),
+            "none" => Ok(WindowMode::None),
+            _ => Err(format!("window={s}: expected shm or none")),
+        }
+    }
+}
+
 /// The DAX window of one connection, mapped with SHMEM_MAP.
 pub struct ShmemWindow {
     fs: Arc<Famfs>,
     writable: bool,
+    /// `WindowMode::Shm`: the window may be offered at all.
+    offered: bool,
     backend: Mutex<Option<Backend>>,
     /// The frontend asked GET_SHMEM_CONFIG: it negotiated SHMEM.
     configured: AtomicBool,
@@ -63,10 +88,11 @@ pub struct ShmemWindow {
 }
 
 impl ShmemWindow {
-    fn new(fs: Arc<Famfs>, writable: bool, stats: Arc<SocketStats>) -> Self {
+    fn new(fs: Arc<Famfs>, writable: bool, mode: WindowMode, stats: Arc<SocketStats>) -> Self {
         ShmemWindow {
             fs,
             writable,
+            offered: mode == WindowMode::Shm,
             stats,
             backend: Mutex::new(None),
             configured: AtomicBool::new(false),
@@ -92,6 +118,9 @@ impl ShmemWindow {
     /// Whether the window can be mapped: the frozen answer while the
     /// driver runs, else what the VMM has set up so far.
     fn available(&self) -> bool {
+        if !self.offered {
+            return false;
+        }
         if let Some(a) = *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) {
             return a;
         }
@@ -123,7 +152,11 @@ impl Window for Arc<ShmemWindow> {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let (Some(backend), true) = (backend, self.freeze()) else {
-            log::warn!("no shared memory window (NO_WINDOW): serving metadata only");
+            if self.offered {
+                log::warn!("no shared memory window (NO_WINDOW): serving metadata only");
+            } else {
+                log::info!("window=none: serving metadata only (NO_WINDOW)");
+            }
             return Ok(());
         };
         // The metadata area is never mapped: a guest can neither read nor
@@ -199,16 +232,26 @@ impl VhostUserFamfs {
         request_queues: usize,
         policy: GuestPolicy,
     ) -> Result<Self, VhuError> {
-        Self::with_stats(fs, access, tag, request_queues, policy, Arc::default())
+        Self::with_stats(
+            fs,
+            access,
+            tag,
+            request_queues,
+            policy,
+            WindowMode::Shm,
+            Arc::default(),
+        )
     }
 
-    /// As `new`, counting requests and the mapped window in `stats`.
+    /// As `new`, with the window offered or not (`window`), counting
+    /// requests and the mapped window in `stats`.
     pub fn with_stats(
         fs: Arc<Famfs>,
         access: Access,
         tag: &str,
         request_queues: usize,
         policy: GuestPolicy,
+        window: WindowMode,
         stats: Arc<SocketStats>,
     ) -> Result<Self, VhuError> {
         let tag_bytes = tag.as_bytes();
@@ -218,6 +261,7 @@ impl VhostUserFamfs {
         let window = Arc::new(ShmemWindow::new(
             fs.clone(),
             access != Access::ReadOnly,
+            window,
             stats.clone(),
         ));
         let sb = fs.superblock();
@@ -437,6 +481,9 @@ impl VhostUserBackend for VhostUserFamfs {
 
     fn get_shmem_config(&self) -> io::Result<VhostUserShMemConfig> {
         self.inner.window.configured.store(true, Ordering::Release);
+        if !self.inner.window.offered {
+            return Ok(VhostUserShMemConfig::new(0, &[]));
+        }
         Ok(VhostUserShMemConfig::new(
             1,
             &[self.inner.window.region_size()],

@@ -37,6 +37,7 @@ use vhost_famfs::meta::path::escape;
 use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, ROOT_INO};
 use vhost_famfs::protocol::*;
 use vhost_famfs::server::Access;
+use vhost_famfs::vhu_famfs::WindowMode;
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use vm_memory::{ByteValued, Bytes, FileOffset, GuestAddress, MmapRegion, VolatileMemory};
 
@@ -160,6 +161,7 @@ impl Fixture {
             proto: Default::default(),
             cache: None,
             dax_window: None,
+            window: WindowMode::Shm,
         }
     }
 
@@ -1525,6 +1527,51 @@ fn request_queues_are_served_in_parallel() {
         assert_eq!(parse_exact::<Attr>(&p).nodeid.to_native(), data);
     }
     stop(srv, vm);
+}
+
+/// `window=none`: a VMM that offers shared memory still gets no region,
+/// no SHMEM_MAP ever, and NO_WINDOW on purpose; metadata and GET_FMAP are
+/// served, for a guest that maps the device through a pmem device. The
+/// configuration still names the file system and device size the guest
+/// must find there.
+#[test]
+fn window_none_offers_no_region_and_serves_maps() {
+    let fx = Fixture::new();
+    let sock = SocketSpec {
+        window: WindowMode::None,
+        ..fx.sock("pmem.sock", Access::Master)
+    };
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    // Twice: a second driver run after a device stop is the same.
+    for _ in 0..2 {
+        let mut vm = Vm::connect(&sock.path, Opts::full());
+        let shm = vm.shmem.expect("GET_SHMEM_CONFIG answered");
+        assert_eq!(shm.nregions, 0);
+        assert!(shm.memory_sizes.iter().all(|&x| x == 0));
+        // check_config skips the region check: nregions is 0 here.
+        vm.shmem = None;
+        check_config(&mut vm, &fx, &sock.tag, CFG_F_MAY_CREATE | CFG_F_NO_WINDOW);
+        let init = vm.init().unwrap();
+        assert_eq!(init.root_nodeid.to_native(), ROOT_INO);
+        let n = fx.stat("data.bin");
+        let want: Vec<(u64, u64)> = n.extents().iter().map(|e| (e.offset, e.len)).collect();
+        let (err, out, exts) = vm.get_fmap(n.ino, 4096);
+        assert_eq!(err, 0);
+        assert_eq!(out.file_size.to_native(), n.size());
+        assert_eq!(exts, want);
+        assert_eq!(
+            vm.lookup(ROOT_INO, "data.bin").unwrap(),
+            attr_of(&fx.fs, &n)
+        );
+        vm.frontend
+            .get_vring_base(FIRST_REQUEST_QUEUE as usize)
+            .unwrap();
+        let flags = vm.config().flags.to_native();
+        assert_ne!(flags & CFG_F_NO_WINDOW, 0, "NO_WINDOW after a stop");
+        vm.no_backend_msg();
+        drop(vm);
+    }
+    srv.stop();
 }
 
 /// Spec 4.2: NO_WINDOW does not change while the driver runs. Here the
