@@ -12,4 +12,5 @@ if [ -x tests/vm/run-sharing-tests.sh ]; then
 fi
 tests/vm/run-virtiofs-tests.sh
 tests/vm/run-dax-tests.sh
+tests/vm/run-readonly-pmem-tests.sh
 echo "real-guest tests: PASS in $((SECONDS - t0))s"
