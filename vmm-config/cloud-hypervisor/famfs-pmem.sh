@@ -53,7 +53,7 @@ MEM=${MEM:-4G}
 CPUS=${CPUS:-4}
 REQUEST_QUEUES=${REQUEST_QUEUES:-1}
 DEVICE_ID=${DEVICE_ID:-56}
-QUEUE_SIZE=256
+QUEUE_SIZE=256 # the daemon's largest (vhost-famfs/tests/vmm_config_ch.rs checks)
 die() { echo "famfs-pmem.sh: $*" >&2; exit 1; }
 
 case $REQUEST_QUEUES in
