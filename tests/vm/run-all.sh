@@ -13,4 +13,5 @@ fi
 tests/vm/run-virtiofs-tests.sh
 tests/vm/run-dax-tests.sh
 tests/vm/run-pmem-tests.sh
+tests/vm/run-readonly-pmem-tests.sh
 echo "real-guest tests: PASS in $((SECONDS - t0))s"
