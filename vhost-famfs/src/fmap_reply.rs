@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The wire form of a file's extent map (spec 7.10): the GET_FMAP reply,
 //! and the very same bytes inline in LOOKUP and READDIRPLUS entries
-//! (spec 7.16). One encoder, so that an inline map can never differ from
+//! (spec 7.10.1). One encoder, so that an inline map can never differ from
 //! what GET_FMAP would have said.
 
 use std::mem::size_of;

@@ -313,7 +313,7 @@ impl<W: Window, F: FileSystem> Server<W, F> {
         Ok(out)
     }
 
-    /// The inline map of the entry `st` (spec 7.16): GET_FMAP's reply when
+    /// The inline map of the entry `st` (spec 7.10.1): GET_FMAP's reply when
     /// `st` is a regular file whose map takes at most ENTRY_FMAP_MAX
     /// extents (or strips) and `room` bytes, else nothing.
     fn inline_fmap(&self, st: &Stat, feat: Negotiated, room: usize) -> Vec<u8> {

@@ -323,7 +323,7 @@ fn feature_options_are_checked() {
 // READDIRPLUS
 // ---------------------------------------------------------------------
 
-/// Spec 7.15: the same entries, order, cookies and EOF as READDIR, with
+/// Spec 7.9.1: the same entries, order, cookies and EOF as READDIR, with
 /// the attributes LOOKUP and GETATTR give and GET_FMAP's maps, whatever
 /// the reply size: the smallest allowed reply carries one entry, and no
 /// entry straddles a reply's end (parse_readdirplus checks).

@@ -1107,7 +1107,7 @@ fn spec_reply_room_below_minimum_is_erange() {
     let data = fx.stat("data.bin").ino;
     let lookup = name_body(LookupIn::default(), b"a");
     let readdir = ReaddirIn::default().as_slice().to_vec();
-    // With F_ENTRY_FMAP, LOOKUP replies an entry_out (spec 7.16).
+    // With F_ENTRY_FMAP, LOOKUP replies an entry_out (spec 7.10.1).
     let lookup_min = if vm.features & (1 << F_ENTRY_FMAP) != 0 {
         std::mem::size_of::<EntryOut>()
     } else {
