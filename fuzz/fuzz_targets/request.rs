@@ -13,7 +13,7 @@
 //!                 bit  5   the first writable descriptor aliases the
 //!                          first readable one (same guest address)
 //!                 bits 6-7 3: raw request, else well-formed header
-//!   1     1  op: 00-df opcode op%8+1; e0-ef opcode op-0xe0 (0..=15);
+//!   1     1  op: 00-df opcode op%9+1; e0-ef opcode op-0xe0 (0..=15);
 //!               f0-f7 reset the server (back to "no INIT yet"), then
 //!               opcode op%8+1; f8-ff opcode u32::MAX - op%8
 //!   2     1  node: 00-df the (node % n)-th of the n nodes, by id;
@@ -31,7 +31,11 @@
 //! a raw request is the body alone. The fuzzer ends a record early where the
 //! input ends (the first record's missing bytes read as zero).
 //!
-//! Every input runs against the same file system: a file-backed 64 MiB
+//! The driver's features come from the input's length, without spending
+//! input bytes: bit 0 F_INTERLEAVE, bit 1 F_READDIRPLUS, bit 2
+//! F_ENTRY_FMAP (all offered by the server).
+//!
+//! Every input runs against the same file system: a file-backed 128 MiB
 //! famfs device (on /dev/shm) with a few directories and files. After an
 //! input that appended to the log, the log is restored from a snapshot and
 //! the file system reopened; after one that reset the server, a new server
@@ -47,7 +51,11 @@
 //!   GET_FMAP; a readable descriptor after a writable one gets EINVAL;
 //! - on success, a complete `attr` (equal to the tree's node, nlink counting
 //!   subdirectories), `readdir_out` + dirents or `fmap_out` + extents passes
-//!   the checks a driver makes (section 7.14);
+//!   the checks a driver makes (section 7.14); with F_ENTRY_FMAP a LOOKUP
+//!   reply is `entry_out` and an inline map, and READDIRPLUS entries (only
+//!   with F_READDIRPLUS) carry the tree's attributes and inline maps, each
+//!   checked as a GET_FMAP reply, at most ENTRY_FMAP_MAX extents, and
+//!   present whenever one fits (sections 7.9.1, 7.10.1);
 //! - the finer rules of section 7.15: EINVAL unless `hdr.len` is the
 //!   readable length and the op's exact length, `resp` alone on errors other
 //!   than E2BIG, a success only with room for the fixed reply struct (else
@@ -80,7 +88,7 @@ use virtio_queue::mock::MockSplitQueue;
 use vm_memory::{ByteValued, Bytes, GuestAddress, GuestMemoryMmap};
 
 const MASTER: Uuid = Uuid::from_u128(0xf022_f022);
-const DEVICE_SIZE: u64 = 64 << 20;
+const DEVICE_SIZE: u64 = 128 << 20;
 const UNIT: u64 = 2 << 20;
 const MAX_RECORDS: usize = 4;
 const RECORD_HEAD: usize = 15;
@@ -115,6 +123,9 @@ struct Fixture {
     meta_size: u64,
     /// The driver of this input accepted F_INTERLEAVE (odd-length inputs).
     interleave: bool,
+    /// ... F_READDIRPLUS (length bit 1) and F_ENTRY_FMAP (length bit 2).
+    readdirplus: bool,
+    entry_fmap: bool,
 }
 
 static FIXTURE: OnceLock<Mutex<Fixture>> = OnceLock::new();
@@ -264,6 +275,9 @@ fn make_fs() -> (Backing, Arc<Famfs>) {
         let name = format!("e{i:02}{}", "x".repeat(i * 37 % 60));
         fs.mkdir(&rp(&format!("many/{name}")), 0o755, 0, 0).unwrap();
     }
+    // 17 chunks: too many extents for an inline map unless interleaved.
+    fs.create(&rp("many/wide"), &spec(34 << 20, Some(stripes)))
+        .unwrap();
     // One input appends at most MAX_RECORDS entries after these.
     let end =
         LOG_OFFSET + LOG_HEADER_SIZE + (fs.applied() + MAX_RECORDS as u64 + 1) * LOG_ENTRY_SIZE;
@@ -313,6 +327,8 @@ fn fixture() -> &'static Mutex<Fixture> {
             baseline,
             meta_size,
             interleave: false,
+            readdirplus: false,
+            entry_fmap: false,
         })
     })
 }
@@ -496,7 +512,7 @@ fn decode(c: &mut Cursor<'_>, nodes: &[u64], index: usize) -> Record {
 
     let mut reset = false;
     let opcode = match op {
-        0x00..=0xdf => (op % 8) as u32 + 1,
+        0x00..=0xdf => (op % 9) as u32 + 1,
         0xe0..=0xef => (op - 0xe0) as u32,
         0xf0..=0xf7 => {
             reset = true;
@@ -580,13 +596,18 @@ fn violation(kind: &'static str, detail: String) {
 }
 
 /// Fixed reply struct size after `resp`, and the minimum writable part.
-fn reply_sizes(op: u32) -> Option<(usize, usize)> {
+fn reply_sizes(fx: &Fixture, op: u32) -> Option<(usize, usize)> {
     let attr = std::mem::size_of::<Attr>();
     Some(match op {
         OP_INIT => (std::mem::size_of::<InitOut>(), 0),
         OP_STATFS => (std::mem::size_of::<StatfsOut>(), 0),
+        OP_LOOKUP if fx.entry_fmap => (std::mem::size_of::<EntryOut>(), 0),
         OP_LOOKUP | OP_GETATTR | OP_CREATE | OP_MKDIR => (attr, 0),
         OP_READDIR => (std::mem::size_of::<ReaddirOut>(), 24 + 80),
+        OP_READDIRPLUS if fx.readdirplus => (
+            std::mem::size_of::<ReaddirOut>(),
+            std::mem::size_of::<DirentPlus>() + 80,
+        ),
         OP_GET_FMAP => (std::mem::size_of::<FmapOut>(), 0),
         _ => return None,
     })
@@ -600,7 +621,7 @@ fn request_sizes(op: u32) -> Option<(usize, Option<usize>)> {
         OP_INIT => (std::mem::size_of::<InitIn>(), None),
         OP_STATFS | OP_GETATTR | OP_GET_FMAP => (0, None),
         OP_LOOKUP => (std::mem::size_of::<LookupIn>(), Some(0)),
-        OP_READDIR => (std::mem::size_of::<ReaddirIn>(), None),
+        OP_READDIR | OP_READDIRPLUS => (std::mem::size_of::<ReaddirIn>(), None),
         OP_CREATE => (std::mem::size_of::<CreateIn>(), Some(24)),
         OP_MKDIR => (std::mem::size_of::<MkdirIn>(), Some(12)),
         _ => return None,
@@ -663,10 +684,13 @@ fn check_reply(fx: &Fixture, ready: bool, req: &[u8], o: &Outcome) {
     let ctx = format!("op {op} error {error} used {used} writable {writable}");
 
     if error == 0 {
-        check_success(fx, &hdr, &req[HDR..], payload, &ctx);
+        check_success(fx, &hdr, &req[HDR..], payload, writable, &ctx);
     }
     if error == libc::E2BIG as u32 {
         assert_eq!(op, OP_GET_FMAP, "{ctx}: E2BIG");
+    }
+    if op == OP_READDIRPLUS && !fx.readdirplus {
+        assert_ne!(error, 0, "{ctx}: READDIRPLUS without F_READDIRPLUS");
     }
     if !ready || strict() == Strict::Off {
         return;
@@ -689,7 +713,7 @@ fn check_reply(fx: &Fixture, ready: bool, req: &[u8], o: &Outcome) {
     if op == OP_INIT && error == libc::EPROTO as u32 {
         violation("INIT refuses a version", ctx.clone());
     }
-    if let (0, Some((fixed, min))) = (error, reply_sizes(op)) {
+    if let (0, Some((fixed, min))) = (error, reply_sizes(fx, op)) {
         if used < RESP + fixed {
             violation(
                 "success reply shorter than its fixed struct",
@@ -782,7 +806,199 @@ fn check_interleaved(fx: &Fixture, node: u64, rest: &[u8], n: usize, size: u64, 
     );
 }
 
-fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &str) {
+/// The extents (or strips) and bytes of the map GET_FMAP sends for file
+/// `node` under the input's features, from the tree; None for others.
+fn expected_map(fx: &Fixture, node: u64) -> Option<(u64, usize)> {
+    use vhost_famfs::meta::fmap::Fmap;
+    use vhost_famfs::meta::namespace::NodeKind;
+    fx.server
+        .fs()
+        .with_ns(|ns| match ns.get(node).map(|f| &f.kind) {
+            Some(NodeKind::File {
+                fmap: Fmap::Interleaved { strips, .. },
+                ..
+            }) if fx.interleave => Some((strips.len() as u64, 24 + 16 * strips.len())),
+            Some(NodeKind::File { size, fmap, .. }) => {
+                let n = fmap.expanded_len(*size);
+                Some((n, 16 + 16 * n as usize))
+            }
+            _ => None,
+        })
+}
+
+/// Spec 7.10.1: an inline map of the entry `a`, given `room` bytes it
+/// could have taken. Checked as a GET_FMAP reply for that file, and sent
+/// whenever the file's map is small and fits.
+fn check_inline(fx: &Fixture, a: &Attr, map: &[u8], room: usize, ctx: &str) {
+    let id = a.nodeid.to_native();
+    let want = expected_map(fx, id);
+    if map.is_empty() {
+        if !fx.entry_fmap {
+            return;
+        }
+        if let Some((count, bytes)) = want {
+            if count <= u64::from(ENTRY_FMAP_MAX) && bytes <= room {
+                violation(
+                    "small map not inline",
+                    format!("{ctx}: node {id}, {count} extents in {bytes} of {room} bytes"),
+                );
+            }
+        }
+        return;
+    }
+    assert!(fx.entry_fmap, "{ctx}: inline map without F_ENTRY_FMAP");
+    assert_eq!(
+        a.mode.to_native() & S_IFMT,
+        S_IFREG,
+        "{ctx}: inline map of a non-file"
+    );
+    assert!(map.len() >= 16, "{ctx}: inline map of {} bytes", map.len());
+    let o = FmapOut::from_slice(&map[..16]).unwrap();
+    assert!(
+        o.nextents.to_native() <= ENTRY_FMAP_MAX,
+        "{ctx}: {} extents inline",
+        o.nextents.to_native()
+    );
+    assert_eq!(
+        o.file_size.to_native(),
+        a.size.to_native(),
+        "{ctx}: inline file_size"
+    );
+    assert_eq!(
+        Some(map.len()),
+        want.map(|w| w.1),
+        "{ctx}: inline map length"
+    );
+    check_fmap(fx, id, map, ctx);
+}
+
+/// A GET_FMAP reply (or an inline map) for file `node`, `map` its whole
+/// payload.
+fn check_fmap(fx: &Fixture, node: u64, payload: &[u8], ctx: &str) {
+    let ns = |f: &dyn Fn(&vhost_famfs::meta::Namespace) -> bool| fx.server.fs().with_ns(f);
+    let o = FmapOut::from_slice(&payload[..16]).unwrap();
+    let n = o.nextents.to_native() as usize;
+    let size = o.file_size.to_native();
+    if o.kind.to_native() == FMAP_INTERLEAVED {
+        assert!(fx.interleave, "{ctx}: INTERLEAVED without F_INTERLEAVE");
+        check_interleaved(fx, node, &payload[16..], n, size, ctx);
+        return;
+    }
+    assert_eq!(o.kind.to_native(), FMAP_SIMPLE, "{ctx}: kind");
+    assert_eq!(payload.len(), 16 + 16 * n, "{ctx}: {n} extents");
+    assert!(n > 0 || size == 0, "{ctx}: no extents");
+    assert!(
+        ns(&|ns| ns.get(node).is_some_and(|f| f.size() == size)),
+        "{ctx}: file_size {size} is not node {node}'s"
+    );
+    let mut total = 0u64;
+    let mut prev_end = None;
+    for i in 0..n {
+        let e = Extent::from_slice(&payload[16 + 16 * i..32 + 16 * i]).unwrap();
+        let (off, len) = (e.offset.to_native(), e.len.to_native());
+        assert!(
+            len != 0 && off % UNIT == 0 && len % UNIT == 0,
+            "{ctx}: extent {i} {off:#x}+{len:#x}"
+        );
+        assert!(
+            off >= fx.meta_size && off.checked_add(len).is_some_and(|end| end <= DEVICE_SIZE),
+            "{ctx}: extent {i} {off:#x}+{len:#x} outside the data area"
+        );
+        // Spec 7.10: extents contiguous on the device are merged.
+        assert_ne!(prev_end, Some(off), "{ctx}: extent {i} not merged");
+        prev_end = Some(off + len);
+        total += len;
+    }
+    assert!(total >= size, "{ctx}: extents cover {total} of {size}");
+}
+
+/// The tree's attributes of node `id` (spec 7.4): nlink is 2 plus the
+/// number of subdirectories, counted here independently of the
+/// namespace's counter.
+fn tree_attr(fx: &Fixture, id: u64) -> Option<Attr> {
+    fx.server.fs().with_ns(|ns| {
+        let n = ns.get(id)?;
+        let subdirs = ns.children_after(n.ino, 0).filter(|c| c.is_dir()).count();
+        Some(vhost_famfs::server::attr(n, subdirs as u32))
+    })
+}
+
+/// Spec 7.9.1: READDIRPLUS entries, as READDIR's plus attributes and
+/// inline maps.
+fn check_readdirplus(fx: &Fixture, node: u64, body: &[u8], payload: &[u8], room: usize, ctx: &str) {
+    let o = ReaddirOut::from_slice(&payload[..8]).unwrap();
+    let n = o.nentries.to_native();
+    let eof = o.flags.to_native() & READDIR_F_EOF != 0;
+    assert!(eof || n > 0, "{ctx}: no entries and no EOF");
+    let cookie = u64::from_le_bytes(body[..8].try_into().unwrap());
+    let tree: Vec<(u64, Vec<u8>, u32)> = fx.server.fs().with_ns(|ns| {
+        ns.children_after(node, cookie)
+            .map(|c| {
+                let t = if c.is_dir() { DT_DIR } else { DT_REG };
+                (c.ino, c.name.to_vec(), t)
+            })
+            .collect()
+    });
+    let head = std::mem::size_of::<DirentPlus>();
+    let mut off = 8;
+    let mut last = 0u64;
+    for i in 0..n {
+        let what = format!("{ctx}: direntplus {i}");
+        assert!(off + head <= payload.len(), "{what} past resp.len");
+        let d = DirentPlus::from_slice(&payload[off..off + head]).unwrap();
+        assert_eq!(d.padding.to_native(), 0, "{what}: padding");
+        let namelen = d.namelen.to_native() as usize;
+        let flen = d.fmap_len.to_native() as usize;
+        assert_eq!(flen % 8, 0, "{what}: fmap_len {flen}");
+        let name_end = off + head + namelen.next_multiple_of(8);
+        let size = name_end - off + flen;
+        assert!(off + size <= payload.len(), "{what} straddles resp.len");
+        let name = &payload[off + head..off + head + namelen];
+        check_name(name, &what);
+        assert!(
+            payload[off + head + namelen..name_end]
+                .iter()
+                .all(|&b| b == 0),
+            "{what}: name padding not zero"
+        );
+        check_attr(&d.attr, &what);
+        let id = d.attr.nodeid.to_native();
+        let t = d.type_.to_native();
+        let mode_t = d.attr.mode.to_native() & S_IFMT;
+        assert_eq!(mode_t == S_IFDIR, t == DT_DIR, "{what}: type {t} vs mode");
+        assert!(id > last, "{what}: node ids not ascending");
+        assert_eq!(
+            tree.get(i as usize),
+            Some(&(id, name.to_vec(), t)),
+            "{what}: differs from the tree"
+        );
+        assert_eq!(tree_attr(fx, id).as_ref(), Some(&d.attr), "{what}: attr");
+        assert!(d.cookie.to_native() > cookie, "{what}: cookie");
+        // Only the first entry may leave out a map, one that would not
+        // fit; a later one waits for the next reply instead.
+        let map_room = if i == 0 {
+            room.saturating_sub(off + size)
+        } else {
+            usize::MAX
+        };
+        check_inline(fx, &d.attr, &payload[name_end..off + size], map_room, &what);
+        last = id;
+        off += size;
+    }
+    assert_eq!(off, payload.len(), "{ctx}: bytes after the last entry");
+    if eof {
+        assert_eq!(tree.len(), n as usize, "{ctx}: EOF with entries left");
+    }
+}
+
+fn check_success(
+    fx: &Fixture,
+    hdr: &ReqHdr,
+    body: &[u8],
+    payload: &[u8],
+    writable: usize,
+    ctx: &str,
+) {
     let ns = |f: &dyn Fn(&vhost_famfs::meta::Namespace) -> bool| fx.server.fs().with_ns(f);
     let op = hdr.opcode.to_native();
     let node = hdr.nodeid.to_native();
@@ -854,18 +1070,24 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
                 assert_eq!(a.gid.to_native(), le32(body, 8), "{ctx}: MKDIR gid");
                 assert_eq!(a.nlink.to_native(), 2, "{ctx}: MKDIR nlink");
             }
-            let expected = fx.server.fs().with_ns(|ns| {
-                let n = ns.get(a.nodeid.to_native())?;
-                // Spec 7.4: nlink is 2 plus the number of subdirectories,
-                // counted here independently of the namespace's counter.
-                let subdirs = ns.children_after(n.ino, 0).filter(|c| c.is_dir()).count();
-                Some(vhost_famfs::server::attr(n, subdirs as u32))
-            });
+            let expected = tree_attr(fx, a.nodeid.to_native());
             assert_eq!(
                 expected.as_ref(),
                 Some(a),
                 "{ctx}: attr differs from the tree"
             );
+            // Spec 7.10.1: with F_ENTRY_FMAP, LOOKUP replies entry_out.
+            let rest = &payload[attr_size..];
+            if op == OP_LOOKUP && fx.entry_fmap {
+                assert!(rest.len() >= 8, "{ctx}: entry_out cut short");
+                let flen = le32(rest, 0) as usize;
+                assert_eq!(le32(rest, 4), 0, "{ctx}: entry_out padding");
+                assert_eq!(rest.len(), 8 + flen, "{ctx}: fmap_len {flen}");
+                let room = writable.saturating_sub(RESP + std::mem::size_of::<EntryOut>());
+                check_inline(fx, a, &rest[8..], room, ctx);
+            } else {
+                assert!(rest.is_empty(), "{ctx}: {} bytes after attr", rest.len());
+            }
         }
         OP_READDIR if payload.len() >= 8 => {
             let o = ReaddirOut::from_slice(&payload[..8]).unwrap();
@@ -915,42 +1137,10 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
                 assert_eq!(tree.len(), n as usize, "{ctx}: EOF with entries left");
             }
         }
-        OP_GET_FMAP if payload.len() >= 16 => {
-            let o = FmapOut::from_slice(&payload[..16]).unwrap();
-            let n = o.nextents.to_native() as usize;
-            let size = o.file_size.to_native();
-            if o.kind.to_native() == FMAP_INTERLEAVED {
-                assert!(fx.interleave, "{ctx}: INTERLEAVED without F_INTERLEAVE");
-                check_interleaved(fx, node, &payload[16..], n, size, ctx);
-                return;
-            }
-            assert_eq!(o.kind.to_native(), FMAP_SIMPLE, "{ctx}: kind");
-            assert_eq!(payload.len(), 16 + 16 * n, "{ctx}: {n} extents");
-            assert!(n > 0 || size == 0, "{ctx}: no extents");
-            assert!(
-                ns(&|ns| ns.get(node).is_some_and(|f| f.size() == size)),
-                "{ctx}: file_size {size} is not node {node}'s"
-            );
-            let mut total = 0u64;
-            let mut prev_end = None;
-            for i in 0..n {
-                let e = Extent::from_slice(&payload[16 + 16 * i..32 + 16 * i]).unwrap();
-                let (off, len) = (e.offset.to_native(), e.len.to_native());
-                assert!(
-                    len != 0 && off % UNIT == 0 && len % UNIT == 0,
-                    "{ctx}: extent {i} {off:#x}+{len:#x}"
-                );
-                assert!(
-                    off >= fx.meta_size
-                        && off.checked_add(len).is_some_and(|end| end <= DEVICE_SIZE),
-                    "{ctx}: extent {i} {off:#x}+{len:#x} outside the data area"
-                );
-                // Spec 7.10: extents contiguous on the device are merged.
-                assert_ne!(prev_end, Some(off), "{ctx}: extent {i} not merged");
-                prev_end = Some(off + len);
-                total += len;
-            }
-            assert!(total >= size, "{ctx}: extents cover {total} of {size}");
+        OP_GET_FMAP if payload.len() >= 16 => check_fmap(fx, node, payload, ctx),
+        OP_READDIRPLUS if payload.len() >= 8 => {
+            let room = (writable - RESP).min(8 + 64 * 1024);
+            check_readdirplus(fx, node, body, payload, room, ctx);
         }
         _ => {}
     }
@@ -958,10 +1148,15 @@ fn check_success(fx: &Fixture, hdr: &ReqHdr, body: &[u8], payload: &[u8], ctx: &
 
 fuzz_target!(|data: &[u8]| {
     let mut fx = fixture().lock().unwrap();
-    // Both GET_FMAP forms, without spending input bytes on the choice.
-    fx.interleave = data.len() % 2 == 1;
-    fx.server
-        .set_features(u64::from(fx.interleave) << F_INTERLEAVE);
+    // The driver's features, without spending input bytes on the choice.
+    fx.interleave = data.len() & 1 != 0;
+    fx.readdirplus = data.len() & 2 != 0;
+    fx.entry_fmap = data.len() & 4 != 0;
+    fx.server.set_features(
+        u64::from(fx.interleave) << F_INTERLEAVE
+            | u64::from(fx.readdirplus) << F_READDIRPLUS
+            | u64::from(fx.entry_fmap) << F_ENTRY_FMAP,
+    );
     let mut c = Cursor { data, pos: 0 };
     let mut ready = true;
     let mut reset_used = false;

@@ -501,6 +501,90 @@ fn bench_memory(dev: &Path, dir: &Path) {
     stop_vm(vm);
 }
 
+/// What a driver sends to list the root, stat every entry and map every
+/// file: READDIR + LOOKUP per entry + GET_FMAP per file (a driver without
+/// F_READDIRPLUS and F_ENTRY_FMAP), or READDIRPLUS alone with maps inline.
+/// Returns the requests sent and the entries seen.
+fn walk(vm: &mut Vm, plus: bool) -> (usize, usize) {
+    let mut requests = 0;
+    let mut cookie = 0;
+    let mut entries = 0;
+    loop {
+        requests += 1;
+        let eof = if plus {
+            let (flags, list) = vm.readdirplus(ROOT_INO, cookie, 64 << 10).unwrap();
+            for e in &list {
+                // Every file's one-extent map came with its entry.
+                assert!(e.dtype == DT_DIR || !e.fmap.is_empty());
+            }
+            cookie = list.last().map_or(cookie, |e| e.cookie);
+            entries += list.len();
+            flags & READDIR_F_EOF != 0
+        } else {
+            let (flags, list) = vm.readdir(ROOT_INO, cookie, 64 << 10).unwrap();
+            for e in &list {
+                requests += 1;
+                let a = vm.lookup(ROOT_INO, &e.name).unwrap();
+                assert_eq!(a.nodeid.to_native(), e.nodeid);
+                if e.dtype == DT_REG {
+                    requests += 1;
+                    assert_eq!(vm.get_fmap(e.nodeid, FMAP_CAP).0, 0);
+                }
+            }
+            cookie = list.last().map_or(cookie, |e| e.cookie);
+            entries += list.len();
+            flags & READDIR_F_EOF != 0
+        };
+        if eof {
+            return (requests, entries);
+        }
+    }
+}
+
+/// The metadata walk of issue 14 at the wire: the 14,993-entry root
+/// listed, every entry's attributes and every file's map, by a driver
+/// without and with READDIRPLUS and inline maps, alternating, 3 rounds.
+fn bench_walk(dev: &Path, dir: &Path) {
+    let srv = Served::start(dev, &dir.join("walk.sock"));
+    let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let mut counts = [(0, 0); 2];
+    for _ in 0..3 {
+        for plus in [false, true] {
+            let opts = Opts {
+                readdirplus: plus,
+                entry_fmap: plus,
+                ..Opts::full()
+            };
+            let mut vm = Vm::connect(&srv.sock, opts);
+            vm.init().unwrap();
+            let _ = vm.backend_msg();
+            let s = Instant::now();
+            counts[usize::from(plus)] = walk(&mut vm, plus);
+            times[usize::from(plus)].push(s.elapsed());
+            stop_vm(vm);
+        }
+    }
+    let median = |t: &mut Vec<Duration>| {
+        t.sort();
+        t[t.len() / 2]
+    };
+    let (old, new) = (median(&mut times[0]), median(&mut times[1]));
+    for (label, (requests, entries), t) in [
+        ("READDIR + LOOKUP + GET_FMAP", counts[0], old),
+        ("READDIRPLUS, maps inline", counts[1], new),
+    ] {
+        println!(
+            "walk of the root, {label:<28} {entries} entries, {requests} requests ({:.4} per entry), median {t:.1?}",
+            requests as f64 / entries as f64
+        );
+    }
+    println!(
+        "  READDIRPLUS walk / READDIR walk: time {:.3}, requests {:.4}",
+        new.as_secs_f64() / old.as_secs_f64(),
+        counts[1].0 as f64 / counts[0].0 as f64
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` does not.
     let bench = std::env::args().any(|a| a == "--bench");
@@ -517,5 +601,6 @@ fn main() {
     println!("load average before: {}", load().trim());
     bench_round_trips(&dev, dir.path());
     bench_memory(&dev, dir.path());
+    bench_walk(&dev, dir.path());
     println!("load average after: {}", load().trim());
 }

@@ -14,13 +14,14 @@ use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::features::Offer;
 use crate::fuse::CachePolicy;
 use crate::guest_policy::{parse_owner, GuestPolicy};
 use crate::listen::Listeners;
 use crate::meta::{Famfs, Role};
 use crate::server::Access;
 use crate::status::{render, SocketInfo, SocketStats, FUSE_OPS, OPS};
-use crate::vhu_famfs::{VhostUserFamfs, WindowMode};
+use crate::vhu_famfs::{FamfsSettings, VhostUserFamfs, WindowMode};
 use crate::vhu_virtiofs::{DeviceDax, FsSettings, VhostUserFs};
 
 /// One socket to serve.
@@ -41,6 +42,8 @@ pub struct SocketSpec {
     /// virtio-famfs only: offer the shared memory window, or serve
     /// metadata only for a guest that maps the device some other way.
     pub window: WindowMode,
+    /// virtio-famfs only: the optional features offered to the driver.
+    pub offer: Offer,
 }
 
 /// The device a socket presents to its VM.
@@ -73,6 +76,7 @@ impl std::str::FromStr for SocketSpec {
     /// `[,cache=never|auto|always][,dax-window=SIZE]` (virtio-fs only)
     /// `[,subtree=/PATH]`
     /// `[,window=shm|none]` (virtio-famfs only)
+    /// `[,readdirplus=on|off][,entry-fmap=on|off]` (virtio-famfs only)
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -97,6 +101,7 @@ impl SocketSpec {
             cache: None,
             dax_window: None,
             window: WindowMode::default(),
+            offer: Offer::default(),
         }
     }
 
@@ -115,6 +120,8 @@ impl SocketSpec {
         spec: &mut SocketSpec,
         options: impl Iterator<Item = &'a str>,
     ) -> Result<(), String> {
+        // The first option given that only virtio-famfs sockets take.
+        let mut famfs_only = None;
         for p in options {
             match p.split_once('=') {
                 Some(("role", r)) => spec.access = Some(r.parse()?),
@@ -125,12 +132,14 @@ impl SocketSpec {
                     }
                     spec.tag = t.to_string()
                 }
-                Some(("suid", v)) => {
-                    spec.policy.suid = match v {
-                        "on" => true,
-                        "off" => false,
-                        _ => return Err(format!("suid={v}: expected on or off")),
-                    }
+                Some(("suid", v)) => spec.policy.suid = on_off("suid", v)?,
+                Some(("readdirplus", v)) => {
+                    spec.offer.readdirplus = on_off("readdirplus", v)?;
+                    famfs_only.get_or_insert("readdirplus=");
+                }
+                Some(("entry-fmap", v)) => {
+                    spec.offer.entry_fmap = on_off("entry-fmap", v)?;
+                    famfs_only.get_or_insert("entry-fmap=");
                 }
                 Some(("uid-map", m)) => spec.policy.uids.push(m.parse()?, "uid-map")?,
                 Some(("gid-map", m)) => spec.policy.gids.push(m.parse()?, "gid-map")?,
@@ -146,10 +155,13 @@ impl SocketSpec {
                 Some(("dax-window", v)) => {
                     spec.dax_window = Some(crate::dax_window::parse_window_size(v)?)
                 }
-                Some(("window", v)) => spec.window = v.parse()?,
+                Some(("window", v)) => {
+                    spec.window = v.parse()?;
+                    famfs_only.get_or_insert("window=");
+                }
                 _ => {
                     return Err(format!(
-                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, subtree=, proto=, cache=, dax-window= or window="
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, subtree=, proto=, cache=, dax-window=, window=, readdirplus= or entry-fmap="
                     ))
                 }
             }
@@ -160,10 +172,19 @@ impl SocketSpec {
         if spec.dax_window.is_some() && spec.proto != Proto::VirtioFs {
             return Err("dax-window= applies to proto=virtio-fs sockets only".into());
         }
-        if spec.window != WindowMode::Shm && spec.proto != Proto::Famfs {
-            return Err("window= applies to proto=virtio-famfs sockets only".into());
+        if let (Some(o), Proto::VirtioFs) = (famfs_only, spec.proto) {
+            return Err(format!("{o} applies to proto=virtio-famfs sockets only"));
         }
         Ok(())
+    }
+}
+
+/// An `on`/`off` option value.
+fn on_off(option: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{option}={v}: expected on or off")),
     }
 }
 
@@ -457,16 +478,19 @@ impl Daemon {
             let mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
             let ended = match e.spec.proto {
                 Proto::Famfs => {
-                    let backend = VhostUserFamfs::with_stats(
-                        self.fs.clone(),
-                        e.access,
-                        &e.spec.tag,
-                        self.request_queues,
-                        e.spec.policy.clone(),
-                        e.spec.window,
-                        e.stats.clone(),
-                    )
-                    .map_err(|err| be(&err))?;
+                    let settings = FamfsSettings {
+                        window: e.spec.window,
+                        offer: e.spec.offer,
+                        ..FamfsSettings::new(
+                            e.access,
+                            &e.spec.tag,
+                            self.request_queues,
+                            e.spec.policy.clone(),
+                        )
+                    };
+                    let backend =
+                        VhostUserFamfs::with_stats(self.fs.clone(), &settings, e.stats.clone())
+                            .map_err(|err| be(&err))?;
                     let mut daemon =
                         VhostUserDaemon::new(name, backend.clone(), mem).map_err(|err| be(&err))?;
                     // The watcher's eventfd belongs with the notification queue.

@@ -21,6 +21,7 @@ use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{EventConsumer, EventNotifier};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::features::Offer;
 use crate::guest_policy::GuestPolicy;
 use crate::meta::Famfs;
 use crate::protocol::{self, Config, Notify};
@@ -224,6 +225,33 @@ pub struct VhostUserFamfs {
     inner: Arc<Inner>,
 }
 
+/// What one virtio-famfs socket offers its VM.
+#[derive(Clone, Debug)]
+pub struct FamfsSettings {
+    pub access: Access,
+    pub tag: String,
+    pub request_queues: usize,
+    pub policy: GuestPolicy,
+    /// The shared memory window, or metadata only (`window=`).
+    pub window: WindowMode,
+    /// The optional feature bits (`readdirplus=`, `entry-fmap=`).
+    pub offer: Offer,
+}
+
+impl FamfsSettings {
+    /// A socket with the defaults: window offered, every feature offered.
+    pub fn new(access: Access, tag: &str, request_queues: usize, policy: GuestPolicy) -> Self {
+        FamfsSettings {
+            access,
+            tag: tag.to_string(),
+            request_queues,
+            policy,
+            window: WindowMode::Shm,
+            offer: Offer::default(),
+        }
+    }
+}
+
 impl VhostUserFamfs {
     pub fn new(
         fs: Arc<Famfs>,
@@ -232,28 +260,19 @@ impl VhostUserFamfs {
         request_queues: usize,
         policy: GuestPolicy,
     ) -> Result<Self, VhuError> {
-        Self::with_stats(
-            fs,
-            access,
-            tag,
-            request_queues,
-            policy,
-            WindowMode::Shm,
-            Arc::default(),
-        )
+        let s = FamfsSettings::new(access, tag, request_queues, policy);
+        Self::with_stats(fs, &s, Arc::default())
     }
 
-    /// As `new`, with the window offered or not (`window`), counting
-    /// requests and the mapped window in `stats`.
+    /// As `new`, with the settings of `s`, counting requests and the
+    /// mapped window in `stats`.
     pub fn with_stats(
         fs: Arc<Famfs>,
-        access: Access,
-        tag: &str,
-        request_queues: usize,
-        policy: GuestPolicy,
-        window: WindowMode,
+        s: &FamfsSettings,
         stats: Arc<SocketStats>,
     ) -> Result<Self, VhuError> {
+        let (access, tag, request_queues) = (s.access, s.tag.as_str(), s.request_queues);
+        let (policy, window, offer) = (s.policy.clone(), s.window, s.offer);
         let tag_bytes = tag.as_bytes();
         if tag_bytes.is_empty() || tag_bytes.len() >= protocol::TAG_LEN {
             return Err(VhuError::BadTag(tag.to_string()));
@@ -286,6 +305,7 @@ impl VhostUserFamfs {
         let inner = Inner {
             server: Server::new(fs, access, window.clone())
                 .with_policy(policy)
+                .with_offer(offer)
                 .with_stats(stats.clone()),
             window,
             config,
@@ -424,8 +444,7 @@ impl VhostUserBackend for VhostUserFamfs {
         (1 << VIRTIO_F_VERSION_1)
             | (1 << VIRTIO_RING_F_INDIRECT_DESC)
             | (1 << VIRTIO_RING_F_EVENT_IDX)
-            | (1 << protocol::F_NOTIFY)
-            | (1 << protocol::F_INTERLEAVE)
+            | self.inner.server.offered()
             | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
     }
 
