@@ -361,7 +361,11 @@ int famfs_fmap_inline(struct inode *inode, const void *buf, size_t len)
 	if (err)
 		return err;
 
-	mutex_lock(&fi->fmap_lock);
+	/* A holder is fetching the same map with GET_FMAP: leave it to it. */
+	if (!mutex_trylock(&fi->fmap_lock)) {
+		kvfree(fmap);
+		return 0;
+	}
 	if (!fi->fmap && !fi->pending) {
 		famfs_set_fmap(fi, fmap);
 		fmap = NULL;
