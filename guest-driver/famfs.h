@@ -350,6 +350,9 @@ int famfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		  struct iattr *attr);
 void famfs_fmap_free(struct famfs_inode *fi);
 int famfs_fmap_inline(struct inode *inode, const void *buf, size_t len);
+int famfs_fmap_check_inline(struct famfs_vdev *fdev,
+			    const struct virtio_famfs_attr *attr,
+			    const void *buf, size_t len);
 void famfs_inode_shutdown(struct inode *inode);
 
 #endif /* _FAMFS_H */

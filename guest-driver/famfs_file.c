@@ -125,18 +125,18 @@ static u64 famfs_interleave_span(const struct famfs_fmap *fmap)
 
 /*
  * Section 7.10: check every extent before anything maps it. The one check
- * of every map, whether a GET_FMAP reply or inline in a LOOKUP or
- * READDIRPLUS reply (@src); an inline map has at most
- * VIRTIO_FAMFS_ENTRY_FMAP_MAX extents and fills exactly its @len bytes.
+ * of every map of node @nodeid, whose size attribute is @isize, whether a
+ * GET_FMAP reply or inline in a LOOKUP or READDIRPLUS reply (@src); an
+ * inline map has at most VIRTIO_FAMFS_ENTRY_FMAP_MAX extents and fills
+ * exactly its @len bytes.
  */
-static int famfs_fmap_parse(struct inode *inode, enum famfs_fmap_src src,
-			    const void *buf, size_t len,
-			    struct famfs_fmap **fmapp)
+static int famfs_fmap_parse(struct famfs_vdev *fdev, u64 nodeid, u64 isize,
+			    enum famfs_fmap_src src, const void *buf,
+			    size_t len, struct famfs_fmap **fmapp)
 {
-	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
 	const struct virtio_famfs_fmap_out *out = buf;
 	const struct virtio_famfs_extent *ext = (const void *)(out + 1);
-	u64 nodeid = FAMFS_I(inode)->nodeid, au = fdev->alloc_unit;
+	u64 au = fdev->alloc_unit;
 	u32 max = min_t(u32, fdev->max_extents, FAMFS_MAX_EXTENTS);
 	u64 size, total = 0, chunk = 0;
 	size_t head = sizeof(*out);
@@ -186,12 +186,9 @@ static int famfs_fmap_parse(struct inode *inode, enum famfs_fmap_src src,
 	if (!n && size)
 		return famfs_bad_fmap_from(fdev, src, nodeid,
 					   "no extents", size);
-	if (size != i_size_read(inode)) {
-		/* The device contradicts the attributes: never map this. */
-		FAMFS_I(inode)->bad = true;
+	if (size != isize)
 		return famfs_bad_fmap_from(fdev, src, nodeid,
 					   "size differs from attr", size);
-	}
 
 	fmap = kvmalloc(struct_size(fmap, ext, n), GFP_KERNEL);
 	if (!fmap)
@@ -244,6 +241,20 @@ bad:
 	return famfs_bad_fmap_from(fdev, src, nodeid, why, i);
 }
 
+/*
+ * After a map of @inode failed its check: if its size contradicts the
+ * attributes, the device is not trusted with this node any more.
+ */
+static void famfs_fmap_size_lie(struct inode *inode, const void *buf,
+				size_t len)
+{
+	const struct virtio_famfs_fmap_out *out = buf;
+
+	if (len >= sizeof(*out) &&
+	    le64_to_cpu(out->file_size) != i_size_read(inode))
+		FAMFS_I(inode)->bad = true;
+}
+
 /* GET_FMAP, retried once with the room an E2BIG reply asked for. */
 static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
 {
@@ -287,12 +298,16 @@ static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
 		room = need;
 		retried = true;
 	}
-	if (err == -E2BIG)
+	if (err == -E2BIG) {
 		err = famfs_bad_fmap(fdev, nodeid, "E2BIG twice", room);
-	else if (!err)
-		err = famfs_fmap_parse(inode, FAMFS_FMAP_GET,
-				       famfs_req_reply(req),
+	} else if (!err) {
+		err = famfs_fmap_parse(fdev, nodeid, i_size_read(inode),
+				       FAMFS_FMAP_GET, famfs_req_reply(req),
 				       famfs_req_reply_len(req), fmapp);
+		if (err == -EIO)
+			famfs_fmap_size_lie(inode, famfs_req_reply(req),
+					    famfs_req_reply_len(req));
+	}
 	famfs_req_put(req);
 	return err;
 }
@@ -357,7 +372,10 @@ int famfs_fmap_inline(struct inode *inode, const void *buf, size_t len)
 		return 0;
 	if (READ_ONCE(fi->bad))
 		return -EIO;
-	err = famfs_fmap_parse(inode, FAMFS_FMAP_INLINE, buf, len, &fmap);
+	err = famfs_fmap_parse(fdev, fi->nodeid, i_size_read(inode),
+			       FAMFS_FMAP_INLINE, buf, len, &fmap);
+	if (err == -EIO)
+		famfs_fmap_size_lie(inode, buf, len);
 	if (err)
 		return err;
 
@@ -374,6 +392,36 @@ int famfs_fmap_inline(struct inode *inode, const void *buf, size_t len)
 	mutex_unlock(&fi->fmap_lock);
 	kvfree(fmap);
 	return 0;
+}
+
+/**
+ * famfs_fmap_check_inline - check an inline map before its node is known
+ * @fdev: the device
+ * @attr: the attributes the map came with, checked with famfs_check_attr()
+ * @buf: the inline map
+ * @len: its length in bytes, not 0
+ *
+ * For a READDIRPLUS reply, which is rejected whole if one of its maps is
+ * bad: the same checks famfs_fmap_inline() makes, against @attr.
+ *
+ * Return: 0, -EIO (logged) or -ENOMEM.
+ */
+int famfs_fmap_check_inline(struct famfs_vdev *fdev,
+			    const struct virtio_famfs_attr *attr,
+			    const void *buf, size_t len)
+{
+	u64 nodeid = le64_to_cpu(attr->nodeid);
+	struct famfs_fmap *fmap;
+	int err;
+
+	if (!S_ISREG(le32_to_cpu(attr->mode)))
+		return famfs_bad_fmap_from(fdev, FAMFS_FMAP_INLINE, nodeid,
+					   "map for a directory", len);
+	err = famfs_fmap_parse(fdev, nodeid, le64_to_cpu(attr->size),
+			       FAMFS_FMAP_INLINE, buf, len, &fmap);
+	if (!err)
+		kvfree(fmap);
+	return err;
 }
 
 /* True if no request is needed before I/O: mapped, or nothing to map. */

@@ -506,6 +506,22 @@ static const char *famfs_wire_dirent(struct famfs_vdev *fdev, bool plus,
 	return NULL;
 }
 
+/*
+ * A READDIRPLUS entry's attributes agree with its type, and its inline
+ * map passes the checks of a GET_FMAP reply.
+ */
+static int famfs_check_dirent_attr(struct famfs_vdev *fdev,
+				   const struct famfs_wire_dirent *w)
+{
+	umode_t type = w->type == VIRTIO_FAMFS_DT_DIR ? S_IFDIR : S_IFREG;
+	int err;
+
+	err = famfs_check_attr(fdev, w->attr, type);
+	if (err || !w->fmap_len)
+		return err;
+	return famfs_fmap_check_inline(fdev, w->attr, w->fmap, w->fmap_len);
+}
+
 /* Appends the entries of one READDIR(PLUS) reply to @dc, or nothing. */
 static int famfs_readdir_parse(struct famfs_vdev *fdev,
 			       struct famfs_dir_cache *dc, bool plus,
@@ -541,6 +557,14 @@ static int famfs_readdir_parse(struct famfs_vdev *fdev,
 		why = "node ids not ascending";
 		if (w.nodeid <= last)
 			goto bad;
+		/* Section 7.14: bad attributes or map reject the whole reply. */
+		if (plus) {
+			err = famfs_check_dirent_attr(fdev, &w);
+			if (err) {
+				dc->nr = nr0;
+				return err;
+			}
+		}
 
 		last = w.nodeid;
 		e->nodeid = w.nodeid;
@@ -558,11 +582,12 @@ bad:
 }
 
 /*
- * Instantiates the dentry and inode of one READDIRPLUS entry, as a LOOKUP
- * of it would, so that stat() and open() of a listed name send nothing.
- * An entry whose attributes or map fail their checks is not primed (the
- * name stays listed; a later LOOKUP decides); one already in the dcache
- * is checked against, not replaced.
+ * Instantiates the dentry and inode of one READDIRPLUS entry, checked by
+ * famfs_readdir_parse(), as a LOOKUP of it would, so that stat() and
+ * open() of a listed name send nothing. An entry that names the root or
+ * the directory itself, or a node whose cached inode it contradicts, is
+ * not instantiated (the name stays listed; a later LOOKUP decides); a
+ * dentry already in the dcache is kept, not replaced.
  */
 static void famfs_prime_dentry(struct dentry *parent,
 			       const struct famfs_wire_dirent *w)
@@ -572,12 +597,9 @@ static void famfs_prime_dentry(struct dentry *parent,
 	DECLARE_WAIT_QUEUE_HEAD_ONSTACK(wq);
 	struct qstr name = QSTR_INIT(w->name, w->namelen);
 	struct dentry *dentry, *alias;
-	umode_t type = w->type == VIRTIO_FAMFS_DT_DIR ? S_IFDIR : S_IFREG;
 	struct inode *inode;
 	bool retried = false;
 
-	if (famfs_check_attr(fdev, w->attr, type))
-		return;
 	/* A listing cannot hold the root or the directory itself. */
 	if (w->nodeid == fdev->root_nodeid ||
 	    w->nodeid == FAMFS_I(d_inode(parent))->nodeid) {

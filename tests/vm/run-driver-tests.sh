@@ -17,6 +17,9 @@
 #           rmmod are clean
 #   hostile hostile_device.py instead of the daemon: malformed replies of
 #           every kind fail with EIO and are logged; no oops, clean rmmod
+#   hostileplus  hostile_device.py offering READDIRPLUS and inline maps
+#           and lying in them: bad entries, attributes or inline maps fail
+#           the listing or the LOOKUP with EIO, nothing bad is cached
 #   suid    setuid/setgid files made on the host: hidden without -o
 #           allow_suid, honoured with it; a write by a user drops them
 #   poison  madvise(MADV_HWPOISON) on a mapped window page: SIGBUS to its
@@ -107,6 +110,8 @@ run_guest() {
     local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) gate= append=${VM_APPEND:-}
     local -a dev extra=() confine=()
     [ "$role" != hostile ] || nvqs=2
+    local plus=0
+    [ "$name" != hostileplus ] || plus=1
     dev=(-device "vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96")
     # poison also injects through /sys/kernel/debug/hwpoison/corrupt-pfn.
     [ "$name" != poison ] || extra+=("$(vm_distro_kmod hwpoison-inject)")
@@ -116,7 +121,8 @@ run_guest() {
     rm -f "$tmp/$name.sock"
     [ "$name" != slow ] || gate=$tmp/slow.gate
     if [ "$role" = hostile ]; then
-        HOSTILE_INIT_GATE=$gate python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
+        HOSTILE_INIT_GATE=$gate HOSTILE_PLUS=$plus \
+            python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
             >"$tmp/$name.daemon.log" 2>&1 &
     else
         # The seccomp filter is on (the default, --seccomp=kill); basic's
@@ -269,6 +275,8 @@ scenario() {
             run_guest dead master || rc=1 ;;
         hostile)
             run_guest hostile hostile || rc=1 ;;
+        hostileplus)
+            run_guest hostileplus hostile || rc=1 ;;
         suid)
             "$BIN" creat -s 2M -m 6755 -u 0 -g 0 -S 5 suid
             "$BIN" creat -s 2M -m 6777 -u 0 -g 0 -S 5 suidw
@@ -314,7 +322,7 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped remove slow vmmconfig tools
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile hostileplus suid poison sync race striped remove slow vmmconfig tools
 fails=0
 for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
 [ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"

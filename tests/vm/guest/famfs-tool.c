@@ -602,14 +602,24 @@ static int walk_dir(const char *dir, struct walk *w)
 
 	if (!d)
 		return fail(dir);
-	while (!rc && (de = readdir(d))) {
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			/* End of the listing, or a failed one. */
+			if (errno)
+				rc = fail(dir);
+			break;
+		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		w->entries++;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (w->mode == 0) {
-			if (de->d_type == DT_DIR)
-				rc = walk_dir(path, w);
+			if (de->d_type == DT_DIR && walk_dir(path, w))
+				rc = 1;
+			if (rc)
+				break;
 			continue;
 		}
 		if (lstat(path, &st))
@@ -618,6 +628,8 @@ static int walk_dir(const char *dir, struct walk *w)
 			rc = walk_dir(path, w);
 		else if (w->mode == 2 && S_ISREG(st.st_mode))
 			rc = walk_file(path, st.st_size, w);
+		if (rc)
+			break;
 	}
 	closedir(d);
 	return rc;
