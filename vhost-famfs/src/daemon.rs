@@ -14,6 +14,7 @@ use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::features::Offer;
 use crate::fuse::CachePolicy;
 use crate::guest_policy::{parse_owner, GuestPolicy};
 use crate::listen::Listeners;
@@ -38,6 +39,8 @@ pub struct SocketSpec {
     pub cache: Option<CachePolicy>,
     /// virtio-fs only: the DAX window's size (shared memory region 0).
     pub dax_window: Option<u64>,
+    /// virtio-famfs only: the optional features offered to the driver.
+    pub offer: Offer,
 }
 
 /// The device a socket presents to its VM.
@@ -68,6 +71,7 @@ impl std::str::FromStr for SocketSpec {
     /// `[,uid-map=GUEST:HOST:COUNT]...[,gid-map=GUEST:HOST:COUNT]...`
     /// `[,squash=UID:GID][,proto=virtio-famfs|virtio-fs]`
     /// `[,cache=never|auto|always][,dax-window=SIZE]` (virtio-fs only)
+    /// `[,readdirplus=on|off][,entry-fmap=on|off]` (virtio-famfs only)
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -91,6 +95,7 @@ impl SocketSpec {
             proto: Proto::Famfs,
             cache: None,
             dax_window: None,
+            offer: Offer::default(),
         }
     }
 
@@ -109,6 +114,8 @@ impl SocketSpec {
         spec: &mut SocketSpec,
         options: impl Iterator<Item = &'a str>,
     ) -> Result<(), String> {
+        // The first option given that only virtio-famfs sockets take.
+        let mut famfs_only = None;
         for p in options {
             match p.split_once('=') {
                 Some(("role", r)) => spec.access = Some(r.parse()?),
@@ -119,12 +126,14 @@ impl SocketSpec {
                     }
                     spec.tag = t.to_string()
                 }
-                Some(("suid", v)) => {
-                    spec.policy.suid = match v {
-                        "on" => true,
-                        "off" => false,
-                        _ => return Err(format!("suid={v}: expected on or off")),
-                    }
+                Some(("suid", v)) => spec.policy.suid = on_off("suid", v)?,
+                Some(("readdirplus", v)) => {
+                    spec.offer.readdirplus = on_off("readdirplus", v)?;
+                    famfs_only.get_or_insert("readdirplus=");
+                }
+                Some(("entry-fmap", v)) => {
+                    spec.offer.entry_fmap = on_off("entry-fmap", v)?;
+                    famfs_only.get_or_insert("entry-fmap=");
                 }
                 Some(("uid-map", m)) => spec.policy.uids.push(m.parse()?, "uid-map")?,
                 Some(("gid-map", m)) => spec.policy.gids.push(m.parse()?, "gid-map")?,
@@ -136,7 +145,7 @@ impl SocketSpec {
                 }
                 _ => {
                     return Err(format!(
-                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, proto=, cache= or dax-window="
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, proto=, cache=, dax-window=, readdirplus= or entry-fmap="
                     ))
                 }
             }
@@ -147,7 +156,19 @@ impl SocketSpec {
         if spec.dax_window.is_some() && spec.proto != Proto::VirtioFs {
             return Err("dax-window= applies to proto=virtio-fs sockets only".into());
         }
+        if let (Some(o), Proto::VirtioFs) = (famfs_only, spec.proto) {
+            return Err(format!("{o} applies to proto=virtio-famfs sockets only"));
+        }
         Ok(())
+    }
+}
+
+/// An `on`/`off` option value.
+fn on_off(option: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{option}={v}: expected on or off")),
     }
 }
 
@@ -430,6 +451,7 @@ impl Daemon {
                         &e.spec.tag,
                         self.request_queues,
                         e.spec.policy.clone(),
+                        e.spec.offer,
                         e.stats.clone(),
                     )
                     .map_err(|err| be(&err))?;

@@ -6,13 +6,15 @@
 //! and every failure becomes an errno in the reply, never a panic.
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use virtio_queue::{Reader, Writer};
 use vm_memory::ByteValued;
 
+use crate::features::{Negotiated, Offer};
 use crate::filesystem::{guest_name, stat_of, Errno, FamfsFs, FileSystem, NewEntry, Stat};
+use crate::fmap_reply;
 use crate::guest_policy::GuestPolicy;
 use crate::meta::namespace::{Node, S_IFMT};
 use crate::meta::Famfs;
@@ -74,8 +76,10 @@ pub struct Server<W: Window, F: FileSystem = FamfsFs> {
     window: W,
     /// An INIT succeeded since the last device reset.
     ready: AtomicBool,
-    /// The driver accepted F_INTERLEAVE: send interleaved maps compactly.
-    interleave: AtomicBool,
+    /// The virtio-famfs feature bits the device offers.
+    offered: u64,
+    /// The feature bits the driver accepted (SET_FEATURES).
+    acked: AtomicU64,
     /// The socket's request counters (`status`).
     stats: Arc<SocketStats>,
 }
@@ -103,9 +107,21 @@ impl<W: Window, F: FileSystem> Server<W, F> {
             fs,
             window,
             ready: AtomicBool::new(false),
-            interleave: AtomicBool::new(false),
+            offered: Offer::default().bits(),
+            acked: AtomicU64::new(0),
             stats: Arc::default(),
         }
+    }
+
+    /// Offers the features of `offer` (the default offers them all).
+    pub fn with_offer(mut self, offer: Offer) -> Self {
+        self.offered = offer.bits();
+        self
+    }
+
+    /// The virtio-famfs feature bits this device offers.
+    pub fn offered(&self) -> u64 {
+        self.offered
     }
 
     /// Counts this connection's requests in `stats` (shared by the
@@ -117,8 +133,12 @@ impl<W: Window, F: FileSystem> Server<W, F> {
 
     /// The features the driver accepted (SET_FEATURES).
     pub fn set_features(&self, acked: u64) {
-        let on = acked & (1 << F_INTERLEAVE) != 0;
-        self.interleave.store(on, Ordering::Release);
+        self.acked.store(acked, Ordering::Release);
+    }
+
+    /// The features in force: offered and accepted.
+    fn negotiated(&self) -> Negotiated {
+        Negotiated::new(self.offered, self.acked.load(Ordering::Acquire))
     }
 
     /// The device was reset: the driver must INIT again.
@@ -186,12 +206,19 @@ impl<W: Window, F: FileSystem> Server<W, F> {
         }
         // (fixed readable body, or None when a name follows; minimum payload room)
         let sz = std::mem::size_of::<Attr>();
+        let feat = self.negotiated();
+        let lookup_min = if feat.entry_fmap {
+            std::mem::size_of::<EntryOut>()
+        } else {
+            sz
+        };
         let (body, min) = match op {
             OP_INIT => (Some(16), 32),
             OP_STATFS => (Some(0), 64),
-            OP_LOOKUP => (None, sz),
+            OP_LOOKUP => (None, lookup_min),
             OP_GETATTR => (Some(0), sz),
             OP_READDIR => (Some(8), 8 + 104),
+            OP_READDIRPLUS if feat.readdirplus => (Some(8), 8 + DIRENTPLUS_MAX),
             OP_GET_FMAP => (Some(0), 16),
             OP_CREATE | OP_MKDIR => (None, sz),
             _ => (None, 0),
@@ -205,10 +232,11 @@ impl<W: Window, F: FileSystem> Server<W, F> {
         match op {
             OP_INIT => self.init(r),
             OP_STATFS => self.statfs(),
-            OP_LOOKUP => self.lookup(node, r),
+            OP_LOOKUP => self.lookup(node, r, feat, payload_room),
             OP_GETATTR => self.fs.getattr(node).map(reply_attr).map_err(fs_err),
             OP_READDIR => self.readdir(node, r, payload_room),
-            OP_GET_FMAP => self.get_fmap(node, payload_room),
+            OP_READDIRPLUS if feat.readdirplus => self.readdirplus(node, r, feat, payload_room),
+            OP_GET_FMAP => self.get_fmap(node, feat, payload_room),
             OP_CREATE => self.create(node, r),
             OP_MKDIR => self.mkdir(node, r),
             op => {
@@ -261,16 +289,41 @@ impl<W: Window, F: FileSystem> Server<W, F> {
         Ok(out.as_slice().to_vec())
     }
 
-    fn lookup(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
+    fn lookup(&self, parent: u64, r: &mut Limited<'_, '_>, feat: Negotiated, room: usize) -> Reply {
         let inp: LookupIn = r.read_obj()?;
         if inp.padding.to_native() != 0 {
             return err(libc::EINVAL);
         }
         let name = read_name(r, inp.namelen.to_native())?;
-        self.fs
-            .lookup(parent, &name)
-            .map(reply_attr)
-            .map_err(fs_err)
+        let st = self.fs.lookup(parent, &name).map_err(fs_err)?;
+        if !feat.entry_fmap {
+            return Ok(reply_attr(st));
+        }
+        // With F_ENTRY_FMAP: entry_out, then the map if it is small and
+        // fits the writable part (the driver asks GET_FMAP otherwise).
+        let head = std::mem::size_of::<EntryOut>();
+        let map = self.inline_fmap(&st, feat, room.saturating_sub(head));
+        let e = EntryOut {
+            attr: wire_attr(&st),
+            fmap_len: (map.len() as u32).into(),
+            padding: 0u32.into(),
+        };
+        let mut out = e.as_slice().to_vec();
+        out.extend_from_slice(&map);
+        Ok(out)
+    }
+
+    /// The inline map of the entry `st` (spec 7.10.1): GET_FMAP's reply when
+    /// `st` is a regular file whose map takes at most ENTRY_FMAP_MAX
+    /// extents (or strips) and `room` bytes, else nothing.
+    fn inline_fmap(&self, st: &Stat, feat: Negotiated, room: usize) -> Vec<u8> {
+        if !feat.entry_fmap || st.is_dir() {
+            return Vec::new();
+        }
+        let Ok((size, fmap)) = self.fs.fmap(st.ino) else {
+            return Vec::new();
+        };
+        fmap_reply::encode(size, &fmap, feat.interleave, ENTRY_FMAP_MAX, room).unwrap_or_default()
     }
 
     fn readdir(&self, id: u64, r: &mut Limited<'_, '_>, room: usize) -> Reply {
@@ -315,56 +368,81 @@ impl<W: Window, F: FileSystem> Server<W, F> {
         Ok(out)
     }
 
-    fn get_fmap(&self, id: u64, room: usize) -> Reply {
-        use crate::meta::fmap::{Extent as MetaExtent, Fmap};
-        use std::mem::size_of;
-
-        let (size, fmap) = self.fs.fmap(id).map_err(fs_err)?;
-        let interleave = self.interleave.load(Ordering::Acquire);
-        // Count before expanding: a striped file has one extent per chunk.
-        let (kind, count, head) = match &fmap {
-            Fmap::Interleaved { strips, .. } if interleave => (
-                FMAP_INTERLEAVED,
-                strips.len() as u64,
-                size_of::<FmapOut>() + size_of::<FmapInterleave>(),
-            ),
-            _ => (FMAP_SIMPLE, fmap.expanded_len(size), size_of::<FmapOut>()),
-        };
-        let mut out = FmapOut {
-            file_size: size.into(),
-            nextents: u32::try_from(count).unwrap_or(u32::MAX).into(),
-            kind: kind.into(),
+    fn readdirplus(
+        &self,
+        id: u64,
+        r: &mut Limited<'_, '_>,
+        feat: Negotiated,
+        room: usize,
+    ) -> Reply {
+        let inp: ReaddirIn = r.read_obj()?;
+        let cookie = inp.cookie.to_native();
+        let head = std::mem::size_of::<ReaddirOut>();
+        let room = room.min(head + MAX_READDIR_BYTES as usize);
+        if room < head {
+            return err(libc::EINVAL);
         }
-        .as_slice()
-        .to_vec();
-        let fits = count
-            .checked_mul(size_of::<Extent>() as u64)
-            .and_then(|b| b.checked_add(head as u64))
-            .is_some_and(|need| need <= room as u64);
-        if count > u64::from(MAX_EXTENTS) || !fits {
-            return Err((libc::E2BIG, out));
-        }
-        let wire = |e: &MetaExtent| Extent {
-            offset: e.offset.into(),
-            len: e.len.into(),
-        };
-        match &fmap {
-            Fmap::Interleaved { chunk_size, strips } if interleave => {
-                let ie = FmapInterleave {
-                    chunk_size: (*chunk_size).into(),
-                };
-                out.extend_from_slice(ie.as_slice());
-                for e in strips {
-                    out.extend_from_slice(wire(e).as_slice());
+        // Gather the children that fit without maps first, then fetch
+        // maps outside the namespace lock (fs.fmap takes it again).
+        let mut listed: Vec<(Vec<u8>, Stat)> = Vec::new();
+        let mut bare = head;
+        let mut eof = self
+            .fs
+            .readdir(id, cookie, &mut |name, st| {
+                let size = direntplus_size(name.len(), 0);
+                if bare + size > room {
+                    return false;
                 }
-            }
-            _ => {
-                for e in fmap.expand(size) {
-                    out.extend_from_slice(wire(&e).as_slice());
-                }
-            }
+                bare += size;
+                listed.push((name.to_vec(), *st));
+                true
+            })
+            .map_err(fs_err)?;
+        let mut out = vec![0u8; head];
+        let mut n = 0u32;
+        for (name, st) in &listed {
+            let map = self.inline_fmap(st, feat, usize::MAX);
+            let size = direntplus_size(name.len(), map.len());
+            // An entry never straddles the end. Its map is left out only
+            // for the first entry, so that every reply makes progress.
+            let map: &[u8] = if out.len() + size <= room {
+                &map
+            } else if n == 0 {
+                &[]
+            } else {
+                eof = false;
+                break;
+            };
+            let d = DirentPlus {
+                attr: wire_attr(st),
+                cookie: st.ino.into(),
+                type_: if st.is_dir() { DT_DIR } else { DT_REG }.into(),
+                namelen: (name.len() as u32).into(),
+                fmap_len: (map.len() as u32).into(),
+                padding: 0u32.into(),
+            };
+            out.extend_from_slice(d.as_slice());
+            out.extend_from_slice(name);
+            out.resize(out.len().next_multiple_of(8), 0);
+            out.extend_from_slice(map);
+            n += 1;
         }
+        if n == 0 && !eof {
+            // Not even one entry fits: the buffer is unusably small.
+            return err(libc::EINVAL);
+        }
+        let o = ReaddirOut {
+            nentries: n.into(),
+            flags: if eof { READDIR_F_EOF } else { 0 }.into(),
+        };
+        out[..head].copy_from_slice(o.as_slice());
         Ok(out)
+    }
+
+    fn get_fmap(&self, id: u64, feat: Negotiated, room: usize) -> Reply {
+        let (size, fmap) = self.fs.fmap(id).map_err(fs_err)?;
+        fmap_reply::encode(size, &fmap, feat.interleave, MAX_EXTENTS, room)
+            .map_err(|needed| (libc::E2BIG, needed))
     }
 
     fn create(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {
@@ -409,6 +487,17 @@ impl<W: Window, F: FileSystem> Server<W, F> {
             .map_err(fs_err)
     }
 }
+
+/// Bytes of one READDIRPLUS entry with a name of `namelen` bytes and
+/// `fmap_len` bytes of inline map.
+fn direntplus_size(namelen: usize, fmap_len: usize) -> usize {
+    std::mem::size_of::<DirentPlus>() + namelen.next_multiple_of(8) + fmap_len
+}
+
+/// The largest READDIRPLUS entry without inline map: the least room a
+/// READDIRPLUS reply needs after `readdir_out`.
+const DIRENTPLUS_MAX: usize =
+    std::mem::size_of::<DirentPlus>() + (NAME_MAX as usize).next_multiple_of(8);
 
 fn reply_attr(st: Stat) -> Vec<u8> {
     wire_attr(&st).as_slice().to_vec()

@@ -26,6 +26,7 @@ pub const OPS: OpTable = &[
     (OP_GET_FMAP, "get_fmap"),
     (OP_CREATE, "create"),
     (OP_MKDIR, "mkdir"),
+    (OP_READDIRPLUS, "readdirplus"),
 ];
 
 /// The FUSE opcodes a virtio-fs socket serves (FORGET and INTERRUPT get
@@ -232,7 +233,7 @@ mod tests {
         assert!(text.contains("\n  connected yes\n"), "{text}");
         assert!(text.contains("\n  mapped_bytes 67108864\n"), "{text}");
         assert!(
-            text.contains("\n  requests init=1 statfs=0 lookup=2 getattr=0 readdir=0 get_fmap=0 create=0 mkdir=0 other=2\n"),
+            text.contains("\n  requests init=1 statfs=0 lookup=2 getattr=0 readdir=0 get_fmap=0 create=0 mkdir=0 readdirplus=0 other=2\n"),
             "{text}"
         );
         s.set_connected(false);

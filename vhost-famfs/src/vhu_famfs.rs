@@ -21,6 +21,7 @@ use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{EventConsumer, EventNotifier};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::features::Offer;
 use crate::guest_policy::GuestPolicy;
 use crate::meta::Famfs;
 use crate::protocol::{self, Config, Notify};
@@ -199,16 +200,26 @@ impl VhostUserFamfs {
         request_queues: usize,
         policy: GuestPolicy,
     ) -> Result<Self, VhuError> {
-        Self::with_stats(fs, access, tag, request_queues, policy, Arc::default())
+        Self::with_stats(
+            fs,
+            access,
+            tag,
+            request_queues,
+            policy,
+            Offer::default(),
+            Arc::default(),
+        )
     }
 
-    /// As `new`, counting requests and the mapped window in `stats`.
+    /// As `new`, offering the optional features of `offer` and counting
+    /// requests and the mapped window in `stats`.
     pub fn with_stats(
         fs: Arc<Famfs>,
         access: Access,
         tag: &str,
         request_queues: usize,
         policy: GuestPolicy,
+        offer: Offer,
         stats: Arc<SocketStats>,
     ) -> Result<Self, VhuError> {
         let tag_bytes = tag.as_bytes();
@@ -242,6 +253,7 @@ impl VhostUserFamfs {
         let inner = Inner {
             server: Server::new(fs, access, window.clone())
                 .with_policy(policy)
+                .with_offer(offer)
                 .with_stats(stats.clone()),
             window,
             config,
@@ -380,8 +392,7 @@ impl VhostUserBackend for VhostUserFamfs {
         (1 << VIRTIO_F_VERSION_1)
             | (1 << VIRTIO_RING_F_INDIRECT_DESC)
             | (1 << VIRTIO_RING_F_EVENT_IDX)
-            | (1 << protocol::F_NOTIFY)
-            | (1 << protocol::F_INTERLEAVE)
+            | self.inner.server.offered()
             | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
     }
 

@@ -153,13 +153,9 @@ impl Fixture {
 
     fn sock(&self, name: &str, access: Access) -> SocketSpec {
         SocketSpec {
-            path: self.dir.join(name),
             access: Some(access),
             tag: format!("tag-{name}"),
-            policy: Default::default(),
-            proto: Default::default(),
-            cache: None,
-            dax_window: None,
+            ..SocketSpec::at(self.dir.join(name))
         }
     }
 
@@ -833,7 +829,7 @@ fn adversarial_requests_get_errors() {
     alive(&mut vm, "bad hdr.len");
 
     // Unknown opcodes.
-    for op in [0, 9, 0x100, u32::MAX] {
+    for op in [0, 11, 0x100, u32::MAX] {
         let (h, p) = vm.request(op, ROOT_INO, &[], 64);
         assert_eq!(h.error.to_native(), libc::ENOSYS as u32, "opcode {op}");
         assert!(p.is_empty());
@@ -933,7 +929,8 @@ fn adversarial_requests_get_errors() {
     ]);
     let (h, p) = check_reply(&hdr, len, &out);
     assert_eq!(h.error.to_native(), 0);
-    assert_eq!(parse_exact::<Attr>(&p), attr_of(&fx.fs, &data));
+    // The attributes lead the reply (attr, or entry_out with F_ENTRY_FMAP).
+    assert_eq!(parse::<Attr>(&p), attr_of(&fx.fs, &data));
     alive(&mut vm, "truncated bodies");
 
     // Node ids that do not exist, for every node-taking opcode.
@@ -1110,10 +1107,16 @@ fn spec_reply_room_below_minimum_is_erange() {
     let data = fx.stat("data.bin").ino;
     let lookup = name_body(LookupIn::default(), b"a");
     let readdir = ReaddirIn::default().as_slice().to_vec();
+    // With F_ENTRY_FMAP, LOOKUP replies an entry_out (spec 7.10.1).
+    let lookup_min = if vm.features & (1 << F_ENTRY_FMAP) != 0 {
+        std::mem::size_of::<EntryOut>()
+    } else {
+        ATTR
+    };
     let cases: [(&str, u32, u64, &[u8], usize); 6] = [
         ("STATFS", OP_STATFS, 0, &[], HDR + 64),
         ("GETATTR", OP_GETATTR, data, &[], HDR + ATTR),
-        ("LOOKUP", OP_LOOKUP, ROOT_INO, &lookup, HDR + ATTR),
+        ("LOOKUP", OP_LOOKUP, ROOT_INO, &lookup, HDR + lookup_min),
         (
             "READDIR",
             OP_READDIR,
@@ -1630,13 +1633,7 @@ fn mkdir_as(
 }
 
 fn lookup_bytes(vm: &mut Vm, parent: u64, name: &[u8]) -> Result<Attr, i32> {
-    vm.call(
-        OP_LOOKUP,
-        parent,
-        &name_body(LookupIn::default(), name),
-        256,
-    )
-    .map(|p| parse_exact(&p))
+    vm.lookup(parent, name)
 }
 
 /// A guest's root is not the host's: CREATE and MKDIR strip setuid and

@@ -50,13 +50,8 @@ fn serving(dir: &Path) -> (PathBuf, Arc<Famfs>, Running, Vm) {
     fs.mkdir(&rp("d"), 0o755, 0, 0).unwrap();
     let fs = Arc::new(fs);
     let sock = SocketSpec {
-        path: dir.join("famfs.sock"),
         access: Some(Access::Master),
-        tag: "famfs".into(),
-        policy: Default::default(),
-        proto: Default::default(),
-        cache: None,
-        dax_window: None,
+        ..SocketSpec::at(dir.join("famfs.sock"))
     };
     let srv = Running::start(&fs, std::slice::from_ref(&sock));
     let mut vm = Vm::connect(&sock.path, Opts::full());

@@ -114,6 +114,8 @@ fn opts() -> Opts {
         event_idx: true,
         notify: false,
         interleave: false,
+        readdirplus: false,
+        entry_fmap: false,
         queues: 2,
     }
 }

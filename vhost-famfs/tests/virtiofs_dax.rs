@@ -388,6 +388,8 @@ fn copy_mode_has_no_window() {
         notify: false,
         queues: 2,
         interleave: false,
+        readdirplus: false,
+        entry_fmap: false,
     };
     let (_fx, srv, mut f) = session_with("cache=never", Access::Master, o);
     let offered = f.vm.frontend.get_protocol_features().unwrap();

@@ -146,6 +146,8 @@ pub enum Command {
         /// dax-window=SIZE (a power of two, e.g. 1G) for a DAX window on
         /// QEMU 11.1's vhost-user-test-device-pci,virtio-id=26
         /// (`mount -t virtiofs TAG /mnt -o dax=always`).
+        /// [,readdirplus=off][,entry-fmap=off] withhold listings with
+        /// attributes and inline extent maps from virtio-famfs guests.
         #[arg(short, long = "socket", value_name = "SPEC")]
         sockets: Vec<vhost_famfs::daemon::SocketSpec>,
         /// One vhost-user socket at PATH (taken whole, commas included);

@@ -389,6 +389,9 @@ pub struct Opts {
     pub queues: usize,
     /// Accept F_INTERLEAVE (compact striped maps).
     pub interleave: bool,
+    /// Accept F_READDIRPLUS and F_ENTRY_FMAP if offered.
+    pub readdirplus: bool,
+    pub entry_fmap: bool,
 }
 
 impl Opts {
@@ -404,6 +407,8 @@ impl Opts {
             notify: true,
             queues: 2,
             interleave: true,
+            readdirplus: true,
+            entry_fmap: true,
         }
     }
 }
@@ -417,6 +422,8 @@ pub struct Vm {
     /// Our copy of the backend channel, shut down to stop its thread.
     backend_chan: Option<(UnixStream, JoinHandle<()>)>,
     pub shmem: Option<VhostUserShMemConfig>,
+    /// The features the device offered, and those accepted.
+    pub offered: u64,
     pub features: u64,
     /// Closing it delays the replies to SHMEM_MAP.
     pub map_gate: Arc<Gate>,
@@ -456,6 +463,12 @@ impl Vm {
         }
         if !opts.interleave {
             features &= !(1 << F_INTERLEAVE);
+        }
+        if !opts.readdirplus {
+            features &= !(1 << F_READDIRPLUS);
+        }
+        if !opts.entry_fmap {
+            features &= !(1 << F_ENTRY_FMAP);
         }
         fe.set_features(features).unwrap();
 
@@ -523,6 +536,7 @@ impl Vm {
             backend_msgs,
             backend_chan,
             shmem,
+            offered,
             features,
             map_gate,
             unique: 0,
@@ -649,7 +663,11 @@ impl Vm {
         self.call(OP_STATFS, 0, &[], 256).map(|p| parse_exact(&p))
     }
 
+    /// LOOKUP's attributes, whichever reply format was negotiated.
     pub fn lookup(&mut self, parent: u64, name: &(impl AsRef<[u8]> + ?Sized)) -> Result<Attr, i32> {
+        if self.features & (1 << F_ENTRY_FMAP) != 0 {
+            return self.lookup_entry(parent, name, 512).map(|(a, _)| a);
+        }
         self.call(
             OP_LOOKUP,
             parent,
@@ -657,6 +675,31 @@ impl Vm {
             256,
         )
         .map(|p| parse_exact(&p))
+    }
+
+    /// LOOKUP with F_ENTRY_FMAP negotiated, reply buffer of `cap` bytes:
+    /// the attributes and the inline map's bytes (empty: none).
+    pub fn lookup_entry(
+        &mut self,
+        parent: u64,
+        name: &(impl AsRef<[u8]> + ?Sized),
+        cap: u32,
+    ) -> Result<(Attr, Vec<u8>), i32> {
+        let p = self.call(
+            OP_LOOKUP,
+            parent,
+            &name_body(LookupIn::default(), name.as_ref()),
+            cap,
+        )?;
+        let e: EntryOut = parse(&p);
+        let head = std::mem::size_of::<EntryOut>();
+        assert_eq!(e.padding.to_native(), 0, "entry_out padding");
+        assert_eq!(
+            p.len(),
+            head + e.fmap_len.to_native() as usize,
+            "entry_out.fmap_len vs reply length"
+        );
+        Ok((e.attr, p[head..].to_vec()))
     }
 
     pub fn getattr(&mut self, node: u64) -> Result<Attr, i32> {
@@ -670,6 +713,19 @@ impl Vm {
         };
         let p = self.call(OP_READDIR, node, inp.as_slice(), cap)?;
         Ok(parse_readdir(&p))
+    }
+
+    pub fn readdirplus(
+        &mut self,
+        node: u64,
+        cookie: u64,
+        cap: u32,
+    ) -> Result<(u32, Vec<EntryPlus>), i32> {
+        let inp = ReaddirIn {
+            cookie: cookie.into(),
+        };
+        let p = self.call(OP_READDIRPLUS, node, inp.as_slice(), cap)?;
+        Ok(parse_readdirplus(&p))
     }
 
     /// GET_FMAP of a simple map: (error, fmap_out, extents); fmap_out is
@@ -838,6 +894,53 @@ pub fn parse_readdir(p: &[u8]) -> (u32, Vec<Entry>) {
         });
     }
     assert_eq!(at, p.len(), "READDIR reply length");
+    let flags = out.flags.to_native();
+    assert!(
+        flags & READDIR_F_EOF != 0 || !entries.is_empty(),
+        "no EOF, no entry"
+    );
+    (flags, entries)
+}
+
+/// One READDIRPLUS entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryPlus {
+    pub attr: Attr,
+    pub cookie: u64,
+    pub dtype: u32,
+    pub name: Vec<u8>,
+    /// The inline map's bytes (empty: none).
+    pub fmap: Vec<u8>,
+}
+
+/// Parses a READDIRPLUS reply, checking its framing.
+pub fn parse_readdirplus(p: &[u8]) -> (u32, Vec<EntryPlus>) {
+    let out: ReaddirOut = parse(p);
+    let mut at = std::mem::size_of::<ReaddirOut>();
+    let mut entries = Vec::new();
+    for _ in 0..out.nentries.to_native() {
+        let d: DirentPlus = parse(&p[at..]);
+        assert_eq!(d.padding.to_native(), 0, "direntplus padding");
+        at += std::mem::size_of::<DirentPlus>();
+        let n = d.namelen.to_native() as usize;
+        assert!((1..=79).contains(&n), "namelen {n}");
+        let name = p[at..at + n].to_vec();
+        let end = at + n.next_multiple_of(8);
+        assert!(p[at + n..end].iter().all(|&b| b == 0), "name padding");
+        let flen = d.fmap_len.to_native() as usize;
+        assert_eq!(flen % 8, 0, "fmap_len {flen}");
+        assert!(end + flen <= p.len(), "entry straddles the reply end");
+        let fmap = p[end..end + flen].to_vec();
+        at = end + flen;
+        entries.push(EntryPlus {
+            attr: d.attr,
+            cookie: d.cookie.to_native(),
+            dtype: d.type_.to_native(),
+            name,
+            fmap,
+        });
+    }
+    assert_eq!(at, p.len(), "READDIRPLUS reply length");
     let flags = out.flags.to_native();
     assert!(
         flags & READDIR_F_EOF != 0 || !entries.is_empty(),
