@@ -42,6 +42,11 @@
 #           there is no KVM); the guest mounts and verifies files
 #   tools   famfs-guest (guest-tools/): cp of files and trees, creat,
 #           getmap (FIEMAP) against the host's getmap, flush/invalidate
+#   plus    listings with attributes and inline maps (64 small files):
+#           ls -l, stat, mmap send 0 requests per file; a second socket
+#           with readdirplus=off,entry-fmap=off and the module reloaded
+#           with readdirplus=0 entry_fmap=0 work as before (a LOOKUP and a
+#           GET_FMAP per file); the daemon's counters agree
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
@@ -108,7 +113,7 @@ PY
 daemon_pid=
 run_guest() {
     local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) gate= append=${VM_APPEND:-}
-    local -a dev extra=() confine=()
+    local -a dev extra=() confine=() more=() moredev=()
     [ "$role" != hostile ] || nvqs=2
     local plus=0
     [ "$name" != hostileplus ] || plus=1
@@ -128,8 +133,15 @@ run_guest() {
         # The seccomp filter is on (the default, --seccomp=kill); basic's
         # daemon also drops root once its device and sockets are open.
         [ "$name" != basic ] || confine=(--user nobody)
+        if [ "$name" = plus ]; then
+            # The same device again, offering neither optional feature.
+            more=(-s "$tmp/plus-off.sock,role=client,tag=famoff,readdirplus=off,entry-fmap=off")
+            moredev=(-chardev socket,id=fs1,path="$tmp/plus-off.sock"
+                -device "vhost-user-test-device-pci,chardev=fs1,virtio-id=6,num_vqs=$nvqs,config_size=96")
+        fi
         ${DAEMON_WRAPPER:-} "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
-            --control-socket "$tmp/$name.ctl" "${confine[@]}" >"$tmp/$name.daemon.log" 2>&1 &
+            "${more[@]}" --control-socket "$tmp/$name.ctl" "${confine[@]}" \
+            >"$tmp/$name.daemon.log" 2>&1 &
     fi
     daemon_pid=$!
     vm_register_pid "$daemon_pid"
@@ -153,7 +165,7 @@ run_guest() {
                 qmp "$tmp/$name.qmp" '{"execute": "device_del", "arguments": {"id": "famfs0"}}' ;;
     esac
     VM_APPEND=$append vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
-        -chardev socket,id=fs0,path="$tmp/$name.sock" "${dev[@]}"
+        -chardev socket,id=fs0,path="$tmp/$name.sock" "${dev[@]}" "${moredev[@]}"
     vm_wait "$name" 600 || rc=1
     # The daemon's own count of what the guest asked (not after `dead`).
     if [ "$role" != hostile ] && [ "$name" != dead ]; then
@@ -243,6 +255,15 @@ check_tools() {
     return $rc
 }
 
+# plus_requests SOCKET OP: the daemon's count of OP requests on SOCKET, from
+# the status run_guest saved.
+plus_requests() {
+    awk -v s="socket $1" -v op="$2" '$0 == s { f = 1 }
+        f && $1 == "requests" { for (i = 2; i <= NF; i++) {
+            split($i, kv, "="); if (kv[1] == op) { print kv[2]; exit } } }' \
+        "$tmp/plus.status"
+}
+
 scenario() {
     local s=$1 rc=0
     echo "=== scenario $s"
@@ -307,6 +328,18 @@ scenario() {
             run_guest slow hostile || rc=1 ;;
         vmmconfig)
             run_one_vm_sh || rc=1 ;;
+        plus)
+            "$BIN" mkdir many
+            for i in $(seq 1 64); do "$BIN" creat -s 4K -S $((41 + i)) "many/f$i"; done
+            run_guest plus master || rc=1
+            # What each socket served, by the daemon's own count.
+            plus_requests "$tmp/plus.sock" readdirplus | grep -qE '^[1-9]' || {
+                echo "[status] famfs: no READDIRPLUS served"; rc=1; }
+            [ "$(plus_requests "$tmp/plus-off.sock" readdirplus)" = 0 ] || {
+                echo "[status] famoff: READDIRPLUS served"; rc=1; }
+            [ "$(plus_requests "$tmp/plus-off.sock" lookup)" -ge 64 ] &&
+                [ "$(plus_requests "$tmp/plus-off.sock" get_fmap)" -ge 64 ] || {
+                echo "[status] famoff: fewer than 64 LOOKUP and GET_FMAP"; rc=1; } ;;
         tools)
             run_guest tools master || rc=1
             check_tools || rc=1 ;;
@@ -322,7 +355,7 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile hostileplus suid poison sync race striped remove slow vmmconfig tools
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile hostileplus suid poison sync race striped remove slow vmmconfig tools plus
 fails=0
 for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
 [ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"
