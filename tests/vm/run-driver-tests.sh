@@ -47,12 +47,19 @@
 #           with readdirplus=off,entry-fmap=off and the module reloaded
 #           with readdirplus=0 entry_fmap=0 work as before (a LOOKUP and a
 #           GET_FMAP per file); the daemon's counters agree
+#   metabench  (only when named) 10,000 files of 4 KiB: list, stat,
+#           mmap, warm; requests per file by opcode with and without
+#           READDIRPLUS and inline maps and against virtiofsd, one boot;
+#           see docs/benchmarks.md (VHOST_FAMFS_VIRTIOFSD=1 provides
+#           virtiofsd, VIRTIOFSD=PATH picks another)
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
 # VM_MEM, ...); RQ=N request queues (default 1); DAEMON_WRAPPER=CMD runs
 # the daemon under CMD (scripts/strace-daemon.sh: docs/sandboxing.md).
 set -euo pipefail
+# metabench compares with virtiofsd: have provisioning fetch it.
+for a in "$@"; do [ "$a" != metabench ] || export VHOST_FAMFS_VIRTIOFSD=1; done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/driver
 cd "$ROOT"
@@ -255,6 +262,86 @@ check_tools() {
     return $rc
 }
 
+# meta_snapshot DOOR ROUND STEP WHEN: one HOST-REQ line, the request counts
+# by opcode of DOOR's server now: the daemon's status report for its two
+# sockets, virtiofsd's debug log (one "Received request" line per request;
+# FORGET, BATCH_FORGET and INTERRUPT left out, as the daemon counts none).
+meta_snapshot() {
+    local counts sock
+    if [ "$1" = vfsd ]; then
+        counts=$(sed -n 's/.*Received request: opcode=\([A-Za-z]*\).*/\1/p' "$tmp/vfsd.log" |
+            grep -v -x -E 'Forget|BatchForget|Interrupt' | sort | uniq -c |
+            awk '{ printf "%s=%s ", tolower($2), $1 }')
+    else
+        sock=$tmp/meta-$1.sock
+        counts=$("$BIN" status --control-socket "$tmp/meta.ctl" |
+            awk -v s="socket $sock" '$0 == s { f = 1 }
+                f && $1 == "requests" { $1 = ""; sub(/ other=[0-9]*/, ""); print; exit }')
+    fi
+    echo "HOST-REQ $1 $2 $3 $4 requests ${counts# }"
+}
+
+# metabench: 10,000 files of 4 KiB in one directory, one boot, three doors
+# (guest-metabench.sh); docs/benchmarks.md.
+metabench() {
+    local rc=0 pid vpid= hostdir=$tmp/hostdir line when door round step i
+    local vfsd=${VIRTIOFSD:-$VHOST_FAMFS_CACHE/virtiofsd/bin/virtiofsd}
+    local -a extra=()
+    rm -f "$VHOST_FAMFS_DEVICE"
+    # 10,000 files of one 2 MiB allocation unit each: a sparse device.
+    "$BIN" mkfs --size 22G >/dev/null
+    "$BIN" mkdir small
+    (cd /tmp && for i in $(seq 1 10000); do echo "small/f$i"; done) | xargs "$BIN" creat -s 4K -S 3
+    vm_build_initramfs "$tmp/meta.cpio.gz" "$TESTS/guest-metabench.sh" "${kos[@]}" "$tmp/famfs-tool"
+    rm -f "$tmp"/meta-*.sock
+    "$BIN" serve --control-socket "$tmp/meta.ctl" -s "$tmp/meta-on.sock,tag=famfs" \
+        -s "$tmp/meta-off.sock,role=client,tag=famoff,readdirplus=off,entry-fmap=off" \
+        >"$tmp/meta.daemon.log" 2>&1 &
+    pid=$!
+    vm_register_pid "$pid"
+    for i in on off; do vm_wait_socket "$tmp/meta-$i.sock" 10; done
+    if [ -x "$vfsd" ]; then
+        mkdir -p "$hostdir/small"
+        for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
+        "$vfsd" --socket-path "$tmp/meta-vfsd.sock" --shared-dir "$hostdir" \
+            --cache auto --sandbox none --log-level debug >"$tmp/vfsd.log" 2>&1 &
+        vpid=$!
+        vm_register_pid "$vpid"
+        vm_wait_socket "$tmp/meta-vfsd.sock" 10
+        extra=(-chardev socket,id=fs2,path="$tmp/meta-vfsd.sock"
+            -device vhost-user-fs-pci,chardev=fs2,tag=vfsd)
+    else
+        echo "metabench: no virtiofsd ($vfsd); VHOST_FAMFS_VIRTIOFSD=1 provides it"
+    fi
+    : >"$tmp/meta.log"
+    : >"$tmp/host-req.txt"
+    VM_MEM=3G vm_start meta "$tmp/meta.cpio.gz" "$tmp/meta.log" \
+        -chardev socket,id=fs0,path="$tmp/meta-on.sock" \
+        -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=2,config_size=96 \
+        -chardev socket,id=fs1,path="$tmp/meta-off.sock" \
+        -device vhost-user-test-device-pci,chardev=fs1,virtio-id=6,num_vqs=2,config_size=96 \
+        "${extra[@]}"
+    # Answer each marker with a snapshot; tail ends with QEMU.
+    tail --pid="${VM_PID[meta]}" -n +1 -F "$tmp/meta.log" 2>/dev/null |
+        while IFS= read -r line; do
+            line=${line%$'\r'}
+            case $line in
+                "GUEST-HOST: meta "*)
+                    read -r door round step when <<<"${line#GUEST-HOST: meta }"
+                    meta_snapshot "$door" "$round" "$step" "$when" >>"$tmp/host-req.txt" || true ;;
+            esac
+        done &
+    local wpid=$!
+    vm_wait meta 7200 || rc=1
+    wait "$wpid" || true
+    kill "$pid" ${vpid:+"$vpid"} 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    tr -d '\r' <"$tmp/meta.log" | grep -a -E 'GUEST-META|GUEST-CHECK' || true
+    { tr -d '\r' <"$tmp/meta.log"; cat "$tmp/host-req.txt"; } |
+        python3 "$TESTS/meta_table.py" || rc=1
+    return $rc
+}
+
 # plus_requests SOCKET OP: the daemon's count of OP requests on SOCKET, from
 # the status run_guest saved.
 plus_requests() {
@@ -343,6 +430,9 @@ scenario() {
         tools)
             run_guest tools master || rc=1
             check_tools || rc=1 ;;
+        metabench)
+            # Not part of the default list: a benchmark, not a test.
+            metabench || rc=1 ;;
         bench)
             # Not part of the default list: a benchmark, not a test.
             rm -f "$VHOST_FAMFS_DEVICE"
