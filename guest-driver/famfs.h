@@ -42,6 +42,11 @@
 #define FAMFS_READDIR_BYTES	(16 * 1024 - 32)	/* reply fits 16 KiB */
 #define FAMFS_READDIR_REFETCH	4	/* new fetches per readdir call */
 #define FAMFS_DIR_MAX_ENTRIES	262144
+/* Largest inline map: VIRTIO_FAMFS_ENTRY_FMAP_MAX strips, interleaved. */
+#define FAMFS_INLINE_FMAP_MAX	(sizeof(struct virtio_famfs_fmap_out) + \
+				 sizeof(struct virtio_famfs_fmap_interleave) + \
+				 VIRTIO_FAMFS_ENTRY_FMAP_MAX * \
+				 sizeof(struct virtio_famfs_extent))
 
 /* Counters shown in debugfs: diagnostics, not ABI (README.md). */
 enum famfs_stat {
@@ -53,9 +58,12 @@ enum famfs_stat {
 	FAMFS_STAT_REQ_GET_FMAP,
 	FAMFS_STAT_REQ_CREATE,
 	FAMFS_STAT_REQ_MKDIR,
+	FAMFS_STAT_REQ_READDIRPLUS,
 	FAMFS_STAT_REQ_TOTAL,
 	FAMFS_STAT_REQ_ERRORS,
 	FAMFS_STAT_FMAPS_CACHED,
+	FAMFS_STAT_FMAPS_INLINE,
+	FAMFS_STAT_ENTRIES_PRIMED,
 	FAMFS_STAT_FAULT_PTE,
 	FAMFS_STAT_FAULT_PMD,
 	FAMFS_STAT_FAULT_FALLBACK,
@@ -106,6 +114,8 @@ struct famfs_vdev {
 	u8 fs_uuid[VIRTIO_FAMFS_UUID_SIZE];
 	bool notify;			/* VIRTIO_FAMFS_F_NOTIFY negotiated */
 	bool interleave;		/* VIRTIO_FAMFS_F_INTERLEAVE negotiated */
+	bool readdirplus;		/* VIRTIO_FAMFS_F_READDIRPLUS negotiated */
+	bool entry_fmap;		/* VIRTIO_FAMFS_F_ENTRY_FMAP negotiated */
 
 	/* Queues: notifyq, then nr_rq request queues. */
 	struct famfs_vq notifyq;
@@ -361,6 +371,10 @@ extern const struct address_space_operations famfs_dax_aops;
 int famfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		  struct iattr *attr);
 void famfs_fmap_free(struct famfs_inode *fi);
+int famfs_fmap_inline(struct inode *inode, const void *buf, size_t len);
+int famfs_fmap_check_inline(struct famfs_vdev *fdev,
+			    const struct virtio_famfs_attr *attr,
+			    const void *buf, size_t len);
 void famfs_inode_shutdown(struct inode *inode);
 
 #endif /* _FAMFS_H */

@@ -45,14 +45,29 @@ void famfs_fmap_free(struct famfs_inode *fi)
 	fi->fmap = NULL;
 }
 
-static int famfs_bad_fmap(struct famfs_vdev *fdev, u64 nodeid,
-			  const char *why, u64 val)
+/* Where a map came from, for messages: a GET_FMAP reply or inline. */
+enum famfs_fmap_src {
+	FAMFS_FMAP_GET,
+	FAMFS_FMAP_INLINE,
+};
+
+static int famfs_bad_fmap_from(struct famfs_vdev *fdev,
+			       enum famfs_fmap_src src, u64 nodeid,
+			       const char *why, u64 val)
 {
 	famfs_stat_inc(fdev, FAMFS_STAT_REQ_ERRORS);
 	dev_err_ratelimited(fdev->dev,
-			    "%s: invalid GET_FMAP reply for node %llu: %s (%llu)\n",
-			    fdev->tag, nodeid, why, val);
+			    "%s: invalid %s for node %llu: %s (%llu)\n",
+			    fdev->tag,
+			    src == FAMFS_FMAP_INLINE ? "inline map" :
+			    "GET_FMAP reply", nodeid, why, val);
 	return -EIO;
+}
+
+static int famfs_bad_fmap(struct famfs_vdev *fdev, u64 nodeid,
+			  const char *why, u64 val)
+{
+	return famfs_bad_fmap_from(fdev, FAMFS_FMAP_GET, nodeid, why, val);
 }
 
 static int famfs_extent_cmp(const void *a, const void *b)
@@ -108,53 +123,74 @@ static u64 famfs_interleave_span(const struct famfs_fmap *fmap)
 	return span;
 }
 
-/* Section 7.10: check every extent before anything maps it. */
-static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
+/*
+ * Section 7.10: check every extent before anything maps it. The one check
+ * of every map of node @nodeid, whose size attribute is @isize, whether a
+ * GET_FMAP reply or inline in a LOOKUP or READDIRPLUS reply (@src); an
+ * inline map has at most VIRTIO_FAMFS_ENTRY_FMAP_MAX extents and fills
+ * exactly its @len bytes. Extents must lie in the first @wlen bytes: the
+ * mount's window, or the device for a map not yet tied to a mount.
+ */
+static int famfs_fmap_parse(struct famfs_vdev *fdev, u64 wlen, u64 nodeid,
+			    u64 isize, enum famfs_fmap_src src,
+			    const void *buf, size_t len,
 			    struct famfs_fmap **fmapp)
 {
-	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
-	u64 wlen = FAMFS_SB(inode->i_sb)->window_len;
 	const struct virtio_famfs_fmap_out *out = buf;
 	const struct virtio_famfs_extent *ext = (const void *)(out + 1);
-	u64 nodeid = FAMFS_I(inode)->nodeid, au = fdev->alloc_unit;
-	u64 size = le64_to_cpu(out->file_size), total = 0, chunk = 0;
-	u32 n = le32_to_cpu(out->nextents), kind = le32_to_cpu(out->kind), i;
+	u64 au = fdev->alloc_unit;
+	u32 max = min_t(u32, fdev->max_extents, FAMFS_MAX_EXTENTS);
+	u64 size, total = 0, chunk = 0;
 	size_t head = sizeof(*out);
 	struct famfs_fmap *fmap;
+	u32 n, kind, i;
 	const char *why;
 	bool overlap;
 	int err;
 
+	if (len < sizeof(*out))
+		return famfs_bad_fmap_from(fdev, src, nodeid, "short map", len);
+	size = le64_to_cpu(out->file_size);
+	n = le32_to_cpu(out->nextents);
+	kind = le32_to_cpu(out->kind);
+	if (src == FAMFS_FMAP_INLINE)
+		max = VIRTIO_FAMFS_ENTRY_FMAP_MAX;
 	if (kind == VIRTIO_FAMFS_FMAP_INTERLEAVED && fdev->interleave) {
 		const struct virtio_famfs_fmap_interleave *ie = (void *)ext;
 
 		head += sizeof(*ie);
 		if (len < head)
-			return famfs_bad_fmap(fdev, nodeid, "short interleave",
-					      len);
+			return famfs_bad_fmap_from(fdev, src, nodeid,
+						   "short interleave", len);
 		chunk = le64_to_cpu(ie->chunk_size);
 		ext = (const void *)(ie + 1);
 		if (!chunk || !IS_ALIGNED(chunk, au))
-			return famfs_bad_fmap(fdev, nodeid, "bad chunk size",
-					      chunk);
+			return famfs_bad_fmap_from(fdev, src, nodeid,
+						   "bad chunk size", chunk);
 		if (!n)
-			return famfs_bad_fmap(fdev, nodeid, "no strips", 0);
+			return famfs_bad_fmap_from(fdev, src, nodeid,
+						   "no strips", 0);
 	} else if (kind != VIRTIO_FAMFS_FMAP_SIMPLE) {
-		return famfs_bad_fmap(fdev, nodeid, "unknown map kind", kind);
+		return famfs_bad_fmap_from(fdev, src, nodeid,
+					   "unknown map kind", kind);
 	}
 	/* Count before allocating: the device chooses n. */
-	if (n > min_t(u32, fdev->max_extents, FAMFS_MAX_EXTENTS))
-		return famfs_bad_fmap(fdev, nodeid, "too many extents", n);
+	if (n > max)
+		return famfs_bad_fmap_from(fdev, src, nodeid,
+					   "too many extents", n);
 	if ((len - head) / sizeof(*ext) < n)
-		return famfs_bad_fmap(fdev, nodeid, "extents do not fit", len);
+		return famfs_bad_fmap_from(fdev, src, nodeid,
+					   "extents do not fit", len);
+	if (src == FAMFS_FMAP_INLINE && len != head + n * sizeof(*ext))
+		return famfs_bad_fmap_from(fdev, src, nodeid,
+					   "map length differs from its extents",
+					   len);
 	if (!n && size)
-		return famfs_bad_fmap(fdev, nodeid, "no extents", size);
-	if (size != i_size_read(inode)) {
-		/* The device contradicts the attributes: never map this. */
-		FAMFS_I(inode)->bad = true;
-		return famfs_bad_fmap(fdev, nodeid, "size differs from attr",
-				      size);
-	}
+		return famfs_bad_fmap_from(fdev, src, nodeid,
+					   "no extents", size);
+	if (size != isize)
+		return famfs_bad_fmap_from(fdev, src, nodeid,
+					   "size differs from attr", size);
 
 	fmap = kvmalloc(struct_size(fmap, ext, n), GFP_KERNEL);
 	if (!fmap)
@@ -185,8 +221,9 @@ static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
 		total = famfs_interleave_span(fmap);
 	if (total < size) {
 		kvfree(fmap);
-		return famfs_bad_fmap(fdev, nodeid,
-				      "extents shorter than the file", total);
+		return famfs_bad_fmap_from(fdev, src, nodeid,
+					   "extents shorter than the file",
+					   total);
 	}
 	err = famfs_fmap_overlaps(fmap, &overlap);
 	if (err) {
@@ -202,7 +239,21 @@ static int famfs_fmap_parse(struct inode *inode, const void *buf, size_t len,
 	return 0;
 bad:
 	kvfree(fmap);
-	return famfs_bad_fmap(fdev, nodeid, why, i);
+	return famfs_bad_fmap_from(fdev, src, nodeid, why, i);
+}
+
+/*
+ * After a map of @inode failed its check: if its size contradicts the
+ * attributes, the device is not trusted with this node any more.
+ */
+static void famfs_fmap_size_lie(struct inode *inode, const void *buf,
+				size_t len)
+{
+	const struct virtio_famfs_fmap_out *out = buf;
+
+	if (len >= sizeof(*out) &&
+	    le64_to_cpu(out->file_size) != i_size_read(inode))
+		FAMFS_I(inode)->bad = true;
 }
 
 /* GET_FMAP, retried once with the room an E2BIG reply asked for. */
@@ -248,11 +299,17 @@ static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
 		room = need;
 		retried = true;
 	}
-	if (err == -E2BIG)
+	if (err == -E2BIG) {
 		err = famfs_bad_fmap(fdev, nodeid, "E2BIG twice", room);
-	else if (!err)
-		err = famfs_fmap_parse(inode, famfs_req_reply(req),
+	} else if (!err) {
+		err = famfs_fmap_parse(fdev, FAMFS_SB(inode->i_sb)->window_len,
+				       nodeid, i_size_read(inode), FAMFS_FMAP_GET,
+				       famfs_req_reply(req),
 				       famfs_req_reply_len(req), fmapp);
+		if (err == -EIO)
+			famfs_fmap_size_lie(inode, famfs_req_reply(req),
+					    famfs_req_reply_len(req));
+	}
 	famfs_req_put(req);
 	return err;
 }
@@ -286,6 +343,89 @@ static int famfs_fmap_get(struct inode *inode)
 		}
 	}
 	mutex_unlock(&fi->fmap_lock);
+	return err;
+}
+
+/**
+ * famfs_fmap_inline - cache the map a LOOKUP or READDIRPLUS reply carried
+ * @inode: the node the reply named, from famfs_iget()
+ * @buf: the inline map (VIRTIO_FAMFS_F_ENTRY_FMAP)
+ * @len: its length in bytes; 0: none came
+ *
+ * The map is checked as a GET_FMAP reply would be; one that fails leaves
+ * the inode without a map, as a failed GET_FMAP does.
+ *
+ * Return: 0, or -EIO (logged) if the map cannot be used.
+ */
+int famfs_fmap_inline(struct inode *inode, const void *buf, size_t len)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
+	struct famfs_inode *fi = FAMFS_I(inode);
+	struct famfs_fmap *fmap;
+	int err;
+
+	if (!len)
+		return 0;
+	if (!S_ISREG(inode->i_mode))
+		return famfs_bad_fmap_from(fdev, FAMFS_FMAP_INLINE, fi->nodeid,
+					   "map for a directory", len);
+	/* Maps never change: one already cached needs no second look. */
+	if (famfs_inode_fmap(fi))
+		return 0;
+	if (READ_ONCE(fi->bad))
+		return -EIO;
+	err = famfs_fmap_parse(fdev, FAMFS_SB(inode->i_sb)->window_len,
+			       fi->nodeid, i_size_read(inode), FAMFS_FMAP_INLINE,
+			       buf, len, &fmap);
+	if (err == -EIO)
+		famfs_fmap_size_lie(inode, buf, len);
+	if (err)
+		return err;
+
+	/* A holder is fetching the same map with GET_FMAP: leave it to it. */
+	if (!mutex_trylock(&fi->fmap_lock)) {
+		kvfree(fmap);
+		return 0;
+	}
+	if (!fi->fmap && !fi->pending) {
+		famfs_set_fmap(fi, fmap);
+		fmap = NULL;
+		famfs_stat_inc(fdev, FAMFS_STAT_FMAPS_INLINE);
+	}
+	mutex_unlock(&fi->fmap_lock);
+	kvfree(fmap);
+	return 0;
+}
+
+/**
+ * famfs_fmap_check_inline - check an inline map before its node is known
+ * @fdev: the device
+ * @attr: the attributes the map came with, checked with famfs_check_attr()
+ * @buf: the inline map
+ * @len: its length in bytes, not 0
+ *
+ * For a READDIRPLUS reply, which is rejected whole if one of its maps is
+ * bad: the same checks famfs_fmap_inline() makes, against @attr.
+ *
+ * Return: 0, -EIO (logged) or -ENOMEM.
+ */
+int famfs_fmap_check_inline(struct famfs_vdev *fdev,
+			    const struct virtio_famfs_attr *attr,
+			    const void *buf, size_t len)
+{
+	u64 nodeid = le64_to_cpu(attr->nodeid);
+	struct famfs_fmap *fmap;
+	int err;
+
+	if (!S_ISREG(le32_to_cpu(attr->mode)))
+		return famfs_bad_fmap_from(fdev, FAMFS_FMAP_INLINE, nodeid,
+					   "map for a directory", len);
+	/* The mount's window is checked again when the map is installed. */
+	err = famfs_fmap_parse(fdev, fdev->device_size, nodeid,
+			       le64_to_cpu(attr->size), FAMFS_FMAP_INLINE, buf,
+			       len, &fmap);
+	if (!err)
+		kvfree(fmap);
 	return err;
 }
 

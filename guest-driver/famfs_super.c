@@ -248,28 +248,55 @@ static int famfs_getattr_req(struct famfs_vdev *fdev, u64 nodeid,
 	return err;
 }
 
-/* LOOKUP of @name in directory @dir; @attr is checked. */
+/*
+ * LOOKUP of @name in directory @dir; @attr is checked. With
+ * VIRTIO_FAMFS_F_ENTRY_FMAP the reply is a struct virtio_famfs_entry_out
+ * and may carry the node's map: then *@reqp keeps the request, *@fmap and
+ * *@fmap_len point into it, and the caller puts it.
+ */
 static int famfs_lookup_req(struct famfs_vdev *fdev, u64 dir,
 			    const struct qstr *name,
-			    struct virtio_famfs_attr *attr)
+			    struct virtio_famfs_attr *attr,
+			    struct famfs_req **reqp, const void **fmap,
+			    size_t *fmap_len)
 {
+	const struct virtio_famfs_entry_out *eo;
 	struct virtio_famfs_lookup_in *in;
+	size_t head = sizeof(*attr), room = 0;
 	struct famfs_req *req;
 	int err;
 
-	req = famfs_req_alloc(sizeof(*in) + name->len, sizeof(*attr));
+	if (fdev->entry_fmap) {
+		head = sizeof(*eo);
+		room = FAMFS_INLINE_FMAP_MAX;
+	}
+	req = famfs_req_alloc(sizeof(*in) + name->len, head + room);
 	if (!req)
 		return -ENOMEM;
 	in = famfs_req_body(req);
 	in->namelen = cpu_to_le32(name->len);
 	memcpy(in + 1, name->name, name->len);
 
-	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_LOOKUP, dir,
-			     sizeof(*attr));
-	if (!err) {
-		memcpy(attr, famfs_req_reply(req), sizeof(*attr));
-		err = famfs_check_attr(fdev, attr, 0);
+	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_LOOKUP, dir, head);
+	if (err)
+		goto out;
+	memcpy(attr, famfs_req_reply(req), sizeof(*attr));
+	err = famfs_check_attr(fdev, attr, 0);
+	if (err || !fdev->entry_fmap)
+		goto out;
+	eo = famfs_req_reply(req);
+	if (le32_to_cpu(eo->fmap_len) > famfs_req_reply_len(req) - head) {
+		err = famfs_bad_node(fdev, "LOOKUP", "map beyond the reply",
+				     le32_to_cpu(eo->fmap_len));
+		goto out;
 	}
+	if (reqp && eo->fmap_len) {
+		*fmap = eo + 1;
+		*fmap_len = le32_to_cpu(eo->fmap_len);
+		*reqp = req;
+		return 0;
+	}
+out:
 	famfs_req_put(req);
 	return err;
 }
@@ -305,7 +332,7 @@ static int famfs_revalidate_pending(struct dentry *dentry, unsigned int flags)
 	parent = dget_parent(dentry);
 	take_dentry_name_snapshot(&name, dentry);
 	err = famfs_lookup_req(fdev, FAMFS_I(d_inode(parent))->nodeid,
-			       &name.name, &attr);
+			       &name.name, &attr, NULL, NULL, NULL);
 	release_dentry_name_snapshot(&name);
 	dput(parent);
 	if (!err && famfs_inode_pending(FAMFS_I(d_inode(dentry))))
@@ -357,7 +384,10 @@ static struct dentry *famfs_lookup(struct inode *dir, struct dentry *dentry,
 	struct famfs_vdev *fdev = famfs_sb_vdev(dir->i_sb);
 	const struct qstr *name = &dentry->d_name;
 	struct virtio_famfs_attr attr;
+	struct famfs_req *req = NULL;
 	struct inode *inode = NULL;
+	const void *fmap = NULL;
+	size_t fmap_len = 0;
 	u64 seq;
 	int err;
 
@@ -366,9 +396,18 @@ static struct dentry *famfs_lookup(struct inode *dir, struct dentry *dentry,
 
 	/* Taken first: a change during the request makes the answer stale. */
 	seq = famfs_ns_seq(fdev);
-	err = famfs_lookup_req(fdev, FAMFS_I(dir)->nodeid, name, &attr);
-	if (!err)
+	err = famfs_lookup_req(fdev, FAMFS_I(dir)->nodeid, name, &attr,
+			       &req, &fmap, &fmap_len);
+	if (!err) {
 		inode = famfs_iget(dir->i_sb, &attr);
+		/* A map that fails its check fails the lookup. */
+		if (!IS_ERR(inode) && famfs_fmap_inline(inode, fmap, fmap_len)) {
+			iput(inode);
+			inode = ERR_PTR(-EIO);
+		}
+	}
+	if (req)
+		famfs_req_put(req);
 
 	if (err == -ENOENT)
 		dentry->d_time = seq;
@@ -398,82 +437,253 @@ static int famfs_dir_reserve(struct famfs_vdev *fdev,
 	return 0;
 }
 
-/* Appends the entries of one READDIR reply to @dc, or nothing. */
+/* One entry of a READDIR or READDIRPLUS reply, as the device laid it out. */
+struct famfs_wire_dirent {
+	u64 nodeid;
+	u64 cookie;
+	u32 type;
+	u32 namelen;
+	const char *name;
+	const struct virtio_famfs_attr *attr;	/* READDIRPLUS only */
+	const void *fmap;			/* inline map, or NULL */
+	u32 fmap_len;
+	size_t rec;				/* bytes the entry takes */
+};
+
+/*
+ * Decodes the entry at @buf (@len bytes left) and checks its framing.
+ * Return: NULL, or why it cannot be used.
+ */
+static const char *famfs_wire_dirent(struct famfs_vdev *fdev, bool plus,
+				     const void *buf, size_t len,
+				     struct famfs_wire_dirent *w)
+{
+	size_t hdr, padded;
+
+	if (plus) {
+		const struct virtio_famfs_direntplus *dp = buf;
+
+		hdr = sizeof(*dp);
+		if (len < hdr)
+			return "entry does not fit";
+		w->attr = &dp->attr;
+		w->nodeid = le64_to_cpu(dp->attr.nodeid);
+		w->cookie = le64_to_cpu(dp->cookie);
+		w->type = le32_to_cpu(dp->type);
+		w->namelen = le32_to_cpu(dp->namelen);
+		w->fmap_len = le32_to_cpu(dp->fmap_len);
+	} else {
+		const struct virtio_famfs_dirent *de = buf;
+
+		hdr = sizeof(*de);
+		if (len < hdr)
+			return "entry does not fit";
+		w->attr = NULL;
+		w->nodeid = le64_to_cpu(de->nodeid);
+		w->cookie = le64_to_cpu(de->cookie);
+		w->type = le32_to_cpu(de->type);
+		w->namelen = le32_to_cpu(de->namelen);
+		w->fmap_len = 0;
+	}
+	if (!w->namelen || w->namelen > VIRTIO_FAMFS_NAME_MAX)
+		return "bad name length";
+	if (w->fmap_len && !fdev->entry_fmap)
+		return "map without VIRTIO_FAMFS_F_ENTRY_FMAP";
+	if (w->fmap_len > FAMFS_INLINE_FMAP_MAX || w->fmap_len % 8)
+		return "bad map length";
+	padded = VIRTIO_FAMFS_DIRENT_ALIGN(w->namelen);
+	w->rec = hdr + padded + w->fmap_len;
+	if (len < w->rec)
+		return "entry does not fit";
+	w->name = buf + hdr;
+	w->fmap = w->fmap_len ? buf + hdr + padded : NULL;
+	if (!famfs_valid_name(w->name, w->namelen))
+		return "invalid name";
+	if (memchr_inv(w->name + w->namelen, 0, padded - w->namelen))
+		return "padding not zero";
+	if (w->type != VIRTIO_FAMFS_DT_DIR && w->type != VIRTIO_FAMFS_DT_REG)
+		return "unknown type";
+	return NULL;
+}
+
+/*
+ * A READDIRPLUS entry's attributes agree with its type, and its inline
+ * map passes the checks of a GET_FMAP reply.
+ */
+static int famfs_check_dirent_attr(struct famfs_vdev *fdev,
+				   const struct famfs_wire_dirent *w)
+{
+	umode_t type = w->type == VIRTIO_FAMFS_DT_DIR ? S_IFDIR : S_IFREG;
+	int err;
+
+	err = famfs_check_attr(fdev, w->attr, type);
+	if (err || !w->fmap_len)
+		return err;
+	return famfs_fmap_check_inline(fdev, w->attr, w->fmap, w->fmap_len);
+}
+
+/* Appends the entries of one READDIR(PLUS) reply to @dc, or nothing. */
 static int famfs_readdir_parse(struct famfs_vdev *fdev,
-			       struct famfs_dir_cache *dc, const void *buf,
-			       size_t len, bool *eof)
+			       struct famfs_dir_cache *dc, bool plus,
+			       const void *buf, size_t len, bool *eof)
 {
 	const struct virtio_famfs_readdir_out *out = buf;
+	const char *op = plus ? "READDIRPLUS" : "READDIR";
 	u64 last = dc->nr ? dc->ents[dc->nr - 1].nodeid : 0;
-	size_t off = sizeof(*out);
+	size_t off = sizeof(*out), min_rec;
 	u32 n, i, nr0 = dc->nr;
+	struct famfs_wire_dirent w;
 	const char *why;
 	int err;
 
+	min_rec = plus ? VIRTIO_FAMFS_DIRENTPLUS_SIZE(1, 0) :
+			 VIRTIO_FAMFS_DIRENT_SIZE(1);
 	n = le32_to_cpu(out->nentries);
 	*eof = le32_to_cpu(out->flags) & VIRTIO_FAMFS_READDIR_F_EOF;
 	if (!n && !*eof)
-		return famfs_bad_node(fdev, "READDIR", "no entries, no EOF", 0);
-	if (n > (len - off) / VIRTIO_FAMFS_DIRENT_SIZE(1))
-		return famfs_bad_node(fdev, "READDIR", "entries do not fit", n);
+		return famfs_bad_node(fdev, op, "no entries, no EOF", 0);
+	if (n > (len - off) / min_rec)
+		return famfs_bad_node(fdev, op, "entries do not fit", n);
 	err = famfs_dir_reserve(fdev, dc, n);
 	if (err)
 		return err;
 
 	for (i = 0; i < n; i++) {
-		const struct virtio_famfs_dirent *de = buf + off;
 		struct famfs_dirent *e = &dc->ents[dc->nr];
-		const char *name = (const char *)(de + 1);
-		u32 namelen, type;
-		size_t rec;
 
-		why = "entry does not fit";
-		if (len - off < sizeof(*de))
-			goto bad;
-		namelen = le32_to_cpu(de->namelen);
-		why = "bad name length";
-		if (!namelen || namelen > VIRTIO_FAMFS_NAME_MAX)
-			goto bad;
-		rec = VIRTIO_FAMFS_DIRENT_SIZE(namelen);
-		why = "entry does not fit";
-		if (len - off < rec)
-			goto bad;
-		why = "invalid name";
-		if (!famfs_valid_name(name, namelen))
-			goto bad;
-		why = "padding not zero";
-		if (memchr_inv(name + namelen, 0, rec - sizeof(*de) - namelen))
-			goto bad;
-		type = le32_to_cpu(de->type);
-		why = "unknown type";
-		if (type != VIRTIO_FAMFS_DT_DIR && type != VIRTIO_FAMFS_DT_REG)
+		why = famfs_wire_dirent(fdev, plus, buf + off, len - off, &w);
+		if (why)
 			goto bad;
 		why = "node ids not ascending";
-		if (le64_to_cpu(de->nodeid) <= last)
+		if (w.nodeid <= last)
 			goto bad;
+		/* Section 7.14: bad attributes or map reject the whole reply. */
+		if (plus) {
+			err = famfs_check_dirent_attr(fdev, &w);
+			if (err) {
+				dc->nr = nr0;
+				return err;
+			}
+		}
 
-		last = le64_to_cpu(de->nodeid);
-		e->nodeid = last;
-		e->cookie = le64_to_cpu(de->cookie);
-		e->type = type;
-		e->namelen = namelen;
-		memcpy(e->name, name, namelen);
+		last = w.nodeid;
+		e->nodeid = w.nodeid;
+		e->cookie = w.cookie;
+		e->type = w.type;
+		e->namelen = w.namelen;
+		memcpy(e->name, w.name, w.namelen);
 		dc->nr++;
-		off += rec;
+		off += w.rec;
 	}
 	return 0;
 bad:
 	dc->nr = nr0;
-	return famfs_bad_node(fdev, "READDIR", why, i);
+	return famfs_bad_node(fdev, op, why, i);
 }
 
-/* Fetches the entries after the last cached one. */
-static int famfs_readdir_fetch(struct famfs_vdev *fdev, struct famfs_inode *fi)
+/*
+ * Instantiates the dentry and inode of one READDIRPLUS entry, checked by
+ * famfs_readdir_parse(), as a LOOKUP of it would, so that stat() and
+ * open() of a listed name send nothing. An entry that names the root or
+ * the directory itself, or a node whose cached inode it contradicts, is
+ * not instantiated (the name stays listed; a later LOOKUP decides); a
+ * dentry already in the dcache is kept, not replaced.
+ */
+static void famfs_prime_dentry(struct dentry *parent,
+			       const struct famfs_wire_dirent *w)
+{
+	struct super_block *sb = parent->d_sb;
+	struct famfs_vdev *fdev = famfs_sb_vdev(sb);
+	DECLARE_WAIT_QUEUE_HEAD_ONSTACK(wq);
+	struct qstr name = QSTR_INIT(w->name, w->namelen);
+	struct dentry *dentry, *alias;
+	struct inode *inode;
+	bool retried = false;
+
+	/* A listing cannot hold the root or the directory itself. */
+	if (w->nodeid == fdev->root_nodeid ||
+	    w->nodeid == FAMFS_I(d_inode(parent))->nodeid) {
+		famfs_bad_node(fdev, "READDIRPLUS", "entry is an ancestor",
+			       w->nodeid);
+		return;
+	}
+
+	name.hash = full_name_hash(parent, name.name, name.len);
+	dentry = d_lookup(parent, &name);
+	for (;;) {
+		if (!dentry) {
+			dentry = d_alloc_parallel(parent, &name, &wq);
+			if (IS_ERR(dentry))
+				return;
+		}
+		if (d_in_lookup(dentry))
+			break;
+		inode = d_inode(dentry);
+		if (inode) {
+			/* Known: famfs nodes never move; add a missing map. */
+			if (FAMFS_I(inode)->nodeid == w->nodeid)
+				famfs_fmap_inline(inode, w->fmap, w->fmap_len);
+			dput(dentry);
+			return;
+		}
+		/* A negative dentry the listing contradicts: drop it. */
+		d_invalidate(dentry);
+		dput(dentry);
+		dentry = NULL;
+		if (retried)
+			return;
+		retried = true;
+	}
+
+	inode = famfs_iget(sb, w->attr);
+	if (!IS_ERR(inode) && famfs_fmap_inline(inode, w->fmap, w->fmap_len)) {
+		iput(inode);
+		inode = ERR_PTR(-EIO);
+	}
+	if (IS_ERR(inode)) {
+		d_lookup_done(dentry);
+		dput(dentry);
+		return;
+	}
+	alias = d_splice_alias(inode, dentry);
+	d_lookup_done(dentry);
+	if (!IS_ERR(alias)) {
+		famfs_stat_inc(fdev, FAMFS_STAT_ENTRIES_PRIMED);
+		dput(alias);
+	}
+	dput(dentry);
+}
+
+/* Primes the entries of a READDIRPLUS reply that famfs_readdir_parse() took. */
+static void famfs_prime_reply(struct dentry *parent, const void *buf,
+			      size_t len, u32 n)
+{
+	struct famfs_vdev *fdev = famfs_sb_vdev(parent->d_sb);
+	size_t off = sizeof(struct virtio_famfs_readdir_out);
+	struct famfs_wire_dirent w;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (famfs_wire_dirent(fdev, true, buf + off, len - off, &w))
+			return;	/* cannot happen: parsed already */
+		famfs_prime_dentry(parent, &w);
+		off += w.rec;
+	}
+}
+
+/*
+ * Fetches the entries after the last cached one; with READDIRPLUS, also
+ * instantiates their dentries under @parent.
+ */
+static int famfs_readdir_fetch(struct famfs_vdev *fdev, struct famfs_inode *fi,
+			       struct dentry *parent)
 {
 	struct famfs_dir_cache *dc = &fi->dir;
 	struct virtio_famfs_readdir_in *in;
+	bool plus = fdev->readdirplus;
 	u64 seq = famfs_ns_seq(fdev);
 	struct famfs_req *req;
+	u32 nr0 = dc->nr;
 	bool eof;
 	int err;
 
@@ -484,11 +694,15 @@ static int famfs_readdir_fetch(struct famfs_vdev *fdev, struct famfs_inode *fi)
 		return -ENOMEM;
 	in = famfs_req_body(req);
 	in->cookie = cpu_to_le64(dc->nr ? dc->ents[dc->nr - 1].cookie : 0);
-	err = famfs_req_send(fdev, req, VIRTIO_FAMFS_OP_READDIR, fi->nodeid,
+	err = famfs_req_send(fdev, req, plus ? VIRTIO_FAMFS_OP_READDIRPLUS :
+			     VIRTIO_FAMFS_OP_READDIR, fi->nodeid,
 			     sizeof(struct virtio_famfs_readdir_out));
 	if (!err)
-		err = famfs_readdir_parse(fdev, dc, famfs_req_reply(req),
+		err = famfs_readdir_parse(fdev, dc, plus, famfs_req_reply(req),
 					  famfs_req_reply_len(req), &eof);
+	if (!err && plus)
+		famfs_prime_reply(parent, famfs_req_reply(req),
+				  famfs_req_reply_len(req), dc->nr - nr0);
 	famfs_req_put(req);
 	if (err)
 		return err;
@@ -519,7 +733,7 @@ static int famfs_readdir(struct file *file, struct dir_context *ctx)
 		dc->eof = false;
 	/* A listing that cannot be read fails before "." and "..". */
 	if (ctx->pos == 0 && !dc->nr && !dc->eof) {
-		err = famfs_readdir_fetch(fdev, fi);
+		err = famfs_readdir_fetch(fdev, fi, file->f_path.dentry);
 		if (err)
 			goto out;
 	}
@@ -537,7 +751,7 @@ static int famfs_readdir(struct file *file, struct dir_context *ctx)
 		if (dc->eof && (dc->seq == famfs_ns_seq(fdev) ||
 				refetch++ >= FAMFS_READDIR_REFETCH))
 			break;
-		err = famfs_readdir_fetch(fdev, fi);
+		err = famfs_readdir_fetch(fdev, fi, file->f_path.dentry);
 		if (err)
 			break;
 	}

@@ -59,6 +59,17 @@ module_param(device_id, uint, 0444);
 MODULE_PARM_DESC(device_id,
 		 "Virtio device ID bound besides 56 (VIRTIO_ID_FAMFS); the device must show the famfs config magic (default 6)");
 
+/* Off: behave as a driver without these features (tests, diagnosis). */
+static bool readdirplus = true;
+module_param(readdirplus, bool, 0444);
+MODULE_PARM_DESC(readdirplus,
+		 "Accept VIRTIO_FAMFS_F_READDIRPLUS: listings carry attributes (default on)");
+
+static bool entry_fmap = true;
+module_param(entry_fmap, bool, 0444);
+MODULE_PARM_DESC(entry_fmap,
+		 "Accept VIRTIO_FAMFS_F_ENTRY_FMAP: small extent maps come with LOOKUP and READDIRPLUS (default on)");
+
 static DEFINE_MUTEX(famfs_devices_lock);
 static LIST_HEAD(famfs_devices);
 static struct dentry *famfs_debugfs_root;
@@ -72,9 +83,12 @@ static const char * const famfs_stat_names[FAMFS_STAT_NR] = {
 	[FAMFS_STAT_REQ_GET_FMAP]	= "req_get_fmap",
 	[FAMFS_STAT_REQ_CREATE]		= "req_create",
 	[FAMFS_STAT_REQ_MKDIR]		= "req_mkdir",
+	[FAMFS_STAT_REQ_READDIRPLUS]	= "req_readdirplus",
 	[FAMFS_STAT_REQ_TOTAL]		= "req_total",
 	[FAMFS_STAT_REQ_ERRORS]		= "req_errors",
 	[FAMFS_STAT_FMAPS_CACHED]	= "fmaps_cached",
+	[FAMFS_STAT_FMAPS_INLINE]	= "fmaps_inline",
+	[FAMFS_STAT_ENTRIES_PRIMED]	= "entries_primed",
 	[FAMFS_STAT_FAULT_PTE]		= "fault_pte",
 	[FAMFS_STAT_FAULT_PMD]		= "fault_pmd",
 	[FAMFS_STAT_FAULT_FALLBACK]	= "fault_fallback",
@@ -92,6 +106,7 @@ static const char *famfs_op_name(u32 opcode)
 		[VIRTIO_FAMFS_OP_GET_FMAP]	= "GET_FMAP",
 		[VIRTIO_FAMFS_OP_CREATE]	= "CREATE",
 		[VIRTIO_FAMFS_OP_MKDIR]		= "MKDIR",
+		[VIRTIO_FAMFS_OP_READDIRPLUS]	= "READDIRPLUS",
 	};
 
 	if (opcode < ARRAY_SIZE(names) && names[opcode])
@@ -404,7 +419,8 @@ static int famfs_req_submit(struct famfs_vdev *fdev, struct famfs_req *req,
 	struct famfs_vq *q;
 	int err;
 
-	if (opcode >= VIRTIO_FAMFS_OP_INIT && opcode <= VIRTIO_FAMFS_OP_MKDIR)
+	if (opcode >= VIRTIO_FAMFS_OP_INIT &&
+	    opcode <= VIRTIO_FAMFS_OP_READDIRPLUS)
 		famfs_stat_inc(fdev, FAMFS_STAT_REQ_INIT + opcode - 1);
 	famfs_stat_inc(fdev, FAMFS_STAT_REQ_TOTAL);
 
@@ -995,6 +1011,8 @@ static int famfs_read_config(struct famfs_vdev *fdev)
 	fdev->nr_rq = min3(nrq, (u32)FAMFS_MAX_RQ, num_possible_cpus());
 	fdev->notify = virtio_has_feature(vdev, VIRTIO_FAMFS_F_NOTIFY);
 	fdev->interleave = virtio_has_feature(vdev, VIRTIO_FAMFS_F_INTERLEAVE);
+	fdev->readdirplus = virtio_has_feature(vdev, VIRTIO_FAMFS_F_READDIRPLUS);
+	fdev->entry_fmap = virtio_has_feature(vdev, VIRTIO_FAMFS_F_ENTRY_FMAP);
 	return 0;
 }
 
@@ -1297,13 +1315,26 @@ MODULE_DEVICE_TABLE(virtio, famfs_id_table);
 static const unsigned int famfs_features[] = {
 	VIRTIO_FAMFS_F_NOTIFY,
 	VIRTIO_FAMFS_F_INTERLEAVE,
+	VIRTIO_FAMFS_F_READDIRPLUS,
+	VIRTIO_FAMFS_F_ENTRY_FMAP,
 };
+
+/* Runs before FEATURES_OK: drops what the module parameters turn off. */
+static int famfs_validate(struct virtio_device *vdev)
+{
+	if (!readdirplus)
+		__virtio_clear_bit(vdev, VIRTIO_FAMFS_F_READDIRPLUS);
+	if (!entry_fmap)
+		__virtio_clear_bit(vdev, VIRTIO_FAMFS_F_ENTRY_FMAP);
+	return 0;
+}
 
 static struct virtio_driver famfs_virtio_driver = {
 	.driver.name		= KBUILD_MODNAME,
 	.id_table		= famfs_id_table,
 	.feature_table		= famfs_features,
 	.feature_table_size	= ARRAY_SIZE(famfs_features),
+	.validate		= famfs_validate,
 	.probe			= famfs_probe,
 	.remove			= famfs_remove,
 #ifdef CONFIG_PM_SLEEP

@@ -17,6 +17,9 @@
 #           rmmod are clean
 #   hostile hostile_device.py instead of the daemon: malformed replies of
 #           every kind fail with EIO and are logged; no oops, clean rmmod
+#   hostileplus  hostile_device.py offering READDIRPLUS and inline maps
+#           and lying in them: bad entries, attributes or inline maps fail
+#           the listing or the LOOKUP with EIO, nothing bad is cached
 #   suid    setuid/setgid files made on the host: hidden without -o
 #           allow_suid, honoured with it; a write by a user drops them
 #   poison  madvise(MADV_HWPOISON) on a mapped window page: SIGBUS to its
@@ -39,12 +42,24 @@
 #           there is no KVM); the guest mounts and verifies files
 #   tools   famfs-guest (guest-tools/): cp of files and trees, creat,
 #           getmap (FIEMAP) against the host's getmap, flush/invalidate
+#   plus    listings with attributes and inline maps (64 small files):
+#           ls -l, stat, mmap send 0 requests per file; a second socket
+#           with readdirplus=off,entry-fmap=off and the module reloaded
+#           with readdirplus=0 entry_fmap=0 work as before (a LOOKUP and a
+#           GET_FMAP per file); the daemon's counters agree
+#   metabench  (only when named) 10,000 files of 4 KiB: list, stat,
+#           mmap, warm; requests per file by opcode with and without
+#           READDIRPLUS and inline maps and against virtiofsd, one boot;
+#           see docs/benchmarks.md (VHOST_FAMFS_VIRTIOFSD=1 provides
+#           virtiofsd, VIRTIOFSD=PATH picks another)
 #   bench   (only when named) mmap read bandwidth of a 1 GiB file against
 #           anonymous memory in the same guest; see docs/benchmarks.md
 # Knobs: VM_KEEP=1 keeps logs; the tests/vm/lib.sh knobs (VHOST_FAMFS_ACCEL,
 # VM_MEM, ...); RQ=N request queues (default 1); DAEMON_WRAPPER=CMD runs
 # the daemon under CMD (scripts/strace-daemon.sh: docs/sandboxing.md).
 set -euo pipefail
+# metabench compares with virtiofsd: have provisioning fetch it.
+for a in "$@"; do [ "$a" != metabench ] || export VHOST_FAMFS_VIRTIOFSD=1; done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/driver
 cd "$ROOT"
@@ -105,8 +120,10 @@ PY
 daemon_pid=
 run_guest() {
     local name=$1 role=$2 rc=0 nvqs=$((RQ + 1)) gate= append=${VM_APPEND:-}
-    local -a dev extra=() confine=()
+    local -a dev extra=() confine=() more=() moredev=()
     [ "$role" != hostile ] || nvqs=2
+    local plus=0
+    [ "$name" != hostileplus ] || plus=1
     dev=(-device "vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=$nvqs,config_size=96")
     # poison also injects through /sys/kernel/debug/hwpoison/corrupt-pfn.
     [ "$name" != poison ] || extra+=("$(vm_distro_kmod hwpoison-inject)")
@@ -116,14 +133,22 @@ run_guest() {
     rm -f "$tmp/$name.sock"
     [ "$name" != slow ] || gate=$tmp/slow.gate
     if [ "$role" = hostile ]; then
-        HOSTILE_INIT_GATE=$gate python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
+        HOSTILE_INIT_GATE=$gate HOSTILE_PLUS=$plus \
+            python3 "$TESTS/hostile_device.py" "$tmp/$name.sock" \
             >"$tmp/$name.daemon.log" 2>&1 &
     else
         # The seccomp filter is on (the default, --seccomp=kill); basic's
         # daemon also drops root once its device and sockets are open.
         [ "$name" != basic ] || confine=(--user nobody)
+        if [ "$name" = plus ]; then
+            # The same device again, offering neither optional feature.
+            more=(-s "$tmp/plus-off.sock,role=client,tag=famoff,readdirplus=off,entry-fmap=off")
+            moredev=(-chardev socket,id=fs1,path="$tmp/plus-off.sock"
+                -device "vhost-user-test-device-pci,chardev=fs1,virtio-id=6,num_vqs=$nvqs,config_size=96")
+        fi
         ${DAEMON_WRAPPER:-} "$BIN" -v serve --request-queues "$RQ" -s "$tmp/$name.sock,role=$role" \
-            --control-socket "$tmp/$name.ctl" "${confine[@]}" >"$tmp/$name.daemon.log" 2>&1 &
+            "${more[@]}" --control-socket "$tmp/$name.ctl" "${confine[@]}" \
+            >"$tmp/$name.daemon.log" 2>&1 &
     fi
     daemon_pid=$!
     vm_register_pid "$daemon_pid"
@@ -147,7 +172,7 @@ run_guest() {
                 qmp "$tmp/$name.qmp" '{"execute": "device_del", "arguments": {"id": "famfs0"}}' ;;
     esac
     VM_APPEND=$append vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
-        -chardev socket,id=fs0,path="$tmp/$name.sock" "${dev[@]}"
+        -chardev socket,id=fs0,path="$tmp/$name.sock" "${dev[@]}" "${moredev[@]}"
     vm_wait "$name" 600 || rc=1
     # The daemon's own count of what the guest asked (not after `dead`).
     if [ "$role" != hostile ] && [ "$name" != dead ]; then
@@ -237,6 +262,95 @@ check_tools() {
     return $rc
 }
 
+# meta_snapshot DOOR ROUND STEP WHEN: one HOST-REQ line, the request counts
+# by opcode of DOOR's server now: the daemon's status report for its two
+# sockets, virtiofsd's debug log (one "Received request" line per request;
+# FORGET, BATCH_FORGET and INTERRUPT left out, as the daemon counts none).
+meta_snapshot() {
+    local counts sock
+    if [ "$1" = vfsd ]; then
+        counts=$(sed -n 's/.*Received request: opcode=\([A-Za-z]*\).*/\1/p' "$tmp/vfsd.log" |
+            grep -v -x -E 'Forget|BatchForget|Interrupt' | sort | uniq -c |
+            awk '{ printf "%s=%s ", tolower($2), $1 }')
+    else
+        sock=$tmp/meta-$1.sock
+        counts=$("$BIN" status --control-socket "$tmp/meta.ctl" |
+            awk -v s="socket $sock" '$0 == s { f = 1 }
+                f && $1 == "requests" { $1 = ""; sub(/ other=[0-9]*/, ""); print; exit }')
+    fi
+    echo "HOST-REQ $1 $2 $3 $4 requests ${counts# }"
+}
+
+# metabench: 10,000 files of 4 KiB in one directory, one boot, three doors
+# (guest-metabench.sh); docs/benchmarks.md.
+metabench() {
+    local rc=0 pid vpid= hostdir=$tmp/hostdir line when door round step i
+    local vfsd=${VIRTIOFSD:-$VHOST_FAMFS_CACHE/virtiofsd/bin/virtiofsd}
+    local -a extra=()
+    rm -f "$VHOST_FAMFS_DEVICE"
+    # 10,000 files of one 2 MiB allocation unit each: a sparse device.
+    "$BIN" mkfs --size 22G >/dev/null
+    "$BIN" mkdir small
+    (cd /tmp && for i in $(seq 1 10000); do echo "small/f$i"; done) | xargs "$BIN" creat -s 4K -S 3
+    vm_build_initramfs "$tmp/meta.cpio.gz" "$TESTS/guest-metabench.sh" "${kos[@]}" "$tmp/famfs-tool"
+    rm -f "$tmp"/meta-*.sock
+    "$BIN" serve --control-socket "$tmp/meta.ctl" -s "$tmp/meta-on.sock,tag=famfs" \
+        -s "$tmp/meta-off.sock,role=client,tag=famoff,readdirplus=off,entry-fmap=off" \
+        >"$tmp/meta.daemon.log" 2>&1 &
+    pid=$!
+    vm_register_pid "$pid"
+    for i in on off; do vm_wait_socket "$tmp/meta-$i.sock" 10; done
+    if [ -x "$vfsd" ]; then
+        mkdir -p "$hostdir/small"
+        for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
+        "$vfsd" --socket-path "$tmp/meta-vfsd.sock" --shared-dir "$hostdir" \
+            --cache auto --sandbox none --log-level debug >"$tmp/vfsd.log" 2>&1 &
+        vpid=$!
+        vm_register_pid "$vpid"
+        vm_wait_socket "$tmp/meta-vfsd.sock" 10
+        extra=(-chardev socket,id=fs2,path="$tmp/meta-vfsd.sock"
+            -device vhost-user-fs-pci,chardev=fs2,tag=vfsd)
+    else
+        echo "metabench: no virtiofsd ($vfsd); VHOST_FAMFS_VIRTIOFSD=1 provides it"
+    fi
+    : >"$tmp/meta.log"
+    : >"$tmp/host-req.txt"
+    VM_MEM=3G vm_start meta "$tmp/meta.cpio.gz" "$tmp/meta.log" \
+        -chardev socket,id=fs0,path="$tmp/meta-on.sock" \
+        -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=2,config_size=96 \
+        -chardev socket,id=fs1,path="$tmp/meta-off.sock" \
+        -device vhost-user-test-device-pci,chardev=fs1,virtio-id=6,num_vqs=2,config_size=96 \
+        "${extra[@]}"
+    # Answer each marker with a snapshot; tail ends with QEMU.
+    tail --pid="${VM_PID[meta]}" -n +1 -F "$tmp/meta.log" 2>/dev/null |
+        while IFS= read -r line; do
+            line=${line%$'\r'}
+            case $line in
+                "GUEST-HOST: meta "*)
+                    read -r door round step when <<<"${line#GUEST-HOST: meta }"
+                    meta_snapshot "$door" "$round" "$step" "$when" >>"$tmp/host-req.txt" || true ;;
+            esac
+        done &
+    local wpid=$!
+    vm_wait meta 7200 || rc=1
+    wait "$wpid" || true
+    kill "$pid" ${vpid:+"$vpid"} 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    tr -d '\r' <"$tmp/meta.log" | grep -a -E 'GUEST-META|GUEST-CHECK' || true
+    { tr -d '\r' <"$tmp/meta.log"; cat "$tmp/host-req.txt"; } |
+        python3 "$TESTS/meta_table.py" || rc=1
+    return $rc
+}
+
+# plus_requests SOCKET OP: the daemon's count of OP requests on SOCKET, from
+# the status run_guest saved.
+plus_requests() {
+    awk -v s="socket $1" -v op="$2" '$0 == s { f = 1 }
+        f && $1 == "requests" { for (i = 2; i <= NF; i++) {
+            split($i, kv, "="); if (kv[1] == op) { print kv[2]; exit } } }' \
+        "$tmp/plus.status"
+}
+
 scenario() {
     local s=$1 rc=0
     echo "=== scenario $s"
@@ -269,6 +383,8 @@ scenario() {
             run_guest dead master || rc=1 ;;
         hostile)
             run_guest hostile hostile || rc=1 ;;
+        hostileplus)
+            run_guest hostileplus hostile || rc=1 ;;
         suid)
             "$BIN" creat -s 2M -m 6755 -u 0 -g 0 -S 5 suid
             "$BIN" creat -s 2M -m 6777 -u 0 -g 0 -S 5 suidw
@@ -299,9 +415,24 @@ scenario() {
             run_guest slow hostile || rc=1 ;;
         vmmconfig)
             run_one_vm_sh || rc=1 ;;
+        plus)
+            "$BIN" mkdir many
+            for i in $(seq 1 64); do "$BIN" creat -s 4K -S $((41 + i)) "many/f$i"; done
+            run_guest plus master || rc=1
+            # What each socket served, by the daemon's own count.
+            plus_requests "$tmp/plus.sock" readdirplus | grep -qE '^[1-9]' || {
+                echo "[status] famfs: no READDIRPLUS served"; rc=1; }
+            [ "$(plus_requests "$tmp/plus-off.sock" readdirplus)" = 0 ] || {
+                echo "[status] famoff: READDIRPLUS served"; rc=1; }
+            [ "$(plus_requests "$tmp/plus-off.sock" lookup)" -ge 64 ] &&
+                [ "$(plus_requests "$tmp/plus-off.sock" get_fmap)" -ge 64 ] || {
+                echo "[status] famoff: fewer than 64 LOOKUP and GET_FMAP"; rc=1; } ;;
         tools)
             run_guest tools master || rc=1
             check_tools || rc=1 ;;
+        metabench)
+            # Not part of the default list: a benchmark, not a test.
+            metabench || rc=1 ;;
         bench)
             # Not part of the default list: a benchmark, not a test.
             rm -f "$VHOST_FAMFS_DEVICE"
@@ -314,7 +445,7 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile suid poison sync race striped remove slow vmmconfig tools
+[ $# -gt 0 ] || set -- basic ro client notify dead hostile hostileplus suid poison sync race striped remove slow vmmconfig tools plus
 fails=0
 for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
 [ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"

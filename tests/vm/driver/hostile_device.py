@@ -20,6 +20,12 @@ Slow behaviour (guest-slow.sh): with HOSTILE_INIT_GATE=PATH in the
 environment, INIT is answered only once PATH exists; LOOKUPs of names
 starting "slow" are answered (ENOENT) one after another, 0.25 s apart, as
 a slow but working device would; a LOOKUP of "stall" is never answered.
+
+Listings with attributes and inline maps (guest-hostileplus.sh): with
+HOSTILE_PLUS=1 the device also offers VIRTIO_FAMFS_F_READDIRPLUS and
+VIRTIO_FAMFS_F_ENTRY_FMAP, its root holds PLUS_NODES instead, and it sends
+bad READDIRPLUS replies and bad inline maps, in listings and in LOOKUP
+replies alike.
 """
 import array
 import mmap
@@ -86,15 +92,36 @@ for i, (name, mode, size) in enumerate([
         ("dir_endless", S_IFDIR, 0),
 ]):
     NODES[name] = (10 + i, mode, size)
+PLUS = os.environ.get("HOSTILE_PLUS") == "1"
+# Bad inline maps, each sent by LOOKUP for a p_* name (found by LOOKUP only)
+# and in the listing of the pd_* directory of the same suffix.
+BAD_MAPS = ["lie_len", "overlap", "toomany", "size", "outside", "dirmap",
+            "nofit"]
+if PLUS:
+    # The root's listing is valid: a file with a good inline map and
+    # directories whose READDIRPLUS reply is bad, or whose entries cannot
+    # be instantiated (pd_root, pd_self).
+    NODES = {}
+    for i, (name, mode, size) in enumerate(
+            [("p_good", S_IFREG, 2 * MB)] +
+            [("pd_" + b, S_IFDIR, 0) for b in BAD_MAPS] +
+            [("pd_" + b, S_IFDIR, 0) for b in
+             ("straddle", "maplen", "nodeid0", "type", "root", "self")]):
+        NODES[name] = (10 + i, mode, size)
 BY_ID = {v[0]: k for k, v in NODES.items()}
 # Found by LOOKUP only: "twin" again, now twice as large.
-LOOKUP_ONLY = {"twin_grown": (NODES["twin"][0], S_IFREG, 4 * MB)}
+if not PLUS:
+    LOOKUP_ONLY = {"twin_grown": (NODES["twin"][0], S_IFREG, 4 * MB)}
+else:
+    LOOKUP_ONLY = {"p_" + b: (60 + i, S_IFDIR if b == "dirmap" else S_IFREG,
+                              0 if b == "dirmap" else (4 if b == "overlap" else 2) * MB)
+                   for i, b in enumerate(BAD_MAPS + ["beyond"])}
 
 INIT_GATE = os.environ.get("HOSTILE_INIT_GATE")
 SLOW_STEP = 0.25
 
 OP = {1: "INIT", 2: "STATFS", 3: "LOOKUP", 4: "GETATTR", 5: "READDIR",
-      6: "GET_FMAP", 7: "CREATE", 8: "MKDIR"}
+      6: "GET_FMAP", 7: "CREATE", 8: "MKDIR", 9: "READDIRPLUS"}
 
 
 def log(*a):
@@ -163,6 +190,76 @@ def interleaved(size, chunk, strips, nextents=None):
     n = len(strips) if nextents is None else nextents
     return struct.pack("<QIIQ", size, n, 1, chunk) + b"".join(
         struct.pack("<QQ", o, l) for o, l in strips)
+
+
+def direntplus(a, cookie, typ, name, fmap_len=None, inline=b""):
+    n = len(inline) if fmap_len is None else fmap_len
+    return (a + struct.pack("<QIIII", cookie, typ, len(name), n, 0) + name +
+            b"\0" * (-len(name) % 8) + inline)
+
+
+def bad_map(kind, size):
+    """An inline map that fails its check in the way KIND names."""
+    return {
+        # fmap_len (48) says more than the map's one extent (32 bytes).
+        "lie_len": fmap(size, [(META, 2 * MB)]) + b"\0" * 16,
+        "overlap": fmap(size, [(META + 2 * MB, 2 * MB), (META, 4 * MB)]),
+        # Claims 17 extents: more than VIRTIO_FAMFS_ENTRY_FMAP_MAX.
+        "toomany": fmap(size, [(META, 2 * MB)], nextents=MAX_EXT + 1),
+        "size": fmap(size * 2, [(META, 4 * MB)]),
+        "outside": fmap(size, [(DEV_SIZE, 2 * MB)]),
+        # A directory has no map.
+        "dirmap": fmap(0, []),
+        # Claims two extents, holds one.
+        "nofit": fmap(size, [(META, 2 * MB)], nextents=2),
+    }[kind]
+
+
+def plus_root(cookie):
+    ents = []
+    for name, (nid, mode, size) in sorted(NODES.items(), key=lambda x: x[1][0]):
+        if nid <= cookie:
+            continue
+        typ = 4 if mode == S_IFDIR else 8
+        perm = 0o755 if mode == S_IFDIR else 0o644
+        inline = fmap(size, [(META, 2 * MB)]) if name == "p_good" else b""
+        ents.append(direntplus(attr(nid, mode, size, perm), nid, typ,
+                               name.encode(), inline=inline))
+    return readdir_out(ents, True)
+
+
+def plus_bad_listing(name, dir_id):
+    kind = name[3:]
+    f = attr(100, S_IFREG, 2 * MB)
+    m = fmap(2 * MB, [(META, 2 * MB)])
+    if kind in BAD_MAPS:
+        # A good entry, then one with a bad map: the whole reply is refused.
+        size = 0 if kind == "dirmap" else (4 if kind == "overlap" else 2) * MB
+        mode, typ = (S_IFDIR, 4) if kind == "dirmap" else (S_IFREG, 8)
+        return readdir_out([direntplus(f, 100, 8, b"ok", inline=m),
+                            direntplus(attr(101, mode, size), 101, typ, b"bad",
+                                       inline=bad_map(kind, size))], True)
+    if kind == "straddle":
+        # The last entry's map runs past the end of the reply.
+        return readdir_out([direntplus(f, 100, 8, b"x", inline=m)], True)[:-8]
+    if kind == "maplen":
+        return readdir_out([direntplus(f, 100, 8, b"x", fmap_len=20,
+                                       inline=m[:20] + b"\0" * 4)], True)
+    if kind == "nodeid0":
+        return readdir_out([direntplus(attr(0, S_IFREG, 2 * MB), 100, 8,
+                                       b"zero")], True)
+    if kind == "type":
+        # DT_REG, attributes of a directory.
+        return readdir_out([direntplus(attr(100, S_IFDIR, 0, 0o755), 100, 8,
+                                       b"odd")], True)
+    if kind == "root":
+        # The root as a child: listed, but never a dentry here.
+        return readdir_out([direntplus(attr(1, S_IFDIR, 0, 0o755), 100, 4,
+                                       b"up")], True)
+    if kind == "self":
+        return readdir_out([direntplus(attr(dir_id, S_IFDIR, 0, 0o755), 100,
+                                       4, b"me")], True)
+    raise KeyError(name)
 
 
 class Device:
@@ -241,6 +338,12 @@ class Device:
                 return err(70000)
             if name == "used_zero":
                 return (a, 0, unique, 0, None)
+            if PLUS:
+                if name == "p_beyond":
+                    # fmap_len runs past the end of the reply.
+                    return ok(a + struct.pack("<II", 4096, 0))
+                inline = bad_map(name[2:], size) if name in LOOKUP_ONLY else b""
+                return ok(a + struct.pack("<II", len(inline), 0) + inline)
             return ok(a)
         if opcode == 5:
             cookie = struct.unpack_from("<Q", body)[0]
@@ -249,6 +352,11 @@ class Device:
             if BY_ID[nodeid] == "dir_endless":
                 return ok(endless_listing(cookie, room))
             return ok(bad_listing(BY_ID[nodeid], cookie))
+        if opcode == 9 and PLUS:
+            cookie = struct.unpack_from("<Q", body)[0]
+            if nodeid == 1:
+                return ok(plus_root(cookie))
+            return ok(plus_bad_listing(BY_ID[nodeid], nodeid))
         if opcode == 6:
             name = BY_ID.get(nodeid)
             nid, mode, size = NODES[name]
@@ -370,7 +478,9 @@ class Backend:
     def dispatch(self, req, flags, body, fds):
         acked = False
         if req == 1:    # GET_FEATURES: VERSION_1 | PROTOCOL_FEATURES | NOTIFY | INTERLEAVE
-            self.reply(req, struct.pack("<Q", (1 << 32) | (1 << 30) | 1 | 2))
+            # (and READDIRPLUS | ENTRY_FMAP in PLUS mode)
+            self.reply(req, struct.pack("<Q", (1 << 32) | (1 << 30) | 1 | 2 |
+                                        (12 if PLUS else 0)))
             acked = True
         elif req == 2:  # SET_FEATURES
             self.dev.interleave = bool(struct.unpack_from("<Q", body)[0] & 2)
