@@ -38,6 +38,9 @@ pub struct SocketSpec {
     pub cache: Option<CachePolicy>,
     /// virtio-fs only: the DAX window's size (shared memory region 0).
     pub dax_window: Option<u64>,
+    /// virtio-famfs only: map only the files the guest fetched a map for
+    /// (`isolate=on`), instead of the whole data area.
+    pub isolate: bool,
 }
 
 /// The device a socket presents to its VM.
@@ -68,6 +71,7 @@ impl std::str::FromStr for SocketSpec {
     /// `[,uid-map=GUEST:HOST:COUNT]...[,gid-map=GUEST:HOST:COUNT]...`
     /// `[,squash=UID:GID][,proto=virtio-famfs|virtio-fs]`
     /// `[,cache=never|auto|always][,dax-window=SIZE]` (virtio-fs only)
+    /// `[,isolate=on|off]` (virtio-famfs only)
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -91,6 +95,7 @@ impl SocketSpec {
             proto: Proto::Famfs,
             cache: None,
             dax_window: None,
+            isolate: false,
         }
     }
 
@@ -134,9 +139,16 @@ impl SocketSpec {
                 Some(("dax-window", v)) => {
                     spec.dax_window = Some(crate::dax_window::parse_window_size(v)?)
                 }
+                Some(("isolate", v)) => {
+                    spec.isolate = match v {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(format!("isolate={v}: expected on or off")),
+                    }
+                }
                 _ => {
                     return Err(format!(
-                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, proto=, cache= or dax-window="
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, proto=, cache=, dax-window= or isolate="
                     ))
                 }
             }
@@ -146,6 +158,11 @@ impl SocketSpec {
         }
         if spec.dax_window.is_some() && spec.proto != Proto::VirtioFs {
             return Err("dax-window= applies to proto=virtio-fs sockets only".into());
+        }
+        // virtio-fs DAX maps 2 MiB ranges on request anyway; copy mode
+        // maps nothing.
+        if spec.isolate && spec.proto != Proto::Famfs {
+            return Err("isolate= applies to proto=virtio-famfs sockets only".into());
         }
         Ok(())
     }
@@ -424,13 +441,14 @@ impl Daemon {
             let mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
             let ended = match e.spec.proto {
                 Proto::Famfs => {
-                    let backend = VhostUserFamfs::with_stats(
+                    let backend = VhostUserFamfs::isolated(
                         self.fs.clone(),
                         e.access,
                         &e.spec.tag,
                         self.request_queues,
                         e.spec.policy.clone(),
                         e.stats.clone(),
+                        e.spec.isolate,
                     )
                     .map_err(|err| be(&err))?;
                     let mut daemon =
@@ -641,6 +659,21 @@ mod tests {
             "/a,gid-map=x:1:1",
             "/a,squash=1",
             "/a,squash=a:b",
+        ] {
+            assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn socket_isolate_parses_for_famfs_sockets_only() {
+        let s: SocketSpec = "/a,isolate=on,role=ro".parse().unwrap();
+        assert!(s.isolate);
+        assert!(!"/a,isolate=off".parse::<SocketSpec>().unwrap().isolate);
+        assert!(!"/a".parse::<SocketSpec>().unwrap().isolate);
+        for bad in [
+            "/a,isolate=yes",
+            "/a,isolate=",
+            "/a,proto=virtio-fs,isolate=on",
         ] {
             assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
         }

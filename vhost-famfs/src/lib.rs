@@ -12,6 +12,7 @@ pub mod filesystem;
 pub mod fuse;
 pub mod guest_policy;
 pub mod hostio;
+pub mod isolated_window;
 pub mod listen;
 pub mod meta;
 pub mod pattern;

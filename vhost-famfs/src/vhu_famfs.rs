@@ -21,7 +21,10 @@ use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{EventConsumer, EventNotifier};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::dax_window::{DeviceFd, VmmMapper};
 use crate::guest_policy::GuestPolicy;
+use crate::isolated_window::IsolatedWindow;
+use crate::meta::fmap::Extent;
 use crate::meta::Famfs;
 use crate::protocol::{self, Config, Notify};
 use crate::server::{Access, Server, Window, MAX_EXTENTS};
@@ -60,14 +63,27 @@ pub struct ShmemWindow {
     frozen: Mutex<Option<bool>>,
     /// Where the mapped size is reported.
     stats: Arc<SocketStats>,
+    /// `isolate=on`: files are mapped one by one as their maps are
+    /// fetched, instead of the whole data area at INIT.
+    isolated: Option<IsolatedWindow<VmmMapper<DeviceFd>>>,
 }
 
 impl ShmemWindow {
-    fn new(fs: Arc<Famfs>, writable: bool, stats: Arc<SocketStats>) -> Self {
+    fn new(fs: Arc<Famfs>, writable: bool, isolate: bool, stats: Arc<SocketStats>) -> Self {
+        let isolated = isolate.then(|| {
+            IsolatedWindow::new(
+                VmmMapper::new(DeviceFd(fs.clone())),
+                fs.superblock().meta_size(),
+                fs.geometry().dev_size,
+                writable,
+                stats.clone(),
+            )
+        });
         ShmemWindow {
             fs,
             writable,
             stats,
+            isolated,
             backend: Mutex::new(None),
             configured: AtomicBool::new(false),
             mapped: Mutex::new(false),
@@ -84,6 +100,9 @@ impl ShmemWindow {
     /// The device forgot its mappings (reset or stop): map again on the
     /// next INIT.
     fn forget(&self) {
+        if let Some(iso) = &self.isolated {
+            iso.reset();
+        }
         *self.mapped.lock().unwrap_or_else(|e| e.into_inner()) = false;
         self.stats.set_mapped(0);
         *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -101,6 +120,16 @@ impl ShmemWindow {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .is_some()
+    }
+
+    /// Whether files are mapped one by one (`isolate=on`).
+    pub fn is_isolated(&self) -> bool {
+        self.isolated.is_some()
+    }
+
+    /// Live mappings of an isolated window (0 otherwise).
+    pub fn live_mappings(&self) -> usize {
+        self.isolated.as_ref().map_or(0, |i| i.live())
     }
 
     /// Fixes `available()` until the next reset (the driver's INIT).
@@ -126,6 +155,12 @@ impl Window for Arc<ShmemWindow> {
             log::warn!("no shared memory window (NO_WINDOW): serving metadata only");
             return Ok(());
         };
+        if let Some(iso) = &self.isolated {
+            // A new INIT: whatever an earlier mount left mapped goes; files
+            // are mapped as their maps are fetched.
+            iso.unmap_all();
+            return Ok(());
+        }
         // The metadata area is never mapped: a guest can neither read nor
         // write the superblock and log through the window.
         let meta = self.fs.superblock().meta_size();
@@ -166,6 +201,30 @@ impl Window for Arc<ShmemWindow> {
             }
         }
     }
+
+    fn map_file(&self, node: u64, ranges: &[Extent]) -> Result<(), i32> {
+        match &self.isolated {
+            // Nothing to map into without a window (NO_WINDOW).
+            Some(iso) if self.frozen_available() => iso.map_file(node, ranges),
+            _ => Ok(()),
+        }
+    }
+
+    fn forget_files(&self, nodes: &[u64]) {
+        if let Some(iso) = &self.isolated {
+            iso.forget(nodes);
+        }
+    }
+}
+
+impl ShmemWindow {
+    /// The driver's INIT found a window.
+    fn frozen_available(&self) -> bool {
+        self.frozen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(false)
+    }
 }
 
 struct Inner {
@@ -202,6 +261,20 @@ impl VhostUserFamfs {
         Self::with_stats(fs, access, tag, request_queues, policy, Arc::default())
     }
 
+    /// As `with_stats`; `isolate` maps only the files whose maps the
+    /// guest fetched (`isolate=on`).
+    pub fn isolated(
+        fs: Arc<Famfs>,
+        access: Access,
+        tag: &str,
+        request_queues: usize,
+        policy: GuestPolicy,
+        stats: Arc<SocketStats>,
+        isolate: bool,
+    ) -> Result<Self, VhuError> {
+        Self::build(fs, access, tag, request_queues, policy, stats, isolate)
+    }
+
     /// As `new`, counting requests and the mapped window in `stats`.
     pub fn with_stats(
         fs: Arc<Famfs>,
@@ -211,6 +284,18 @@ impl VhostUserFamfs {
         policy: GuestPolicy,
         stats: Arc<SocketStats>,
     ) -> Result<Self, VhuError> {
+        Self::build(fs, access, tag, request_queues, policy, stats, false)
+    }
+
+    fn build(
+        fs: Arc<Famfs>,
+        access: Access,
+        tag: &str,
+        request_queues: usize,
+        policy: GuestPolicy,
+        stats: Arc<SocketStats>,
+        isolate: bool,
+    ) -> Result<Self, VhuError> {
         let tag_bytes = tag.as_bytes();
         if tag_bytes.is_empty() || tag_bytes.len() >= protocol::TAG_LEN {
             return Err(VhuError::BadTag(tag.to_string()));
@@ -218,6 +303,7 @@ impl VhostUserFamfs {
         let window = Arc::new(ShmemWindow::new(
             fs.clone(),
             access != Access::ReadOnly,
+            isolate,
             stats.clone(),
         ));
         let sb = fs.superblock();
@@ -377,12 +463,20 @@ impl VhostUserBackend for VhostUserFamfs {
     }
 
     fn features(&self) -> u64 {
-        (1 << VIRTIO_F_VERSION_1)
+        let base = (1 << VIRTIO_F_VERSION_1)
             | (1 << VIRTIO_RING_F_INDIRECT_DESC)
             | (1 << VIRTIO_RING_F_EVENT_IDX)
             | (1 << protocol::F_NOTIFY)
             | (1 << protocol::F_INTERLEAVE)
-            | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
+            | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits();
+        // An isolated window offers FORGET (it unmaps forgotten files) and
+        // must never offer F_ENTRY_FMAP: a map handed out inline would not
+        // be mapped, as maps are mapped only through GET_FMAP.
+        if self.inner.window.is_isolated() {
+            base | (1 << protocol::F_FORGET)
+        } else {
+            base
+        }
     }
 
     fn acked_features(&self, features: u64) {
@@ -391,11 +485,18 @@ impl VhostUserBackend for VhostUserFamfs {
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {
-        VhostUserProtocolFeatures::MQ
+        let base = VhostUserProtocolFeatures::MQ
             | VhostUserProtocolFeatures::CONFIG
             | VhostUserProtocolFeatures::BACKEND_REQ
             | VhostUserProtocolFeatures::REPLY_ACK
-            | VhostUserProtocolFeatures::SHMEM
+            | VhostUserProtocolFeatures::SHMEM;
+        // Each mapping of an isolated window becomes a memory region the
+        // VMM hands over: more than SET_MEM_TABLE's 8, so one by one.
+        if self.inner.window.is_isolated() {
+            base | VhostUserProtocolFeatures::CONFIGURE_MEM_SLOTS
+        } else {
+            base
+        }
     }
 
     fn reset_device(&self) {
@@ -427,6 +528,9 @@ impl VhostUserBackend for VhostUserFamfs {
     }
 
     fn set_backend_req_fd(&self, backend: Backend) {
+        if let Some(iso) = &self.inner.window.isolated {
+            iso.mapper().set_backend(backend.clone());
+        }
         *self
             .inner
             .window

@@ -57,6 +57,7 @@ fn serving(dir: &Path) -> (PathBuf, Arc<Famfs>, Running, Vm) {
         proto: Default::default(),
         cache: None,
         dax_window: None,
+        isolate: false,
     };
     let srv = Running::start(&fs, std::slice::from_ref(&sock));
     let mut vm = Vm::connect(&sock.path, Opts::full());

@@ -250,6 +250,7 @@ impl<F: FileSystem, D: DaxWindow> FuseServer<F, D> {
             SETUPMAPPING => {
                 let inp: SetupmappingIn = r.read_obj()?;
                 let ino = self.famfs_id(id)?.ok_or(libc::EINVAL)?;
+                self.fs.may_open(ino)?;
                 self.dax
                     .setup_mapping(&self.fs, ino, &inp, self.fs.access())?;
                 empty()
