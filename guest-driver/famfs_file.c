@@ -218,6 +218,10 @@ static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
 	u32 need;
 	int err;
 
+	/* A FORGET of this node must not follow the new GET_FMAP. */
+	err = famfs_forget_cancel(fdev, nodeid);
+	if (err)
+		return err;
 	for (;;) {
 		/* Room for an interleaved reply's chunk size too. */
 		req = famfs_req_alloc(0, sizeof(*out) +

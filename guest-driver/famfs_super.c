@@ -742,6 +742,9 @@ static void famfs_evict_inode(struct inode *inode)
 
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
+	/* An isolated window unmaps the file once the device hears of it. */
+	if (fi->fmap && fi->nodeid)
+		famfs_forget_queue(famfs_sb_vdev(inode->i_sb), fi->nodeid);
 	famfs_fmap_free(fi);
 	kvfree(fi->dir.ents);
 	fi->dir.ents = NULL;

@@ -869,6 +869,7 @@ static void famfs_vdev_release(struct kref *kref)
 		kfree(fdev->window);
 	}
 	famfs_req_put(fdev->init_req);
+	famfs_forget_free(fdev);
 	free_percpu(fdev->stats);
 	put_device(fdev->dev);
 	kfree(fdev->notify_bufs);
@@ -1149,6 +1150,9 @@ static int famfs_probe(struct virtio_device *vdev)
 	ret = famfs_read_config(fdev);
 	if (ret)
 		goto out_free;
+	ret = famfs_forget_init(fdev);
+	if (ret)
+		goto out_free;
 	ret = famfs_setup_vqs(fdev);
 	if (ret)
 		goto out_free;
@@ -1248,6 +1252,7 @@ static void famfs_remove(struct virtio_device *vdev)
 	/* Every new access fails from here on; pending requests fail now. */
 	WRITE_ONCE(fdev->removed, true);
 	famfs_vdev_break(fdev, NULL);
+	famfs_forget_stop(fdev);
 	for (i = 0; i < fdev->nr_rq; i++)
 		wait_event(fdev->rq[i].slot_wait,
 			   !atomic_read(&fdev->rq[i].kicking));
@@ -1286,6 +1291,7 @@ MODULE_DEVICE_TABLE(virtio, famfs_id_table);
 static const unsigned int famfs_features[] = {
 	VIRTIO_FAMFS_F_NOTIFY,
 	VIRTIO_FAMFS_F_INTERLEAVE,
+	VIRTIO_FAMFS_F_FORGET,
 };
 
 static struct virtio_driver famfs_virtio_driver = {
