@@ -8,7 +8,7 @@
  * reclaim: it only takes a spinlock, never allocates or waits. A device
  * with an isolated window unmaps a forgotten file's memory, so the driver
  * fetches the map again (GET_FMAP) before it touches that file again, and
- * a GET_FMAP never overtakes the FORGET of the same node (spec 7.16).
+ * a GET_FMAP never overtakes the FORGET of the same node (spec 5.3.1).
  */
 
 #include <linux/minmax.h>
