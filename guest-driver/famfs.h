@@ -328,6 +328,7 @@ static inline void famfs_clear_pending(struct famfs_inode *fi)
 int famfs_forget_init(struct famfs_vdev *fdev);
 void famfs_forget_queue(struct famfs_vdev *fdev, u64 nodeid);
 int famfs_forget_cancel(struct famfs_vdev *fdev, u64 nodeid);
+void famfs_forget_flush(struct famfs_vdev *fdev);
 void famfs_forget_stop(struct famfs_vdev *fdev);
 void famfs_forget_free(struct famfs_vdev *fdev);
 

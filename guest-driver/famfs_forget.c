@@ -170,6 +170,16 @@ int famfs_forget_cancel(struct famfs_vdev *fdev, u64 nodeid)
 }
 
 /**
+ * famfs_forget_flush - send what is queued and wait for it (unmount)
+ * @fdev: the device
+ */
+void famfs_forget_flush(struct famfs_vdev *fdev)
+{
+	if (fdev->forget)
+		flush_work(&fdev->forget->work);
+}
+
+/**
  * famfs_forget_stop - drop the queue of a device being removed
  * @fdev: the device; its requests already fail
  */

@@ -1057,6 +1057,8 @@ static void famfs_kill_sb(struct super_block *sb)
 		famfs_vdev_del_sb(sbi->fdev, sb);
 	kill_anon_super(sb);
 	if (sbi) {
+		/* Every inode is gone: the device hears of all before umount ends. */
+		famfs_forget_flush(sbi->fdev);
 		famfs_vdev_put(sbi->fdev);
 		kfree(sbi);
 	}
