@@ -161,6 +161,7 @@ impl<M: ShmemMapper> IsolatedWindow<M> {
             return Err(libc::ENOSPC);
         }
         for (i, p) in new.iter().enumerate() {
+            log::debug!("file {node}: mapping {:#x}+{:#x}", p.offset, p.len);
             if let Err(e) = self.mapper.map(p.offset, p.offset, p.len, self.writable) {
                 log::error!("SHMEM_MAP {:#x}+{:#x} failed: {e}", p.offset, p.len);
                 for q in &new[..i] {
@@ -222,6 +223,7 @@ impl<M: ShmemMapper> IsolatedWindow<M> {
     }
 
     fn unmap(&self, p: &Piece) {
+        log::debug!("unmapping {:#x}+{:#x}", p.offset, p.len);
         if let Err(e) = self.mapper.unmap(p.offset, p.len) {
             log::warn!("SHMEM_UNMAP {:#x}+{:#x} failed: {e}", p.offset, p.len);
         }
