@@ -21,10 +21,12 @@ use crate::dax_window::{Errno, ShmemMapper};
 use crate::meta::fmap::Extent;
 use crate::status::SocketStats;
 
-/// Most live mappings of one isolated window. The backend takes at most
-/// 509 memory slots from QEMU (vhost-user-backend's limit), guest RAM
-/// and other devices need a few, and every mapping takes one; 256 leaves
-/// room and is measured to work with QEMU 11.1.2 (docs/sharing.md).
+/// Most live mappings of one isolated window. Every mapping is one more
+/// memory region of the device in QEMU, besides guest RAM's; QEMU 11.1.2
+/// aborts (an assertion, the whole VM) on the one that takes them past
+/// 512 (VHOST_USER_MAX_RAM_SLOTS): measured with 511 mappings and 512 MiB
+/// of guest RAM. 256 leaves half for guest RAM and hot-plugged memory
+/// (docs/sharing.md).
 pub const MAX_LIVE_MAPPINGS: usize = 256;
 
 /// Device offsets handed to the VMM must be page aligned (it mmaps them).
