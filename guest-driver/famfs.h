@@ -5,6 +5,7 @@
  * famfs_vio.c   virtio transport: probe/remove, request queues, the
  *               notification queue, the DAX window and the tag registry.
  * famfs_super.c file system type, super block, inodes, directories.
+ * famfs_forget.c FORGET: tells the device which nodes were evicted.
  * famfs_file.c  extent maps, iomap, read/write, mmap and faults, the
  *               size-setting path of newly created files.
  * famfs_pmem.c  the window from a guest pmem device (-o pmem=) when the
@@ -59,6 +60,7 @@ enum famfs_stat {
 	FAMFS_STAT_REQ_CREATE,
 	FAMFS_STAT_REQ_MKDIR,
 	FAMFS_STAT_REQ_READDIRPLUS,
+	FAMFS_STAT_REQ_FORGET,
 	FAMFS_STAT_REQ_TOTAL,
 	FAMFS_STAT_REQ_ERRORS,
 	FAMFS_STAT_FMAPS_CACHED,
@@ -78,6 +80,7 @@ struct famfs_stats {
 
 struct famfs_vdev;
 struct famfs_window;
+struct famfs_forget;
 
 /* One virtqueue and the requests it holds. */
 struct famfs_vq {
@@ -116,6 +119,7 @@ struct famfs_vdev {
 	bool interleave;		/* VIRTIO_FAMFS_F_INTERLEAVE negotiated */
 	bool readdirplus;		/* VIRTIO_FAMFS_F_READDIRPLUS negotiated */
 	bool entry_fmap;		/* VIRTIO_FAMFS_F_ENTRY_FMAP negotiated */
+	struct famfs_forget *forget;	/* with VIRTIO_FAMFS_F_FORGET */
 
 	/* Queues: notifyq, then nr_rq request queues. */
 	struct famfs_vq notifyq;
@@ -348,6 +352,14 @@ static inline void famfs_clear_pending(struct famfs_inode *fi)
 	/* Pairs with famfs_inode_pending(). */
 	smp_store_release(&fi->pending, false);
 }
+
+/* famfs_forget.c */
+int famfs_forget_init(struct famfs_vdev *fdev);
+void famfs_forget_queue(struct famfs_vdev *fdev, u64 nodeid);
+int famfs_forget_cancel(struct famfs_vdev *fdev, u64 nodeid);
+void famfs_forget_flush(struct famfs_vdev *fdev);
+void famfs_forget_stop(struct famfs_vdev *fdev);
+void famfs_forget_free(struct famfs_vdev *fdev);
 
 /* famfs_super.c */
 struct inode *famfs_iget(struct super_block *sb,

@@ -269,6 +269,10 @@ static int famfs_fmap_fetch(struct inode *inode, struct famfs_fmap **fmapp)
 	u32 need;
 	int err;
 
+	/* A FORGET of this node must not follow the new GET_FMAP. */
+	err = famfs_forget_cancel(fdev, nodeid);
+	if (err)
+		return err;
 	for (;;) {
 		/* Room for an interleaved reply's chunk size too. */
 		req = famfs_req_alloc(0, sizeof(*out) +
@@ -806,19 +810,43 @@ static int famfs_file_open(struct inode *inode, struct file *file)
 }
 
 /*
+ * An isolated window unmaps a file when the driver forgets it, that is
+ * when its inode is evicted; the DAX entries its mappings left keep
+ * reclaim and drop_caches from evicting it. With no mapping left, write
+ * back what they dirtied and drop them. Faults hold invalidate_lock
+ * shared: none can add an entry meanwhile.
+ */
+static void famfs_release_entries(struct inode *inode)
+{
+	struct address_space *mapping = inode->i_mapping;
+
+	filemap_invalidate_lock(mapping);
+	if (!mapping_mapped(mapping) && mapping->nrpages) {
+		filemap_write_and_wait(mapping);
+		famfs_fence_writes();
+		invalidate_inode_pages2(mapping);
+	}
+	filemap_invalidate_unlock(mapping);
+}
+
+/*
  * A file made with O_CREAT and never given a size was never created on
  * the device: when its last user closes it, it goes away.
  */
 static int famfs_file_release(struct inode *inode, struct file *file)
 {
+	struct famfs_vdev *fdev = famfs_sb_vdev(inode->i_sb);
 	struct famfs_inode *fi = FAMFS_I(inode);
 
-	if (atomic_dec_and_test(&fi->opens) &&
-	    famfs_inode_pending(fi)) {
+	if (!atomic_dec_and_test(&fi->opens))
+		return 0;
+	if (famfs_inode_pending(fi)) {
 		inode_lock(inode);
 		if (fi->pending && !atomic_read(&fi->opens))
 			d_drop(file->f_path.dentry);
 		inode_unlock(inode);
+	} else if (fdev->forget && !famfs_vdev_gone(fdev)) {
+		famfs_release_entries(inode);
 	}
 	return 0;
 }

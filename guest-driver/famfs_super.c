@@ -956,6 +956,9 @@ static void famfs_evict_inode(struct inode *inode)
 
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
+	/* An isolated window unmaps the file once the device hears of it. */
+	if (fi->fmap && fi->nodeid)
+		famfs_forget_queue(famfs_sb_vdev(inode->i_sb), fi->nodeid);
 	famfs_fmap_free(fi);
 	kvfree(fi->dir.ents);
 	fi->dir.ents = NULL;
@@ -1316,6 +1319,8 @@ static void famfs_kill_sb(struct super_block *sb)
 	if (pmem)
 		famfs_pmem_detach(sb);
 	if (sbi) {
+		/* Every inode is gone: the device hears of all before umount ends. */
+		famfs_forget_flush(sbi->fdev);
 		famfs_vdev_put(sbi->fdev);
 		kfree(sbi->pmem_path);
 		kfree(sbi);

@@ -84,6 +84,7 @@ static const char * const famfs_stat_names[FAMFS_STAT_NR] = {
 	[FAMFS_STAT_REQ_CREATE]		= "req_create",
 	[FAMFS_STAT_REQ_MKDIR]		= "req_mkdir",
 	[FAMFS_STAT_REQ_READDIRPLUS]	= "req_readdirplus",
+	[FAMFS_STAT_REQ_FORGET]		= "req_forget",
 	[FAMFS_STAT_REQ_TOTAL]		= "req_total",
 	[FAMFS_STAT_REQ_ERRORS]		= "req_errors",
 	[FAMFS_STAT_FMAPS_CACHED]	= "fmaps_cached",
@@ -107,6 +108,7 @@ static const char *famfs_op_name(u32 opcode)
 		[VIRTIO_FAMFS_OP_CREATE]	= "CREATE",
 		[VIRTIO_FAMFS_OP_MKDIR]		= "MKDIR",
 		[VIRTIO_FAMFS_OP_READDIRPLUS]	= "READDIRPLUS",
+		[VIRTIO_FAMFS_OP_FORGET]	= "FORGET",
 	};
 
 	if (opcode < ARRAY_SIZE(names) && names[opcode])
@@ -420,7 +422,7 @@ static int famfs_req_submit(struct famfs_vdev *fdev, struct famfs_req *req,
 	int err;
 
 	if (opcode >= VIRTIO_FAMFS_OP_INIT &&
-	    opcode <= VIRTIO_FAMFS_OP_READDIRPLUS)
+	    opcode <= VIRTIO_FAMFS_OP_FORGET)
 		famfs_stat_inc(fdev, FAMFS_STAT_REQ_INIT + opcode - 1);
 	famfs_stat_inc(fdev, FAMFS_STAT_REQ_TOTAL);
 
@@ -895,6 +897,7 @@ static void famfs_vdev_release(struct kref *kref)
 		kfree(fdev->window);
 	}
 	famfs_req_put(fdev->init_req);
+	famfs_forget_free(fdev);
 	free_percpu(fdev->stats);
 	put_device(fdev->dev);
 	kfree(fdev->notify_bufs);
@@ -1177,6 +1180,9 @@ static int famfs_probe(struct virtio_device *vdev)
 	ret = famfs_read_config(fdev);
 	if (ret)
 		goto out_free;
+	ret = famfs_forget_init(fdev);
+	if (ret)
+		goto out_free;
 	ret = famfs_setup_vqs(fdev);
 	if (ret)
 		goto out_free;
@@ -1276,6 +1282,7 @@ static void famfs_remove(struct virtio_device *vdev)
 	/* Every new access fails from here on; pending requests fail now. */
 	WRITE_ONCE(fdev->removed, true);
 	famfs_vdev_break(fdev, NULL);
+	famfs_forget_stop(fdev);
 	for (i = 0; i < fdev->nr_rq; i++)
 		wait_event(fdev->rq[i].slot_wait,
 			   !atomic_read(&fdev->rq[i].kicking));
@@ -1317,6 +1324,7 @@ static const unsigned int famfs_features[] = {
 	VIRTIO_FAMFS_F_INTERLEAVE,
 	VIRTIO_FAMFS_F_READDIRPLUS,
 	VIRTIO_FAMFS_F_ENTRY_FMAP,
+	VIRTIO_FAMFS_F_FORGET,
 };
 
 /* Runs before FEATURES_OK: drops what the module parameters turn off. */

@@ -103,7 +103,7 @@ struct virtio_famfs_config {
 #define VIRTIO_FAMFS_ENOTDIR		20	/* node is not a directory */
 #define VIRTIO_FAMFS_EISDIR		21	/* node is a directory */
 #define VIRTIO_FAMFS_EINVAL		22	/* malformed request */
-#define VIRTIO_FAMFS_ENOSPC		28	/* no space or log full */
+#define VIRTIO_FAMFS_ENOSPC		28	/* no space, log full, window full */
 #define VIRTIO_FAMFS_EROFS		30	/* not allowed to change */
 #define VIRTIO_FAMFS_ERANGE		34	/* writable part below minimum */
 #define VIRTIO_FAMFS_ENAMETOOLONG	36	/* name or path too long */

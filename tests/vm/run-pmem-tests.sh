@@ -115,7 +115,10 @@ scenario() {
     fresh_fs
     case $s in
         pmem)
-            start_daemon -s "$tmp/a.sock,role=master,window=none"
+            # entry-fmap=off: every map is a GET_FMAP, so the count below
+            # shows each file's map fetched once (inline maps: driver
+            # scenario plus).
+            start_daemon -s "$tmp/a.sock,role=master,window=none,entry-fmap=off"
             vm_wait_socket "$tmp/a.sock" 10
             # Another ID than the stand-in: the module's device_id=.
             VIRTIO_ID=45 boot pmem "$tmp/a.sock" "$(pmem_dev pm0 "$VHOST_FAMFS_DEVICE" 1G)" \

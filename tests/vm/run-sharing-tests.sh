@@ -35,6 +35,17 @@
 #                 (EIO within request_timeout, mapped files keep working,
 #                 fsck clean, every listed file intact, every file a
 #                 reported created is there, the host appends after it)
+#   isolation     two sockets with isolate=on (a master, b ro), trees a/ and
+#                 b/ seeded with distinct patterns; root in each VM scans
+#                 the whole window BAR (/dev/mem, iomem=relaxed): data only
+#                 in its own opened files (and ctl), gone after close +
+#                 drop_caches (FORGET); VM a then churns CHURN_ROUNDS x 100
+#                 files: live mappings back to 0, daemon and QEMU memory
+#                 bounded; VM b holds 300 files open: ENOSPC past 256
+#   isolation-clients  the same with both sockets role=client
+#   isolation-bench  (only when named) one VM, two devices on the same file (isolate=on and
+#                 off): median first open of 100 files through each,
+#                 BENCH_ROUNDS rounds (docs/benchmarks.md)
 #   reconnect     (only when named) what QEMU 11.1.2 does with
 #                 -chardev socket,reconnect-ms=1000; reports, never fails
 #
@@ -45,7 +56,7 @@
 # file) and through "GUEST-HOST: <marker>" console lines the host waits for;
 # nothing waits for a fixed time. See docs/sharing.md.
 #
-# Knobs: RING_COUNT (1000000), CREATORS (200), VM_MEM (512M), VM_SMP (1),
+# Knobs: RING_COUNT (1000000), CREATORS (200), CHURN_ROUNDS (100), VM_MEM (512M), VM_SMP (1),
 # VM_KEEP=1 keeps logs, DAEMON_WRAPPER=CMD runs each daemon under CMD
 # (docs/sandboxing.md), and the other tests/vm/lib.sh knobs.
 set -euo pipefail
@@ -54,7 +65,7 @@ SHARING=$ROOT/tests/vm/sharing
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(one-daemon two-daemons ring read-only metadata-safe host-creates concurrent-creators pending-name subtree faults)
+ALL=(one-daemon two-daemons ring read-only metadata-safe isolation isolation-clients host-creates concurrent-creators pending-name subtree faults)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 for s in "$@"; do
     case " ${ALL[*]} reconnect " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]} reconnect)" >&2; exit 2 ;; esac
@@ -72,6 +83,8 @@ trap 'rm -f "$DEV"; vm_cleanup' EXIT
 export VM_MEM=${VM_MEM:-512M} VM_SMP=${VM_SMP:-1}
 RING_COUNT=${RING_COUNT:-1000000}
 CREATORS=${CREATORS:-200}
+CHURN_ROUNDS=${CHURN_ROUNDS:-100}
+BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 
 gcc -static -O2 -Wall -Wextra -Werror -o "$tmp/famfs-tool" tests/vm/guest/famfs-tool.c
 gcc -static -O2 -Wall -o "$tmp/famfs_mmap_test" tests/vm/guest/famfs_mmap_test.c
@@ -114,7 +127,7 @@ start_daemon() {
     shift
     for s in "$@"; do rm -f "$tmp/${s%%,*}"; args+=(-s "$tmp/$s"); done
     # Seccomp filter on (the default); DAEMON_WRAPPER as in run-driver-tests.sh.
-    ${DAEMON_WRAPPER:-} "$BIN" -v serve "${args[@]}" >"$tmp/$S.daemon-$id.log" 2>&1 &
+    ${DAEMON_WRAPPER:-} "$BIN" -v serve --control-socket "$tmp/$S.daemon-$id.ctl" "${args[@]}" >"$tmp/$S.daemon-$id.log" 2>&1 &
     DPID[$id]=$!
     vm_register_pid "$!"
     for s in "$@"; do vm_wait_socket "$tmp/${s%%,*}" 10 || { bad "daemon $id: no socket"; return 1; }; done
@@ -277,6 +290,93 @@ sc_metadata_safe() {
     [ $rc = 0 ] || return
     "$BIN" verify -S 99 after >/dev/null || bad "verify after"
     fsck_clean
+}
+
+# ranges PATH: the window ranges of PATH's extents, "+OFF:LEN,..." (bar-scan).
+ranges() {
+    "$BIN" getmap "$1" | awk -F'\t' '/^\t\t/ {printf "%s+0x%s:%s", n++ ? "," : "", $3, $4}'
+}
+# status_of ID SOCK KEY: KEY of socket SOCK in daemon ID's status report.
+status_of() {
+    "$BIN" status --control-socket "$tmp/$S.daemon-$1.ctl" |
+        awk -v s="socket $tmp/$2" -v k="$3" '$0 == s {on = 1; next} /^socket / {on = 0} on && $1 == k {$1 = ""; print substr($0, 2)}'
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+sc_isolation() { # ROLE_A ROLE_B
+    GUEST=isolation
+    fresh_fs
+    local t i args
+    for t in a b; do
+        "$BIN" mkdir $t
+        "$BIN" mkdir $t/churn
+    done
+    "$BIN" creat -s 4M -S 11 a/f1
+    "$BIN" creat -s 2M -S 12 a/f2
+    "$BIN" creat -s 4M -S 21 b/f1
+    "$BIN" creat -s 2M -S 22 b/f2
+    for i in $(seq 1 100); do "$BIN" creat -s 4096 a/churn/$i; done
+    # More files than an isolated window maps at once (256).
+    for i in $(seq 1 300); do "$BIN" creat -s 4096 b/churn/$i; done
+    start_daemon d "$S-a.sock,role=$1,isolate=on" "$S-b.sock,role=$2,isolate=on" || return
+    for t in a b; do
+        case $t in a) args="famfs_test.s1=11 famfs_test.s2=12 famfs_test.rounds=$CHURN_ROUNDS" ;;
+                   b) args="famfs_test.s1=21 famfs_test.s2=22 famfs_test.hold=1" ;; esac
+        boot $t "$S-$t.sock" iomem=relaxed famfs_test.tenant=$t $args \
+            famfs_test.r1="$(ranges $t/f1)" famfs_test.r2="$(ranges $t/f2)" \
+            famfs_test.f1="$(file_off $t/f1)" famfs_test.ctl="$CTL:2097152"
+    done
+    if wait_marker a scanned-a && wait_marker b scanned-b; then
+        ctl_set 0 go
+    fi
+    local rss0 q0 rss1 q1 m=x t0
+    if [ $rc = 0 ] && wait_marker a churn-start; then
+        rss0=$(rss_kib "${DPID[d]}") q0=$(rss_kib "${VM_PID[a]}")
+        "$BIN" creat -s 4096 go-churn
+        if wait_marker a churn-done 600; then
+            t0=$SECONDS
+            until m=$(status_of d "$S-a.sock" mappings) && [ "$m" = 0 ]; do
+                [ $((SECONDS - t0)) -lt 30 ] || break
+                sleep 0.1
+            done
+            rss1=$(rss_kib "${DPID[d]}") q1=$(rss_kib "${VM_PID[a]}")
+            say "after the churn: a's live mappings $m; daemon RSS $((rss0 / 1024)) -> $((rss1 / 1024)) MiB, QEMU a $((q0 / 1024)) -> $((q1 / 1024)) MiB"
+            [ "$m" = 0 ] || bad "a's socket still has $m live mappings after the churn"
+            [ $((rss1 - rss0)) -lt 32768 ] || bad "daemon RSS grew by $(((rss1 - rss0) / 1024)) MiB"
+            [ $((q1 - q0)) -lt 65536 ] || bad "QEMU RSS grew by $(((q1 - q0) / 1024)) MiB"
+            say "a's requests: $(status_of d "$S-a.sock" requests | grep -o -E '(get_fmap|forget)=[0-9]+' | tr '\n' ' ')"
+        fi
+        "$BIN" creat -s 4096 counted
+    fi
+    "$BIN" status --control-socket "$tmp/$S.daemon-d.ctl" | grep -E '^socket|mappings|requests' | sed 's/^ */  [daemon] /' || true
+    [ $rc = 0 ] || abort_vms
+    finish_vms a b
+    [ $rc = 0 ] || return
+    grep -a -E 'WARN|ERROR' "$tmp/$S.daemon-d.log" | sed 's/^.*Z /  [daemon] /' | head -n 5 || true
+    fsck_clean
+}
+
+sc_isolation_bench() {
+    GUEST=isolation-bench
+    fresh_fs
+    local i med_i med_w
+    "$BIN" mkdir a
+    "$BIN" mkdir a/churn
+    for i in $(seq 1 100); do "$BIN" creat -s 4096 a/churn/$i; done
+    start_daemon d "$S-i.sock,role=client,tag=iso,isolate=on" "$S-w.sock,role=client,tag=whole" || return
+    VM_APPEND="famfs_test.scenario=$GUEST famfs_test.vm=a famfs_test.rounds=$BENCH_ROUNDS" \
+        vm_start a "$tmp/ir.cpio.gz" "$tmp/$S.a.log" \
+        -chardev socket,id=fs0,path="$tmp/$S-i.sock" \
+        -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=2,config_size=96 \
+        -chardev socket,id=fs1,path="$tmp/$S-w.sock" \
+        -device vhost-user-test-device-pci,chardev=fs1,virtio-id=6,num_vqs=2,config_size=96
+    finish_vms a
+    [ $rc = 0 ] || return
+    tr -d '\r' <"$tmp/$S.a.log" | grep -a '^bench round' | sed 's/^/  [a] /'
+    # The median over rounds of each round's median per file (us).
+    med_i=$(tr -d '\r' <"$tmp/$S.a.log" | awk '/^bench round .* isolated:/ {print $(NF - 4)}' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+    med_w=$(tr -d '\r' <"$tmp/$S.a.log" | awk '/^bench round .* whole:/ {print $(NF - 4)}' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+    say "first open + map + touch, median per file: isolated $med_i us, whole window $med_w us (ratio $(awk -v a="$med_i" -v b="$med_w" 'BEGIN {printf "%.2f", a / b}'))"
 }
 
 sc_host_creates() {
@@ -493,6 +593,9 @@ scenario() {
         one-daemon|two-daemons) sc_exchange ;;
         ring) sc_ring ;;
         read-only) sc_read_only ;;
+        isolation) sc_isolation master ro ;;
+        isolation-clients) sc_isolation client client ;;
+        isolation-bench) sc_isolation_bench ;;
         metadata-safe) sc_metadata_safe ;;
         host-creates) sc_host_creates ;;
         concurrent-creators) sc_concurrent_creators ;;

@@ -44,6 +44,9 @@ pub struct SocketSpec {
     pub window: WindowMode,
     /// virtio-famfs only: the optional features offered to the driver.
     pub offer: Offer,
+    /// virtio-famfs only: map only the files the guest fetched a map for
+    /// (`isolate=on`), instead of the whole data area.
+    pub isolate: bool,
 }
 
 /// The device a socket presents to its VM.
@@ -77,6 +80,7 @@ impl std::str::FromStr for SocketSpec {
     /// `[,subtree=/PATH]`
     /// `[,window=shm|none]` (virtio-famfs only)
     /// `[,readdirplus=on|off][,entry-fmap=on|off]` (virtio-famfs only)
+    /// `[,isolate=on|off]` (virtio-famfs only)
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(',');
         let path = parts
@@ -102,6 +106,7 @@ impl SocketSpec {
             dax_window: None,
             window: WindowMode::default(),
             offer: Offer::default(),
+            isolate: false,
         }
     }
 
@@ -159,9 +164,13 @@ impl SocketSpec {
                     spec.window = v.parse()?;
                     famfs_only.get_or_insert("window=");
                 }
+                Some(("isolate", v)) => {
+                    spec.isolate = on_off("isolate", v)?;
+                    famfs_only.get_or_insert("isolate=");
+                }
                 _ => {
                     return Err(format!(
-                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, subtree=, proto=, cache=, dax-window=, window=, readdirplus= or entry-fmap="
+                        "{p:?}: expected role=, tag=, suid=, uid-map=, gid-map=, squash=, subtree=, proto=, cache=, dax-window=, window=, isolate=, readdirplus= or entry-fmap="
                     ))
                 }
             }
@@ -174,6 +183,11 @@ impl SocketSpec {
         }
         if let (Some(o), Proto::VirtioFs) = (famfs_only, spec.proto) {
             return Err(format!("{o} applies to proto=virtio-famfs sockets only"));
+        }
+        // A guest with no window from the daemon maps the device itself:
+        // there is nothing to isolate.
+        if spec.isolate && spec.window == WindowMode::None {
+            return Err("isolate=on needs the daemon's window (not window=none)".into());
         }
         Ok(())
     }
@@ -481,6 +495,7 @@ impl Daemon {
                     let settings = FamfsSettings {
                         window: e.spec.window,
                         offer: e.spec.offer,
+                        isolate: e.spec.isolate,
                         ..FamfsSettings::new(
                             e.access,
                             &e.spec.tag,
@@ -726,6 +741,22 @@ mod tests {
             "/a,gid-map=x:1:1",
             "/a,squash=1",
             "/a,squash=a:b",
+        ] {
+            assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn socket_isolate_parses_for_famfs_sockets_only() {
+        let s: SocketSpec = "/a,isolate=on,role=ro".parse().unwrap();
+        assert!(s.isolate);
+        assert!(!"/a,isolate=off".parse::<SocketSpec>().unwrap().isolate);
+        assert!(!"/a".parse::<SocketSpec>().unwrap().isolate);
+        for bad in [
+            "/a,isolate=yes",
+            "/a,isolate=",
+            "/a,proto=virtio-fs,isolate=on",
+            "/a,window=none,isolate=on",
         ] {
             assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
         }

@@ -2,11 +2,11 @@
 //! The virtio-famfs feature bits: which ones a socket offers, and which
 //! ones the request server may use once the driver has accepted some.
 
-use crate::protocol::{F_ENTRY_FMAP, F_INTERLEAVE, F_NOTIFY, F_READDIRPLUS};
+use crate::protocol::{F_ENTRY_FMAP, F_FORGET, F_INTERLEAVE, F_NOTIFY, F_READDIRPLUS};
 
 /// The optional features a socket offers (`readdirplus=`, `entry-fmap=`
-/// socket options). Everything else the device supports is always
-/// offered.
+/// socket options; FORGET with `isolate=on`). Everything else the device
+/// supports is always offered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Offer {
     /// VIRTIO_FAMFS_F_READDIRPLUS: listings with attributes.
@@ -14,6 +14,9 @@ pub struct Offer {
     /// VIRTIO_FAMFS_F_ENTRY_FMAP: small maps inline in LOOKUP and
     /// READDIRPLUS replies.
     pub entry_fmap: bool,
+    /// VIRTIO_FAMFS_F_FORGET: only an isolated window unmaps what a
+    /// driver forgets, so only it asks to be told.
+    pub forget: bool,
 }
 
 impl Default for Offer {
@@ -21,6 +24,7 @@ impl Default for Offer {
         Offer {
             readdirplus: true,
             entry_fmap: true,
+            forget: false,
         }
     }
 }
@@ -37,6 +41,9 @@ impl Offer {
         if self.entry_fmap {
             bits |= 1 << F_ENTRY_FMAP;
         }
+        if self.forget {
+            bits |= 1 << F_FORGET;
+        }
         bits
     }
 }
@@ -51,6 +58,8 @@ pub struct Negotiated {
     pub readdirplus: bool,
     /// LOOKUP replies `entry_out`; entries may carry inline maps.
     pub entry_fmap: bool,
+    /// OP_FORGET is served.
+    pub forget: bool,
 }
 
 impl Negotiated {
@@ -62,6 +71,7 @@ impl Negotiated {
             interleave: on(F_INTERLEAVE),
             readdirplus: on(F_READDIRPLUS),
             entry_fmap: on(F_ENTRY_FMAP),
+            forget: on(F_FORGET),
         }
     }
 }
@@ -76,9 +86,11 @@ mod tests {
         for bit in [F_NOTIFY, F_INTERLEAVE, F_READDIRPLUS, F_ENTRY_FMAP] {
             assert_ne!(all & (1 << bit), 0, "bit {bit}");
         }
+        assert_eq!(all & (1 << F_FORGET), 0);
         let none = Offer {
             readdirplus: false,
             entry_fmap: false,
+            forget: false,
         }
         .bits();
         assert_eq!(none, (1 << F_NOTIFY) | (1 << F_INTERLEAVE));
@@ -89,6 +101,7 @@ mod tests {
         let offered = Offer {
             readdirplus: true,
             entry_fmap: false,
+            forget: false,
         }
         .bits();
         let n = Negotiated::new(offered, u64::MAX);

@@ -15,6 +15,7 @@ pub mod fmap_reply;
 pub mod fuse;
 pub mod guest_policy;
 pub mod hostio;
+pub mod isolated_window;
 pub mod listen;
 pub mod meta;
 pub mod pattern;

@@ -48,6 +48,14 @@ impl std::str::FromStr for Access {
 pub trait Window: Send + Sync {
     /// Makes sure the window is mapped; Err is an errno for the reply.
     fn ensure_mapped(&self) -> Result<(), i32>;
+    /// Makes file `node`'s device `ranges` accessible before its map is
+    /// sent (an isolated window maps files one by one; a whole window has
+    /// nothing to do).
+    fn map_file(&self, _node: u64, _ranges: &[crate::meta::fmap::Extent]) -> Result<(), i32> {
+        Ok(())
+    }
+    /// The driver no longer holds these nodes (FORGET).
+    fn forget_files(&self, _nodes: &[u64]) {}
 }
 
 /// Most extents one GET_FMAP reply may carry.
@@ -239,6 +247,7 @@ impl<W: Window, F: FileSystem> Server<W, F> {
             OP_GET_FMAP => self.get_fmap(node, feat, payload_room),
             OP_CREATE => self.create(node, r),
             OP_MKDIR => self.mkdir(node, r),
+            OP_FORGET if feat.forget => self.forget(node, r),
             op => {
                 log::debug!("unknown opcode {op}");
                 err(libc::ENOSYS)
@@ -441,8 +450,36 @@ impl<W: Window, F: FileSystem> Server<W, F> {
 
     fn get_fmap(&self, id: u64, feat: Negotiated, room: usize) -> Reply {
         let (size, fmap) = self.fs.fmap(id).map_err(fs_err)?;
-        fmap_reply::encode(size, &fmap, feat.interleave, MAX_EXTENTS, room)
-            .map_err(|needed| (libc::E2BIG, needed))
+        let out = fmap_reply::encode(size, &fmap, feat.interleave, MAX_EXTENTS, room)
+            .map_err(|needed| (libc::E2BIG, needed))?;
+        // Only now, when the reply is certain: an isolated window maps the
+        // file before the driver learns where it is.
+        self.fs.may_open(id).map_err(fs_err)?;
+        self.window
+            .map_file(id, fmap.ranges())
+            .map_err(|e| (e, Vec::new()))?;
+        Ok(out)
+    }
+
+    /// FORGET: `count` node ids the driver dropped. Ids it never fetched
+    /// (or that do not exist) are ignored: forgetting is idempotent.
+    fn forget(&self, node: u64, r: &mut Limited<'_, '_>) -> Reply {
+        let inp: ForgetIn = r.read_obj()?;
+        let count = inp.count.to_native();
+        if node != 0
+            || inp.padding.to_native() != 0
+            || !(1..=FORGET_MAX).contains(&count)
+            || r.left != count as usize * 8
+        {
+            return err(libc::EINVAL);
+        }
+        let mut ids = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let id: vm_memory::Le64 = r.read_obj()?;
+            ids.push(id.to_native());
+        }
+        self.window.forget_files(&ids);
+        Ok(Vec::new())
     }
 
     fn create(&self, parent: u64, r: &mut Limited<'_, '_>) -> Reply {

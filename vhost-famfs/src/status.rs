@@ -27,6 +27,7 @@ pub const OPS: OpTable = &[
     (OP_CREATE, "create"),
     (OP_MKDIR, "mkdir"),
     (OP_READDIRPLUS, "readdirplus"),
+    (OP_FORGET, "forget"),
 ];
 
 /// The FUSE opcodes a virtio-fs socket serves (FORGET and INTERRUPT get
@@ -61,6 +62,8 @@ pub struct SocketStats {
     connected: AtomicBool,
     connections: AtomicU64,
     mapped_bytes: AtomicU64,
+    /// Live mappings of an isolated window.
+    mappings: AtomicU64,
 }
 
 /// Counters for a virtio-famfs socket.
@@ -81,6 +84,7 @@ impl SocketStats {
             connected: AtomicBool::new(false),
             connections: AtomicU64::new(0),
             mapped_bytes: AtomicU64::new(0),
+            mappings: AtomicU64::new(0),
         }
     }
 
@@ -106,6 +110,7 @@ impl SocketStats {
             self.connections.fetch_add(1, Ordering::Relaxed);
         } else {
             self.mapped_bytes.store(0, Ordering::Relaxed);
+            self.mappings.store(0, Ordering::Relaxed);
         }
         self.connected.store(on, Ordering::Relaxed);
     }
@@ -113,6 +118,11 @@ impl SocketStats {
     /// The window now maps `bytes` of the device into the guest (0: none).
     pub fn set_mapped(&self, bytes: u64) {
         self.mapped_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// An isolated window now holds `n` live mappings.
+    pub fn set_mappings(&self, n: u64) {
+        self.mappings.store(n, Ordering::Relaxed);
     }
 
     /// A copy of the counters.
@@ -125,6 +135,7 @@ impl SocketStats {
             connected: self.connected.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
             mapped_bytes: self.mapped_bytes.load(Ordering::Relaxed),
+            mappings: self.mappings.load(Ordering::Relaxed),
         }
     }
 }
@@ -141,6 +152,8 @@ pub struct StatsSnapshot {
     /// Connections accepted since the daemon started.
     pub connections: u64,
     pub mapped_bytes: u64,
+    /// Live mappings of an isolated window (one per mapped piece).
+    pub mappings: u64,
 }
 
 impl StatsSnapshot {
@@ -197,6 +210,7 @@ pub fn render(sockets: &[(SocketInfo, StatsSnapshot)]) -> String {
         );
         let _ = writeln!(out, "  connections {}", s.connections);
         let _ = writeln!(out, "  mapped_bytes {}", s.mapped_bytes);
+        let _ = writeln!(out, "  mappings {}", s.mappings);
         let _ = writeln!(out, "  requests {}", pairs(&s.requests));
         let _ = writeln!(out, "  errors {}", pairs(&s.errors));
     }
@@ -232,8 +246,9 @@ mod tests {
         assert!(text.starts_with("socket /run/a.sock\n"), "{text}");
         assert!(text.contains("\n  connected yes\n"), "{text}");
         assert!(text.contains("\n  mapped_bytes 67108864\n"), "{text}");
+        assert!(text.contains("\n  mappings 0\n"), "{text}");
         assert!(
-            text.contains("\n  requests init=1 statfs=0 lookup=2 getattr=0 readdir=0 get_fmap=0 create=0 mkdir=0 readdirplus=0 other=2\n"),
+            text.contains("\n  requests init=1 statfs=0 lookup=2 getattr=0 readdir=0 get_fmap=0 create=0 mkdir=0 readdirplus=0 forget=0 other=2\n"),
             "{text}"
         );
         s.set_connected(false);

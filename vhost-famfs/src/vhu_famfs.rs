@@ -21,8 +21,11 @@ use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{EventConsumer, EventNotifier};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::dax_window::{DeviceFd, VmmMapper};
 use crate::features::Offer;
 use crate::guest_policy::GuestPolicy;
+use crate::isolated_window::IsolatedWindow;
+use crate::meta::fmap::Extent;
 use crate::meta::Famfs;
 use crate::protocol::{self, Config, Notify};
 use crate::server::{Access, Server, Window, MAX_EXTENTS};
@@ -86,15 +89,34 @@ pub struct ShmemWindow {
     frozen: Mutex<Option<bool>>,
     /// Where the mapped size is reported.
     stats: Arc<SocketStats>,
+    /// `isolate=on`: files are mapped one by one as their maps are
+    /// fetched, instead of the whole data area at INIT.
+    isolated: Option<IsolatedWindow<VmmMapper<DeviceFd>>>,
 }
 
 impl ShmemWindow {
-    fn new(fs: Arc<Famfs>, writable: bool, mode: WindowMode, stats: Arc<SocketStats>) -> Self {
+    fn new(
+        fs: Arc<Famfs>,
+        writable: bool,
+        mode: WindowMode,
+        isolate: bool,
+        stats: Arc<SocketStats>,
+    ) -> Self {
+        let isolated = isolate.then(|| {
+            IsolatedWindow::new(
+                VmmMapper::new(DeviceFd(fs.clone())),
+                fs.superblock().meta_size(),
+                fs.geometry().dev_size,
+                writable,
+                stats.clone(),
+            )
+        });
         ShmemWindow {
             fs,
             writable,
             offered: mode == WindowMode::Shm,
             stats,
+            isolated,
             backend: Mutex::new(None),
             configured: AtomicBool::new(false),
             mapped: Mutex::new(false),
@@ -111,6 +133,9 @@ impl ShmemWindow {
     /// The device forgot its mappings (reset or stop): map again on the
     /// next INIT.
     fn forget(&self) {
+        if let Some(iso) = &self.isolated {
+            iso.reset();
+        }
         *self.mapped.lock().unwrap_or_else(|e| e.into_inner()) = false;
         self.stats.set_mapped(0);
         *self.frozen.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -131,6 +156,16 @@ impl ShmemWindow {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .is_some()
+    }
+
+    /// Whether files are mapped one by one (`isolate=on`).
+    pub fn is_isolated(&self) -> bool {
+        self.isolated.is_some()
+    }
+
+    /// Live mappings of an isolated window (0 otherwise).
+    pub fn live_mappings(&self) -> usize {
+        self.isolated.as_ref().map_or(0, |i| i.live())
     }
 
     /// Fixes `available()` until the next reset (the driver's INIT).
@@ -160,6 +195,12 @@ impl Window for Arc<ShmemWindow> {
             }
             return Ok(());
         };
+        if let Some(iso) = &self.isolated {
+            // A new INIT: whatever an earlier mount left mapped goes; files
+            // are mapped as their maps are fetched.
+            iso.unmap_all();
+            return Ok(());
+        }
         // The metadata area is never mapped: a guest can neither read nor
         // write the superblock and log through the window.
         let meta = self.fs.superblock().meta_size();
@@ -200,6 +241,30 @@ impl Window for Arc<ShmemWindow> {
             }
         }
     }
+
+    fn map_file(&self, node: u64, ranges: &[Extent]) -> Result<(), i32> {
+        match &self.isolated {
+            // Nothing to map into without a window (NO_WINDOW).
+            Some(iso) if self.frozen_available() => iso.map_file(node, ranges),
+            _ => Ok(()),
+        }
+    }
+
+    fn forget_files(&self, nodes: &[u64]) {
+        if let Some(iso) = &self.isolated {
+            iso.forget(nodes);
+        }
+    }
+}
+
+impl ShmemWindow {
+    /// The driver's INIT found a window.
+    fn frozen_available(&self) -> bool {
+        self.frozen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(false)
+    }
 }
 
 struct Inner {
@@ -236,6 +301,8 @@ pub struct FamfsSettings {
     pub window: WindowMode,
     /// The optional feature bits (`readdirplus=`, `entry-fmap=`).
     pub offer: Offer,
+    /// Map only the files whose maps the guest fetched (`isolate=on`).
+    pub isolate: bool,
 }
 
 impl FamfsSettings {
@@ -248,6 +315,7 @@ impl FamfsSettings {
             policy,
             window: WindowMode::Shm,
             offer: Offer::default(),
+            isolate: false,
         }
     }
 }
@@ -272,7 +340,15 @@ impl VhostUserFamfs {
         stats: Arc<SocketStats>,
     ) -> Result<Self, VhuError> {
         let (access, tag, request_queues) = (s.access, s.tag.as_str(), s.request_queues);
-        let (policy, window, offer) = (s.policy.clone(), s.window, s.offer);
+        let (policy, window) = (s.policy.clone(), s.window);
+        let mut offer = s.offer;
+        // An isolated window maps files only through GET_FMAP: a map handed
+        // out inline would not be mapped.
+        // It alone unmaps what the driver forgets.
+        if s.isolate {
+            offer.entry_fmap = false;
+            offer.forget = true;
+        }
         let tag_bytes = tag.as_bytes();
         if tag_bytes.is_empty() || tag_bytes.len() >= protocol::TAG_LEN {
             return Err(VhuError::BadTag(tag.to_string()));
@@ -281,6 +357,7 @@ impl VhostUserFamfs {
             fs.clone(),
             access != Access::ReadOnly,
             window,
+            s.isolate,
             stats.clone(),
         ));
         let sb = fs.superblock();
@@ -454,11 +531,18 @@ impl VhostUserBackend for VhostUserFamfs {
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {
-        VhostUserProtocolFeatures::MQ
+        let base = VhostUserProtocolFeatures::MQ
             | VhostUserProtocolFeatures::CONFIG
             | VhostUserProtocolFeatures::BACKEND_REQ
             | VhostUserProtocolFeatures::REPLY_ACK
-            | VhostUserProtocolFeatures::SHMEM
+            | VhostUserProtocolFeatures::SHMEM;
+        // Each mapping of an isolated window becomes a memory region the
+        // VMM hands over: more than SET_MEM_TABLE's 8, so one by one.
+        if self.inner.window.is_isolated() {
+            base | VhostUserProtocolFeatures::CONFIGURE_MEM_SLOTS
+        } else {
+            base
+        }
     }
 
     fn reset_device(&self) {
@@ -490,6 +574,9 @@ impl VhostUserBackend for VhostUserFamfs {
     }
 
     fn set_backend_req_fd(&self, backend: Backend) {
+        if let Some(iso) = &self.inner.window.isolated {
+            iso.mapper().set_backend(backend.clone());
+        }
         *self
             .inner
             .window

@@ -1833,3 +1833,168 @@ fn guest_names_reserved_odd_and_long() {
     assert!(fx.fs.stat(&format!("dir/{}", "n".repeat(75))).is_ok());
     stop(srv, vm);
 }
+
+/// The device pieces an isolated window maps for `n`: its ranges sorted,
+/// neighbours merged.
+fn merged_ranges(n: &Node) -> Vec<(u64, u64)> {
+    let mut r: Vec<(u64, u64)> = n.extents().iter().map(|e| (e.offset, e.len)).collect();
+    r.sort();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (o, l) in r {
+        match out.last_mut() {
+            Some(last) if last.0 + last.1 == o => last.1 += l,
+            _ => out.push((o, l)),
+        }
+    }
+    out
+}
+
+fn forget_body(count: u32, ids: &[u64]) -> Vec<u8> {
+    let mut b = ForgetIn {
+        count: count.into(),
+        padding: 0u32.into(),
+    }
+    .as_slice()
+    .to_vec();
+    for id in ids {
+        b.extend_from_slice(&id.to_le_bytes());
+    }
+    b
+}
+
+fn status_field(srv: &Running, key: &str) -> String {
+    let text = srv.status();
+    let prefix = format!("  {key} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+        .to_string()
+}
+
+/// isolate=on: INIT maps nothing; GET_FMAP maps the file's device ranges
+/// (neighbours merged, window offset = device offset, read-only for a ro
+/// socket) before it replies, once per file; FORGET unmaps exactly that;
+/// the status counts the live mappings.
+#[test]
+fn isolated_window_maps_fetched_files_only() {
+    let fx = Fixture::new();
+    let sock = SocketSpec {
+        isolate: true,
+        ..fx.sock("iso.sock", Access::ReadOnly)
+    };
+    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
+    let mut vm = Vm::connect(&sock.path, Opts::full());
+    assert_ne!(vm.features & (1 << F_FORGET), 0, "F_FORGET offered");
+    assert_eq!(vm.features & (1 << F_ENTRY_FMAP), 0, "no inline maps");
+    vm.init().unwrap();
+    vm.no_backend_msg();
+    assert_eq!(status_field(&srv, "mappings"), "0");
+    let mut live = Vec::new();
+    for name in ["data.bin", "striped.bin"] {
+        let n = fx.stat(name);
+        let (e, _, _, _) = vm.get_fmap_any(n.ino, 4096);
+        assert_eq!(e, 0);
+        let mut mapped = Vec::new();
+        for _ in merged_ranges(&n) {
+            match vm.backend_msg() {
+                BackendMsg::Map(m, file) => {
+                    let (fd_off, shm_off, len, flags) = (m.fd_offset, m.shm_offset, m.len, m.flags);
+                    assert_eq!(fd_off, shm_off, "window offset = device offset");
+                    assert_eq!(flags & VhostUserMMapFlags::WRITABLE.bits(), 0, "ro");
+                    let map = MmapRegion::<()>::build(
+                        Some(FileOffset::new(file, fd_off)),
+                        len as usize,
+                        libc::PROT_READ,
+                        libc::MAP_SHARED,
+                    )
+                    .unwrap();
+                    mapped.push((shm_off, len));
+                    live.push((shm_off, len, map));
+                }
+                _ => panic!("{name}: expected a map"),
+            }
+        }
+        mapped.sort();
+        assert_eq!(mapped, merged_ranges(&n), "{name}");
+        // Fetched again: already mapped.
+        assert_eq!(vm.get_fmap_any(n.ino, 4096).0, 0);
+        vm.no_backend_msg();
+    }
+    // The mapped bytes are the files' bytes.
+    let win = |off: u64| {
+        let (o, _, m) = live
+            .iter()
+            .find(|(o, l, _)| (*o..o + l).contains(&off))
+            .unwrap();
+        let mut b = [0u8; 1];
+        m.get_slice((off - o) as usize, 1)
+            .unwrap()
+            .copy_to(&mut b[..]);
+        b[0]
+    };
+    for (f, d, len) in hostio::data_ranges(&fx.stat("data.bin")) {
+        assert_eq!(win(d), pattern(f));
+        assert_eq!(win(d + len - 1), pattern(f + len - 1));
+    }
+    let pieces = live.len();
+    assert_eq!(status_field(&srv, "mappings"), pieces.to_string());
+    // Directories and missing nodes map nothing.
+    assert_eq!(vm.get_fmap(ROOT_INO, 4096).0, libc::EISDIR);
+    assert_eq!(vm.get_fmap(1 << 40, 4096).0, libc::ESTALE);
+    vm.no_backend_msg();
+
+    // Malformed FORGETs change nothing.
+    let data = fx.stat("data.bin");
+    for (node, body) in [
+        (0, forget_body(0, &[])),
+        (0, forget_body(FORGET_MAX + 1, &[data.ino; 257])),
+        (0, forget_body(2, &[data.ino])),
+        (0, forget_body(1, &[data.ino, 5])),
+        (data.ino, forget_body(1, &[data.ino])),
+    ] {
+        assert_eq!(vm.call(OP_FORGET, node, &body, 64), Err(libc::EINVAL));
+    }
+    vm.no_backend_msg();
+    // FORGET (unknown ids ignored) unmaps exactly what was mapped.
+    let striped = fx.stat("striped.bin");
+    let ids = [data.ino, striped.ino, 1 << 40, data.ino];
+    assert_eq!(
+        vm.call(OP_FORGET, 0, &forget_body(4, &ids), 64),
+        Ok(Vec::new())
+    );
+    let mut unmapped = Vec::new();
+    for _ in 0..pieces {
+        match vm.backend_msg() {
+            BackendMsg::Unmap(m) => unmapped.push((m.shm_offset, m.len)),
+            _ => panic!("expected an unmap"),
+        }
+    }
+    unmapped.sort();
+    let mut want: Vec<(u64, u64)> = live.iter().map(|(o, l, _)| (*o, *l)).collect();
+    want.sort();
+    assert_eq!(unmapped, want);
+    vm.no_backend_msg();
+    assert_eq!(status_field(&srv, "mappings"), "0");
+    // Fetched after FORGET: mapped again.
+    assert_eq!(vm.get_fmap(data.ino, 4096).0, 0);
+    assert!(matches!(vm.backend_msg(), BackendMsg::Map(..)));
+    drop(vm);
+    srv.stop();
+}
+
+/// Without isolate=on nothing changes: no F_FORGET, FORGET is unknown.
+#[test]
+fn whole_window_offers_no_forget() {
+    let (fx, srv, mut vm) = session(Access::Client, Opts::full());
+    assert_eq!(vm.features & (1 << F_FORGET), 0);
+    let data = fx.stat("data.bin");
+    assert_eq!(vm.get_fmap(data.ino, 4096).0, 0);
+    assert_eq!(
+        vm.call(OP_FORGET, 0, &forget_body(1, &[data.ino]), 64),
+        Err(libc::ENOSYS)
+    );
+    vm.no_backend_msg();
+    assert_eq!(status_field(&srv, "mappings"), "0");
+    drop(vm);
+    srv.stop();
+}

@@ -31,6 +31,21 @@
  *                                  list it (readdir), also stat(2) it, or
  *                                  also open, mmap and read each regular
  *                                  file; print the counts and seconds
+ *   touch-all DIR                  for every regular file of DIR: open, map,
+ *                                  read its first byte, unmap, close; print
+ *                                  the median and the slowest of those
+ *   hold-all DIR                   open, map and touch every regular file of
+ *                                  DIR, keeping them all open, until one
+ *                                  fails; print how many were held and the
+ *                                  errno that stopped it
+ *   bar-scan RES BASE LEN SPEC     sample every 4 KiB page of the LEN
+ *                                  bytes at BASE of RES (8 loads a page),
+ *                                  offsets from BASE: a page is data
+ *                                  unless every byte read is 0x00 or 0xff.
+ *                                  SPEC lists the BAR ranges allowed to hold
+ *                                  data, "[+]START:LEN,...": a page of data
+ *                                  outside them fails, and so does a "+"
+ *                                  range whose first page is not data
  *
  * Exit status 0 on success, 1 on a failed check, 2 on a usage error.
  */
@@ -657,6 +672,157 @@ static int cmd_walk(const char *dir, const char *mode)
 	return rc;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + t.tv_nsec;
+}
+
+static int cmd_touch_all(const char *dir)
+{
+	static uint64_t ns[65536];
+	char path[4096];
+	struct dirent *e;
+	size_t n = 0, len;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return fail(dir);
+	while ((e = readdir(d)) && n < 65536) {
+		const volatile uint8_t *m;
+		uint64_t t0;
+
+		if (e->d_type != DT_REG)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		t0 = now_ns();
+		m = map_file(path, PROT_READ, &len, NULL);
+		if (!m || !len)
+			return fail(path);
+		(void)m[0];
+		munmap((void *)m, len);
+		ns[n++] = now_ns() - t0;
+	}
+	closedir(d);
+	if (!n)
+		return 1;
+	qsort(ns, n, sizeof(ns[0]), cmp_u64);
+	printf("touch-all %s: %zu files, median %llu us, slowest %llu us\n",
+	       dir, n, (unsigned long long)ns[n / 2] / 1000,
+	       (unsigned long long)ns[n - 1] / 1000);
+	return 0;
+}
+
+static int cmd_hold_all(const char *dir)
+{
+	char path[4096];
+	struct dirent *e;
+	size_t n = 0, len;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return fail(dir);
+	while ((e = readdir(d))) {
+		const volatile uint8_t *m;
+
+		if (e->d_type != DT_REG)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		errno = 0;
+		m = map_file(path, PROT_READ, &len, NULL);
+		if (!m) {
+			printf("hold-all %s: %zu files held, then %s: %s\n",
+			       dir, n, e->d_name, strerrorname_np(errno));
+			return 0;
+		}
+		(void)m[0];
+		n++;
+	}
+	closedir(d);
+	printf("hold-all %s: %zu files held, all of them\n", dir, n);
+	return 0;
+}
+
+/* A page of a BAR: data unless every sampled byte is 0x00 or 0xff. */
+static int page_is_data(const volatile uint8_t *p)
+{
+	size_t k, j;
+
+	for (k = 0; k < 4096; k += 512) {
+		uint64_t v = *(const volatile uint64_t *)(p + k);
+
+		for (j = 0; j < 8; j++, v >>= 8)
+			if ((uint8_t)v != 0 && (uint8_t)v != 0xff)
+				return 1;
+	}
+	return 0;
+}
+
+struct scan_range {
+	size_t start, len;
+	int required;
+};
+
+static int cmd_bar_scan(const char *res, size_t base, size_t len,
+			const char *spec)
+{
+	const volatile uint8_t *m = bar_map(res, base, len, PROT_READ);
+	struct scan_range r[64];
+	size_t nr = 0, i, pg, data = 0, inside = 0, outside = 0;
+	size_t run = 0, run_start = 0;
+	char *dup = strdup(spec), *tok, *save = NULL;
+	int bad = 0;
+
+	if (!m || !dup)
+		return fail(res);
+	for (tok = strtok_r(dup, ",", &save); tok && nr < 64;
+	     tok = strtok_r(NULL, ",", &save)) {
+		r[nr].required = *tok == '+';
+		r[nr].start = strtoull(tok + r[nr].required, &tok, 0);
+		if (*tok != ':')
+			return 2;
+		r[nr].len = strtoull(tok + 1, NULL, 0);
+		nr++;
+	}
+	free(dup);
+	for (pg = 0; pg + 4096 <= len; pg += 4096) {
+		int d = page_is_data(m + pg), ok = 0;
+
+		for (i = 0; i < nr; i++)
+			ok |= pg >= r[i].start && pg < r[i].start + r[i].len;
+		data += d;
+		inside += d && ok;
+		if (d && !ok) {
+			if (!run++)
+				run_start = pg;
+			outside++;
+		}
+		if ((!d || ok || pg + 8192 > len) && run) {
+			printf("bar-scan: DATA OUTSIDE the allowed ranges: %#zx..%#zx\n",
+			       run_start, run_start + run * 4096);
+			run = 0;
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		if (r[i].required && !page_is_data(m + r[i].start)) {
+			printf("bar-scan: no data at required %#zx\n", r[i].start);
+			bad = 1;
+		}
+	}
+	printf("bar-scan %s: %zu pages, %zu of data: %zu allowed, %zu outside\n",
+	       res, len / 4096, data, inside, outside);
+	return bad || outside;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c = argc > 1 ? argv[1] : "";
@@ -697,6 +863,13 @@ int main(int argc, char **argv)
 				    (uint8_t)strtoul(argv[5], NULL, 0));
 	if (!strcmp(c, "walk") && argc == 4)
 		return cmd_walk(argv[2], argv[3]);
+	if (!strcmp(c, "touch-all") && argc == 3)
+		return cmd_touch_all(argv[2]);
+	if (!strcmp(c, "hold-all") && argc == 3)
+		return cmd_hold_all(argv[2]);
+	if (!strcmp(c, "bar-scan") && argc == 6)
+		return cmd_bar_scan(argv[2], strtoull(argv[3], NULL, 0),
+				    strtoull(argv[4], NULL, 0), argv[5]);
 	fprintf(stderr, "usage: see the comment at the top of famfs-tool.c\n");
 	return 2;
 }

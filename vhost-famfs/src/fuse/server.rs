@@ -255,11 +255,9 @@ impl<F: FileSystem, D: DaxWindow> FuseServer<F, D> {
             SETUPMAPPING => {
                 let inp: SetupmappingIn = r.read_obj()?;
                 let ino = self.famfs_id(id)?.ok_or(libc::EINVAL)?;
-                // Checked before any window is touched: a node outside the
-                // socket's export is never mapped.
-                if !self.fs.exports(ino) {
-                    return Err(libc::ESTALE);
-                }
+                // Checked before any window is touched: a node the socket
+                // may not open (outside its export) is never mapped.
+                self.fs.may_open(ino)?;
                 self.dax
                     .setup_mapping(&self.fs, ino, &inp, self.fs.access())?;
                 empty()
