@@ -3,7 +3,8 @@
 //! real vhost-user and virtqueues by the test VMM in tests/common: the
 //! window offered as shared memory region 0, FUSE_INIT's map alignment,
 //! SETUPMAPPING/REMOVEMAPPING turned into SHMEM_MAP/UNMAP of the device's
-//! bytes, and every bad mapping request refused without a VMM call.
+//! bytes, every bad mapping request refused without a VMM call, and a
+//! subtree export that maps only the files inside it.
 
 pub mod common;
 
@@ -154,7 +155,11 @@ fn session(opts: &str, access: Access) -> (Fixture, Running, Fuse) {
 }
 
 fn session_with(opts: &str, access: Access, o: Opts) -> (Fixture, Running, Fuse) {
-    let fx = fixture();
+    serve(fixture(), opts, access, o)
+}
+
+/// A virtio-fs socket with `opts` on the file system of `fx`.
+fn serve(fx: Fixture, opts: &str, access: Access, o: Opts) -> (Fixture, Running, Fuse) {
     let mut s: SocketSpec = format!(
         "{},proto=virtio-fs,tag=dax,{opts}",
         fx.dir.join("vm").display()
@@ -447,5 +452,75 @@ fn a_striped_range_is_one_map_per_chunk() {
     assert_eq!(dev, [(4 * MB2, chunk(1)), (5 * MB2, chunk(2))]);
     assert_ne!(chunk(1) + MB2, chunk(2), "the strips are not contiguous");
     f.vm.no_backend_msg();
+    srv.stop();
+}
+
+/// Two tenants' trees a/ and b/ on one device; the socket exports /a. A
+/// SETUPMAPPING of a node outside /a (b's file, or the root's, by forged
+/// node id) is ESTALE before any VMM call; a's own file maps as usual.
+#[test]
+fn subtree_export_maps_only_its_own_files() {
+    let fx = fixture();
+    let spec = FileSpec {
+        size: MB2,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        striping: None,
+    };
+    for t in ["a", "b"] {
+        fx.fs.mkdir(&rp(t), 0o755, 0, 0).unwrap();
+        fx.fs.create(&rp(&format!("{t}/f")), &spec).unwrap();
+    }
+    let mut o = Opts::full();
+    o.notify = false;
+    o.interleave = false;
+    let (fx, srv, mut f) = serve(fx, "dax-window=16M,subtree=/a", Access::Master, o);
+    f.init();
+    let r = SETUPMAPPING_FLAG_READ;
+    let rw = r | SETUPMAPPING_FLAG_WRITE;
+    for other in ["b/f", "big", "b"] {
+        let forged = fx.fs.stat(other).unwrap().ino;
+        for flags in [r, rw] {
+            assert_eq!(
+                f.setup(forged, 0, MB2, 0, flags),
+                Err(libc::ESTALE),
+                "{other} (node {forged}) flags {flags:#x}"
+            );
+        }
+    }
+    // Nor do the other tree's names resolve from the export's root.
+    for name in ["b", "big", "dir"] {
+        let mut n = name.as_bytes().to_vec();
+        n.push(0);
+        assert_eq!(
+            f.call(LOOKUP, 1, &n).map(|_| ()),
+            Err(libc::ENOENT),
+            "{name}"
+        );
+    }
+    f.vm.no_backend_msg();
+
+    // The export's own file: the node id it is known by, its device bytes.
+    let mine = f.lookup("f");
+    let own = fx.fs.stat("a/f").unwrap();
+    assert_eq!(mine, own.ino);
+    f.setup(mine, 0, MB2, 2 * MB2, r).unwrap();
+    let BackendMsg::Map(m, _) = f.vm.backend_msg() else {
+        panic!("no SHMEM_MAP")
+    };
+    assert_eq!(
+        (m.shmid, m.shm_offset, m.fd_offset, m.len),
+        (0, 2 * MB2, own.extents()[0].offset, MB2)
+    );
+    // A refused forgery after it leaves the live mapping alone.
+    let theirs = fx.fs.stat("b/f").unwrap().ino;
+    assert_eq!(f.setup(theirs, 0, MB2, 0, r), Err(libc::ESTALE));
+    f.vm.no_backend_msg();
+    f.remove(&[(2 * MB2, MB2)]).unwrap();
+    let BackendMsg::Unmap(u) = f.vm.backend_msg() else {
+        panic!("no SHMEM_UNMAP")
+    };
+    assert_eq!((u.shm_offset, u.len), (2 * MB2, MB2));
     srv.stop();
 }
