@@ -35,14 +35,19 @@
 #                 (EIO within request_timeout, mapped files keep working,
 #                 fsck clean, every listed file intact, every file a
 #                 reported created is there, the host appends after it)
-#   isolation     two sockets with isolate=on (a master, b ro), trees a/ and
-#                 b/ seeded with distinct patterns; root in each VM scans
-#                 the whole window BAR (/dev/mem, iomem=relaxed): data only
-#                 in its own opened files (and ctl), gone after close +
-#                 drop_caches (FORGET); VM a then churns CHURN_ROUNDS x 100
-#                 files: live mappings back to 0, daemon and QEMU memory
-#                 bounded; VM b holds 300 files open: ENOSPC past 256
-#   isolation-clients  the same with both sockets role=client
+#   isolation     tenants a and b on two sockets with isolate=on and
+#                 subtree=/a, subtree=/b (a master, b ro), trees seeded
+#                 with distinct patterns, each holding its own ctl (the
+#                 host writes both): each VM's find shows only its tree and
+#                 no guessed path of the other resolves; root in each VM
+#                 scans the whole window BAR (/dev/mem, iomem=relaxed):
+#                 data only in its own opened files and ctl, gone after
+#                 close + drop_caches (FORGET); VM a then churns
+#                 CHURN_ROUNDS x 100 files: live mappings back to 0, daemon
+#                 and QEMU memory bounded; VM b holds 300 files open:
+#                 ENOSPC past 256
+#   isolation-clients  the same, both sockets role=client, without the churn
+#   isolation-swap     the same, a ro and b master, without the churn
 #   isolation-bench  (only when named) one VM, two devices on the same file (isolate=on and
 #                 off): median first open of 100 files through each,
 #                 BENCH_ROUNDS rounds (docs/benchmarks.md)
@@ -53,7 +58,7 @@
 # tests/vm/sharing/*.sh); the kernel command line picks the guest script
 # (famfs_test.scenario=, famfs_test.vm=). The guests coordinate through a
 # control file ctl that every VM maps (the host writes it through the device
-# file) and through "GUEST-HOST: <marker>" console lines the host waits for;
+# file; with subtree exports each tenant has its own, the host writes all) and through "GUEST-HOST: <marker>" console lines the host waits for;
 # nothing waits for a fixed time. See docs/sharing.md.
 #
 # Knobs: RING_COUNT (1000000), CREATORS (200), CHURN_ROUNDS (100), VM_MEM (512M), VM_SMP (1),
@@ -65,7 +70,7 @@ SHARING=$ROOT/tests/vm/sharing
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(one-daemon two-daemons ring read-only metadata-safe isolation isolation-clients host-creates concurrent-creators pending-name subtree faults)
+ALL=(one-daemon two-daemons ring read-only metadata-safe isolation isolation-clients isolation-swap host-creates concurrent-creators pending-name subtree faults)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 for s in "$@"; do
     case " ${ALL[*]} reconnect " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]} reconnect)" >&2; exit 2 ;; esac
@@ -110,6 +115,7 @@ fresh_fs() {
     "$BIN" mkfs --size 1G >/dev/null
     "$BIN" creat -s 2M ctl
     CTL=$(file_off ctl)
+    CTLS=$CTL
     META=$("$BIN" fsck | awk '/metadata \(sb \+ log\)/ {printf "%d", $(NF - 1) * 1048576}')
 }
 
@@ -117,8 +123,14 @@ fresh_fs() {
 file_off() { echo $((16#$("$BIN" getmap "$1" | awk '/^\t\t/ {print $1; exit}'))); }
 # dev_read OFFSET LEN: bytes of the device file.
 dev_read() { dd if="$DEV" iflag=skip_bytes,count_bytes skip="$1" count="$2" status=none; }
-# ctl_set SLOT TEXT: what a guest's ctl_set does, from the host (one write).
-ctl_set() { printf '%s' "$2" | dd of="$DEV" bs=64 seek=$((CTL / 64 + $1)) conv=notrunc status=none; }
+# ctl_set SLOT TEXT: what a guest's ctl_set does, from the host (one write
+# per control file: ctl, or each tenant's own with subtree exports).
+ctl_set() {
+    local c
+    for c in $CTLS; do
+        printf '%s' "$2" | dd of="$DEV" bs=64 seek=$((c / 64 + $1)) conv=notrunc status=none
+    done
+}
 
 # start_daemon ID SOCK[,OPTS]...: one daemon serving these sockets.
 declare -A DPID=()
@@ -303,14 +315,26 @@ status_of() {
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-sc_isolation() { # ROLE_A ROLE_B
+# sc_isolation ROLE_A ROLE_B [churn]: tenants a and b, each VM's socket
+# exporting its own tree (subtree=/a, subtree=/b) with isolate=on. Each
+# tree holds the tenant's control file (the host writes both), f1 and f2
+# seeded with the tenant's patterns, only-a or only-b, and churn/ (a: 100
+# files, b: 300, more than an isolated window maps at once). With
+# "churn", VM a also opens and forgets its 100 files CHURN_ROUNDS times
+# while the host counts the live mappings and the memory of the daemon
+# and QEMU (the costly part: one scenario only).
+sc_isolation() {
     GUEST=isolation
     fresh_fs
-    local t i args
+    local t i args churn=${3:-} rounds=0
+    [ -z "$churn" ] || rounds=$CHURN_ROUNDS
     for t in a b; do
         "$BIN" mkdir $t
         "$BIN" mkdir $t/churn
+        "$BIN" creat -s 2M $t/ctl
+        "$BIN" creat -s 64K -S 9 $t/only-$t
     done
+    CTLS="$(file_off a/ctl) $(file_off b/ctl)"
     "$BIN" creat -s 4M -S 11 a/f1
     "$BIN" creat -s 2M -S 12 a/f2
     "$BIN" creat -s 4M -S 21 b/f1
@@ -318,21 +342,21 @@ sc_isolation() { # ROLE_A ROLE_B
     for i in $(seq 1 100); do "$BIN" creat -s 4096 a/churn/$i; done
     # More files than an isolated window maps at once (256).
     for i in $(seq 1 300); do "$BIN" creat -s 4096 b/churn/$i; done
-    start_daemon d "$S-a.sock,role=$1,isolate=on" "$S-b.sock,role=$2,isolate=on" || return
+    start_daemon d "$S-a.sock,role=$1,isolate=on,subtree=/a" "$S-b.sock,role=$2,isolate=on,subtree=/b" || return
     for t in a b; do
-        case $t in a) args="famfs_test.s1=11 famfs_test.s2=12 famfs_test.rounds=$CHURN_ROUNDS" ;;
-                   b) args="famfs_test.s1=21 famfs_test.s2=22 famfs_test.hold=1" ;; esac
+        case $t in a) args="famfs_test.s1=11 famfs_test.s2=12 famfs_test.files=100 famfs_test.rounds=$rounds" ;;
+                   b) args="famfs_test.s1=21 famfs_test.s2=22 famfs_test.files=300 famfs_test.hold=1" ;; esac
         boot $t "$S-$t.sock" iomem=relaxed famfs_test.tenant=$t $args \
             famfs_test.r1="$(ranges $t/f1)" famfs_test.r2="$(ranges $t/f2)" \
-            famfs_test.f1="$(file_off $t/f1)" famfs_test.ctl="$CTL:2097152"
+            famfs_test.f1="$(file_off $t/f1)" famfs_test.ctl="$(file_off $t/ctl):2097152"
     done
     if wait_marker a scanned-a && wait_marker b scanned-b; then
         ctl_set 0 go
     fi
     local rss0 q0 rss1 q1 m=x t0
-    if [ $rc = 0 ] && wait_marker a churn-start; then
+    if [ $rc = 0 ] && [ -n "$churn" ] && wait_marker a churn-start; then
         rss0=$(rss_kib "${DPID[d]}") q0=$(rss_kib "${VM_PID[a]}")
-        "$BIN" creat -s 4096 go-churn
+        "$BIN" creat -s 4096 a/go-churn
         if wait_marker a churn-done 600; then
             t0=$SECONDS
             until m=$(status_of d "$S-a.sock" mappings) && [ "$m" = 0 ]; do
@@ -346,7 +370,7 @@ sc_isolation() { # ROLE_A ROLE_B
             [ $((q1 - q0)) -lt 65536 ] || bad "QEMU RSS grew by $(((q1 - q0) / 1024)) MiB"
             say "a's requests: $(status_of d "$S-a.sock" requests | grep -o -E '(get_fmap|forget)=[0-9]+' | tr '\n' ' ')"
         fi
-        "$BIN" creat -s 4096 counted
+        "$BIN" creat -s 4096 a/counted
     fi
     "$BIN" status --control-socket "$tmp/$S.daemon-d.ctl" | grep -E '^socket|mappings|requests' | sed 's/^ */  [daemon] /' || true
     [ $rc = 0 ] || abort_vms
@@ -593,8 +617,9 @@ scenario() {
         one-daemon|two-daemons) sc_exchange ;;
         ring) sc_ring ;;
         read-only) sc_read_only ;;
-        isolation) sc_isolation master ro ;;
+        isolation) sc_isolation master ro churn ;;
         isolation-clients) sc_isolation client client ;;
+        isolation-swap) sc_isolation ro master ;;
         isolation-bench) sc_isolation_bench ;;
         metadata-safe) sc_metadata_safe ;;
         host-creates) sc_host_creates ;;

@@ -1,12 +1,16 @@
 # shellcheck shell=sh
-# Scenario isolation (and isolation-clients): both VMs' sockets have
-# isolate=on and the VMs are booted with iomem=relaxed, so root reads the
-# whole window BAR through /dev/mem. This VM's tenant tree is $T (a or b:
-# f1, f2 with seeds S1, S2; churn/ with many small files); the other VM's
-# tree holds other seeds. Checks, scanning every page of the BAR:
-#  1. after reading its own files, data shows only in those files and ctl
-#     (never the other tree's files, never the metadata), and at the start
-#     of each of its own files;
+# Scenario isolation (and isolation-clients, isolation-swap): each VM's
+# socket exports its tenant's tree (subtree=/a or /b) with isolate=on, and
+# the VMs are booted with iomem=relaxed, so root reads the whole window
+# BAR through /dev/mem. This VM's tree $T (a or b) is its mount's root:
+# ctl, f1 and f2 with seeds S1, S2, only-$T, churn/ with FILES small
+# files; the other tree holds the same names with other seeds, only-$O,
+# and more or fewer churn files. Checks:
+#  0. find shows exactly this tree; no guessed path of the other tenant's
+#     (its directory, its only-$O, a churn file only it has) resolves;
+#  1. scanning every page of the BAR after reading its own files: data
+#     shows only in those files and its ctl (never the other tree's files,
+#     the root's ctl or the metadata), and at the start of each own file;
 #  2. after close + drop_caches (the driver sends FORGET) those files'
 #     bytes are gone from the BAR; opened again, they read correctly;
 #  3. churn (VM a): ROUNDS rounds of opening every file of churn/ and
@@ -17,6 +21,8 @@
 #     and forgetting them a file opens again.
 # ctl slot 0: go (host, after the scans of both VMs).
 T=$(arg tenant)
+[ "$T" = a ] && O=b || O=a
+FILES=$(arg files)
 S1=$(arg s1)
 S2=$(arg s2)
 R1=$(arg r1)
@@ -46,8 +52,30 @@ gone() {
 }
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
-famfs-tool verify $M/$T/f1 "$S1" mmap || fail "verify f1"
-famfs-tool verify $M/$T/f2 "$S2" read || fail "verify f2"
+# 0. Only this tenant's tree, whatever a guest guesses.
+want="$M
+$M/churn
+$M/ctl
+$M/f1
+$M/f2
+$M/only-$T"
+got=$(find $M | grep -v "^$M/churn/[0-9]*\$" | sort)
+[ "$got" = "$want" ] || fail "find shows: $(echo $got)"
+n=$(find $M/churn -type f | wc -l)
+[ "$n" = "$FILES" ] || fail "find shows $n churn files, not $FILES"
+check "find: $(echo $got) and $n churn files"
+l0=$(stat_of req_lookup)
+for p in $O $O/f1 $O/only-$O $O/ctl only-$O churn/$((FILES + 1)) churn/300 ../$O; do
+    [ "$p" = churn/300 ] && [ "$FILES" -ge 300 ] && continue
+    if stat $M/$p >/dev/null 2>&1 || cat $M/$p >/dev/null 2>&1; then fail "$M/$p resolves"; fi
+done
+[ "$(stat -c %i $M/..)" = "$(stat -c %i /)" ] || fail "$M/.. is not /"
+check "no path of tenant $O's tree resolves ($(($(stat_of req_lookup) - l0)) LOOKUPs, all ENOENT)"
+# Should a driver count those ENOENT replies as errors, later ones still count.
+ERRORS_BASE=$(stat_of req_errors)
+
+famfs-tool verify $M/f1 "$S1" mmap || fail "verify f1"
+famfs-tool verify $M/f2 "$S2" read || fail "verify f2"
 scan "own files read, BAR scanned" "$R1,$R2,$CTLR"
 marker scanned-$VM
 ctl_wait 0 go
@@ -56,7 +84,7 @@ drop
 ms=$(gone "$F1" 30) || fail "f1 still readable through the BAR 30 s after drop_caches"
 check "f1 unmapped $ms ms after drop_caches (FORGET)"
 scan "after close, drop_caches and FORGET" "$CTLR"
-famfs-tool verify $M/$T/f1 "$S1" mmap || fail "verify f1 again"
+famfs-tool verify $M/f1 "$S1" mmap || fail "verify f1 again"
 scan "f1 opened again (f2 not)" "$R1,$CTLR"
 check "f1 reads correctly after FORGET and a new GET_FMAP"
 
@@ -64,24 +92,24 @@ if [ "$(arg hold)" = 1 ]; then
     # More files than the daemon maps at once, all held open: the opens
     # past the bound fail with ENOSPC; once closed and forgotten, the
     # mappings are free again.
-    out=$(famfs-tool hold-all $M/$T/churn) || fail "hold-all: $out"
+    out=$(famfs-tool hold-all $M/churn) || fail "hold-all: $out"
     check "$out"
     set -- $out
     [ "$3" -ge 200 ] && [ "$3" -le 256 ] && [ "${out##*: }" = ENOSPC ] || fail "expected ENOSPC after 200..256 files"
     ERRORS_OK=1     # the refused GET_FMAP counts as a request error
     drop
-    famfs-tool verify $M/$T/f2 "$S2" mmap || fail "verify f2 after the bound"
+    famfs-tool verify $M/f2 "$S2" mmap || fail "verify f2 after the bound"
 fi
 
 if [ "$ROUNDS" -gt 0 ]; then
     drop
     marker churn-start
     wait_listed $M go-churn 120 >/dev/null || fail "no go-churn"
-    n=$(ls $M/$T/churn | wc -l)
+    n=$(ls $M/churn | wc -l)
     t0=$(now_ms)
     r=0
     while [ $r -lt "$ROUNDS" ]; do
-        out=$(famfs-tool touch-all $M/$T/churn) || fail "touch-all round $r: $out"
+        out=$(famfs-tool touch-all $M/churn) || fail "touch-all round $r: $out"
         [ $r != 0 ] || check "churn round 0: $out"
         drop
         r=$((r + 1))
