@@ -336,14 +336,8 @@ impl<W: Window, F: FileSystem> Server<W, F> {
     }
 
     fn readdir(&self, id: u64, r: &mut Limited<'_, '_>, room: usize) -> Reply {
-        let inp: ReaddirIn = r.read_obj()?;
-        let cookie = inp.cookie.to_native();
-        let head = std::mem::size_of::<ReaddirOut>();
-        let room = room.min(head + MAX_READDIR_BYTES as usize);
-        if room < head {
-            return err(libc::EINVAL);
-        }
-        let mut out = vec![0u8; head];
+        let (cookie, room) = listing_request(r, room)?;
+        let mut out = vec![0u8; size_of::<ReaddirOut>()];
         let mut n = 0u32;
         let eof = self
             .fs
@@ -355,7 +349,7 @@ impl<W: Window, F: FileSystem> Server<W, F> {
                 let d = Dirent {
                     nodeid: st.ino.into(),
                     cookie: st.ino.into(),
-                    type_: if st.is_dir() { DT_DIR } else { DT_REG }.into(),
+                    type_: dirent_type(st).into(),
                     namelen: (name.len() as u32).into(),
                 };
                 out.extend_from_slice(d.as_slice());
@@ -365,16 +359,7 @@ impl<W: Window, F: FileSystem> Server<W, F> {
                 true
             })
             .map_err(fs_err)?;
-        if n == 0 && !eof {
-            // Not even one entry fits: the buffer is unusably small.
-            return err(libc::EINVAL);
-        }
-        let o = ReaddirOut {
-            nentries: n.into(),
-            flags: if eof { READDIR_F_EOF } else { 0 }.into(),
-        };
-        out[..head].copy_from_slice(o.as_slice());
-        Ok(out)
+        listing_reply(out, n, eof)
     }
 
     fn readdirplus(
@@ -384,13 +369,8 @@ impl<W: Window, F: FileSystem> Server<W, F> {
         feat: Negotiated,
         room: usize,
     ) -> Reply {
-        let inp: ReaddirIn = r.read_obj()?;
-        let cookie = inp.cookie.to_native();
-        let head = std::mem::size_of::<ReaddirOut>();
-        let room = room.min(head + MAX_READDIR_BYTES as usize);
-        if room < head {
-            return err(libc::EINVAL);
-        }
+        let (cookie, room) = listing_request(r, room)?;
+        let head = size_of::<ReaddirOut>();
         // Gather the children that fit without maps first, then fetch
         // maps outside the namespace lock (fs.fmap takes it again).
         let mut listed: Vec<(Vec<u8>, Stat)> = Vec::new();
@@ -425,7 +405,7 @@ impl<W: Window, F: FileSystem> Server<W, F> {
             let d = DirentPlus {
                 attr: wire_attr(st),
                 cookie: st.ino.into(),
-                type_: if st.is_dir() { DT_DIR } else { DT_REG }.into(),
+                type_: dirent_type(st).into(),
                 namelen: (name.len() as u32).into(),
                 fmap_len: (map.len() as u32).into(),
                 padding: 0u32.into(),
@@ -436,16 +416,7 @@ impl<W: Window, F: FileSystem> Server<W, F> {
             out.extend_from_slice(map);
             n += 1;
         }
-        if n == 0 && !eof {
-            // Not even one entry fits: the buffer is unusably small.
-            return err(libc::EINVAL);
-        }
-        let o = ReaddirOut {
-            nentries: n.into(),
-            flags: if eof { READDIR_F_EOF } else { 0 }.into(),
-        };
-        out[..head].copy_from_slice(o.as_slice());
-        Ok(out)
+        listing_reply(out, n, eof)
     }
 
     fn get_fmap(&self, id: u64, feat: Negotiated, room: usize) -> Reply {
@@ -527,6 +498,42 @@ impl<W: Window, F: FileSystem> Server<W, F> {
 
 /// Bytes of one READDIRPLUS entry with a name of `namelen` bytes and
 /// `fmap_len` bytes of inline map.
+/// The cookie a READDIR or READDIRPLUS request resumes after, and the
+/// bytes its reply may take (`readdir_out` included): what the driver
+/// gave, at most `readdir_out` and MAX_READDIR_BYTES of entries.
+fn listing_request(r: &mut Limited<'_, '_>, room: usize) -> Result<(u64, usize), (i32, Vec<u8>)> {
+    let inp: ReaddirIn = r.read_obj()?;
+    let head = size_of::<ReaddirOut>();
+    let room = room.min(head + MAX_READDIR_BYTES as usize);
+    if room < head {
+        return Err((libc::EINVAL, Vec::new()));
+    }
+    Ok((inp.cookie.to_native(), room))
+}
+
+/// A listing reply: `out` holds room for `readdir_out`, then `n` entries.
+fn listing_reply(mut out: Vec<u8>, n: u32, eof: bool) -> Reply {
+    if n == 0 && !eof {
+        // Not even one entry fits: the buffer is unusably small.
+        return err(libc::EINVAL);
+    }
+    let o = ReaddirOut {
+        nentries: n.into(),
+        flags: if eof { READDIR_F_EOF } else { 0 }.into(),
+    };
+    out[..size_of::<ReaddirOut>()].copy_from_slice(o.as_slice());
+    Ok(out)
+}
+
+/// The DT_* type of a listing entry.
+fn dirent_type(st: &Stat) -> u32 {
+    if st.is_dir() {
+        DT_DIR
+    } else {
+        DT_REG
+    }
+}
+
 fn direntplus_size(namelen: usize, fmap_len: usize) -> usize {
     std::mem::size_of::<DirentPlus>() + namelen.next_multiple_of(8) + fmap_len
 }
