@@ -7,7 +7,9 @@
 //! guest is simulated by split virtqueues laid out in that memory, through
 //! which virtio-famfs requests travel as a driver would send them
 //! (spec/virtio-famfs.md); replies are awaited on the call eventfd with
-//! epoll. `Running` serves a device with an in-process `Daemon`.
+//! epoll. `Running` serves a device with an in-process `Daemon`;
+//! `Fixture` makes that device, formatted and populated, and `serve`
+//! starts a daemon on one socket with a VMM connected.
 //!
 //! Used by tests/frontend.rs (`pub mod common;`) and benches/daemon.rs
 //! (`#[path = "../tests/common/mod.rs"] pub mod common;`). Each includes
@@ -17,7 +19,7 @@
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -33,9 +35,11 @@ use vhost::vhost_user::{
 };
 use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use vhost_famfs::daemon::{remove_sockets, Daemon, DaemonError, SocketSpec};
+use vhost_famfs::device::Device;
+use vhost_famfs::hostio;
 use vhost_famfs::meta::format::zeroed;
 use vhost_famfs::meta::namespace::S_IFREG;
-use vhost_famfs::meta::{Famfs, OpenOptions, RelPath};
+use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, OpenOptions, RelPath};
 use vhost_famfs::protocol::*;
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{
@@ -79,6 +83,88 @@ pub fn open_opts(writable: bool) -> OpenOptions {
 
 pub fn rp(s: &str) -> RelPath {
     RelPath::new(s).unwrap()
+}
+
+// ---------------------------------------------------------------------
+// The device
+// ---------------------------------------------------------------------
+
+/// A regular file of `size` bytes, mode 0644, owned by 1000:100.
+pub fn file_spec(size: u64) -> FileSpec {
+    FileSpec {
+        size,
+        mode: 0o644,
+        uid: 1000,
+        gid: 100,
+        striping: None,
+    }
+}
+
+/// Writes byte `pattern(i)` at offset `i` of every byte of `node`.
+pub fn fill_pattern(fs: &Famfs, node: &Node, pattern: impl Fn(u64) -> u8) {
+    let mut i = 0u64;
+    hostio::fill(fs.device(), node, |b| {
+        for x in b.iter_mut() {
+            *x = pattern(i);
+            i += 1;
+        }
+    })
+    .unwrap();
+}
+
+/// A famfs file system on a file-backed device in a temporary
+/// directory, formatted by the master host, where sockets go too.
+pub struct Fixture {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub dev: PathBuf,
+    pub dev_size: u64,
+    /// The daemon's own handle, opened after `populate`: it shows the
+    /// daemon's view.
+    pub fs: Arc<Famfs>,
+}
+
+impl Fixture {
+    /// A device of `dev_size` bytes, formatted, then filled by
+    /// `populate` through a writable handle of its own.
+    pub fn build(dev_size: u64, populate: impl FnOnce(&Famfs)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let dev = dir.join("famfs.dev");
+        Device::create_file(&dev, dev_size).unwrap();
+        Famfs::mkfs(
+            &Device::open(&dev, true).unwrap(),
+            &MkfsOptions {
+                system_uuid: Some(MASTER),
+                system_uuid_file: "/nonexistent/system_uuid".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        populate(&Famfs::open(&dev, &open_opts(true)).unwrap());
+        let fs = Arc::new(Famfs::open(&dev, &open_opts(true)).unwrap());
+        Fixture {
+            _tmp: tmp,
+            dir,
+            dev,
+            dev_size,
+            fs,
+        }
+    }
+
+    /// A socket in the fixture's directory; `options` as after a
+    /// `--socket` path.
+    pub fn socket(&self, name: &str, options: &str) -> SocketSpec {
+        SocketSpec::with_options(self.dir.join(name), options).unwrap()
+    }
+
+    pub fn stat(&self, path: &str) -> Node {
+        self.fs.stat(path).unwrap()
+    }
+
+    pub fn ino(&self, path: &str) -> u64 {
+        self.stat(path).ino
+    }
 }
 
 // ---------------------------------------------------------------------
@@ -994,6 +1080,13 @@ pub fn read_all(vm: &mut Vm, dir: u64, cap: u32) -> (Vec<Entry>, usize) {
         }
     }
     panic!("READDIR never reached EOF");
+}
+
+/// A daemon serving `sock` alone, and a VMM connected to it.
+pub fn serve(fs: &Arc<Famfs>, sock: &SocketSpec, opts: Opts) -> (Running, Vm) {
+    let srv = Running::start(fs, std::slice::from_ref(sock));
+    let vm = Vm::connect(&sock.path, opts);
+    (srv, vm)
 }
 
 pub fn stop(srv: Running, vm: Vm) {
