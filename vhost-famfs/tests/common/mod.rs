@@ -960,32 +960,54 @@ pub fn parse_exact<T: ByteValued>(b: &[u8]) -> T {
 }
 
 pub fn parse_readdir(p: &[u8]) -> (u32, Vec<Entry>) {
-    let out: ReaddirOut = parse(p);
-    let mut at = std::mem::size_of::<ReaddirOut>();
-    let mut entries = Vec::new();
-    for _ in 0..out.nentries.to_native() {
-        let d: Dirent = parse(&p[at..]);
-        at += std::mem::size_of::<Dirent>();
-        let n = d.namelen.to_native() as usize;
-        assert!((1..=79).contains(&n), "namelen {n}");
-        let name = p[at..at + n].to_vec();
-        let end = at + n.next_multiple_of(8);
-        assert!(p[at + n..end].iter().all(|&b| b == 0), "dirent padding");
-        at = end;
-        entries.push(Entry {
+    parse_listing(p, "READDIR", |e| {
+        let d: Dirent = parse(e);
+        let at = std::mem::size_of::<Dirent>();
+        let (name, end) = padded_name(e, at, d.namelen.to_native(), "dirent padding");
+        let entry = Entry {
             nodeid: d.nodeid.to_native(),
             cookie: d.cookie.to_native(),
             dtype: d.type_.to_native(),
             name,
-        });
+        };
+        (entry, end)
+    })
+}
+
+/// A READDIR or READDIRPLUS reply: `ReaddirOut`, then its entries, each
+/// read by `entry` from where it starts, which also says its length;
+/// checks the framing and returns the flags and the entries.
+fn parse_listing<E>(
+    p: &[u8],
+    op: &str,
+    mut entry: impl FnMut(&[u8]) -> (E, usize),
+) -> (u32, Vec<E>) {
+    let out: ReaddirOut = parse(p);
+    let mut at = std::mem::size_of::<ReaddirOut>();
+    let mut entries = Vec::new();
+    for _ in 0..out.nentries.to_native() {
+        let (e, len) = entry(&p[at..]);
+        at += len;
+        entries.push(e);
     }
-    assert_eq!(at, p.len(), "READDIR reply length");
+    assert_eq!(at, p.len(), "{op} reply length");
     let flags = out.flags.to_native();
     assert!(
         flags & READDIR_F_EOF != 0 || !entries.is_empty(),
         "no EOF, no entry"
     );
     (flags, entries)
+}
+
+/// The name of `namelen` bytes at `at` in an entry, and where its zero
+/// padding to 8 bytes ends.
+fn padded_name(e: &[u8], at: usize, namelen: u32, padding: &str) -> (Vec<u8>, usize) {
+    let n = namelen as usize;
+    assert!((1..=79).contains(&n), "namelen {n}");
+    let name = e[at..at + n].to_vec();
+    let end = at + n.next_multiple_of(8);
+    assert!(e[at + n..end].iter().all(|&b| b == 0), "{padding}");
+    (name, end)
 }
 
 /// One READDIRPLUS entry.
@@ -1001,38 +1023,23 @@ pub struct EntryPlus {
 
 /// Parses a READDIRPLUS reply, checking its framing.
 pub fn parse_readdirplus(p: &[u8]) -> (u32, Vec<EntryPlus>) {
-    let out: ReaddirOut = parse(p);
-    let mut at = std::mem::size_of::<ReaddirOut>();
-    let mut entries = Vec::new();
-    for _ in 0..out.nentries.to_native() {
-        let d: DirentPlus = parse(&p[at..]);
+    parse_listing(p, "READDIRPLUS", |e| {
+        let d: DirentPlus = parse(e);
         assert_eq!(d.padding.to_native(), 0, "direntplus padding");
-        at += std::mem::size_of::<DirentPlus>();
-        let n = d.namelen.to_native() as usize;
-        assert!((1..=79).contains(&n), "namelen {n}");
-        let name = p[at..at + n].to_vec();
-        let end = at + n.next_multiple_of(8);
-        assert!(p[at + n..end].iter().all(|&b| b == 0), "name padding");
+        let at = std::mem::size_of::<DirentPlus>();
+        let (name, end) = padded_name(e, at, d.namelen.to_native(), "name padding");
         let flen = d.fmap_len.to_native() as usize;
         assert_eq!(flen % 8, 0, "fmap_len {flen}");
-        assert!(end + flen <= p.len(), "entry straddles the reply end");
-        let fmap = p[end..end + flen].to_vec();
-        at = end + flen;
-        entries.push(EntryPlus {
+        assert!(end + flen <= e.len(), "entry straddles the reply end");
+        let entry = EntryPlus {
             attr: d.attr,
             cookie: d.cookie.to_native(),
             dtype: d.type_.to_native(),
             name,
-            fmap,
-        });
-    }
-    assert_eq!(at, p.len(), "READDIRPLUS reply length");
-    let flags = out.flags.to_native();
-    assert!(
-        flags & READDIR_F_EOF != 0 || !entries.is_empty(),
-        "no EOF, no entry"
-    );
-    (flags, entries)
+            fmap: e[end..end + flen].to_vec(),
+        };
+        (entry, end + flen)
+    })
 }
 
 /// An op-specific struct whose `namelen` is set, followed by the name.
