@@ -13,10 +13,6 @@ use std::path::PathBuf;
 use common::*;
 use vhost_famfs::daemon::SocketSpec;
 use vhost_famfs::meta::alloc::Striping;
-use vhost_famfs::meta::entry::{FileRecord, LogRecord};
-use vhost_famfs::meta::fmap::{Extent, Fmap};
-use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
-use vhost_famfs::meta::log::Log;
 use vhost_famfs::meta::{FileSpec, ROOT_INO};
 use vhost_famfs::protocol::*;
 use vm_memory::ByteValued;
@@ -58,21 +54,7 @@ fn fixture() -> Fixture {
                 .unwrap();
         }
         // Written as famfs's own tools would: an ALL_HOSTS_RO file.
-        let log = Log::new(fs.device(), fs.superblock(), fs.geometry());
-        let unit = fs.superblock().alloc_unit;
-        let rec = LogRecord::File(FileRecord {
-            path: rp("ro.bin"),
-            size: 4096,
-            flags: FILE_FLAG_ALL_HOSTS_RO,
-            uid: 0,
-            gid: 0,
-            mode: 0o444,
-            fmap: Fmap::Simple(vec![Extent {
-                offset: DEV_SIZE - unit,
-                len: unit,
-            }]),
-        });
-        log.append(&log.header().unwrap(), &rec).unwrap();
+        log_all_hosts_ro(fs.device(), fs, "ro.bin", 0o444);
     })
 }
 

@@ -26,10 +26,7 @@ use vhost_famfs::daemon::SocketSpec;
 use vhost_famfs::device::Device;
 use vhost_famfs::hostio;
 use vhost_famfs::meta::alloc::Striping;
-use vhost_famfs::meta::entry::{FileRecord, LogRecord};
-use vhost_famfs::meta::fmap::{Extent, Fmap};
-use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
-use vhost_famfs::meta::log::Log;
+use vhost_famfs::meta::fmap::Fmap;
 use vhost_famfs::meta::namespace::{NodeKind, S_IFDIR, S_IFREG};
 use vhost_famfs::meta::path::escape;
 use vhost_famfs::meta::{Famfs, FileSpec, Node, ROOT_INO};
@@ -1547,21 +1544,7 @@ fn spec_rdonly_attr_flag_follows_famfs_file_flags() {
     let (fx, srv, mut vm) = session(Access::Master, Opts::full());
     // Written as famfs's own tools would: an ALL_HOSTS_RO FILE entry.
     let dev = Device::open(&fx.dev, true).unwrap();
-    let log = Log::new(&dev, fx.fs.superblock(), fx.fs.geometry());
-    let unit = fx.fs.superblock().alloc_unit;
-    let rec = LogRecord::File(FileRecord {
-        path: rp("ro.bin"),
-        size: 4096,
-        flags: FILE_FLAG_ALL_HOSTS_RO,
-        uid: 0,
-        gid: 0,
-        mode: 0o444,
-        fmap: Fmap::Simple(vec![Extent {
-            offset: DEV_SIZE - unit,
-            len: unit,
-        }]),
-    });
-    log.append(&log.header().unwrap(), &rec).unwrap();
+    log_all_hosts_ro(&dev, &fx.fs, "ro.bin", 0o444);
     let ro = vm.lookup(ROOT_INO, "ro.bin").unwrap();
     assert_eq!(ro.flags.to_native(), ATTR_F_RDONLY);
     let again = vm.getattr(ro.nodeid.to_native()).unwrap();

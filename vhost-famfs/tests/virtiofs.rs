@@ -839,27 +839,8 @@ fn malformed_messages_get_errors_and_the_daemon_lives() {
 /// famfs's own tools write it) is EACCES for writing, even on a master.
 #[test]
 fn all_hosts_read_only_files_refuse_writes() {
-    use vhost_famfs::meta::entry::{FileRecord, LogRecord};
-    use vhost_famfs::meta::fmap::{Extent, Fmap};
-    use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
-    use vhost_famfs::meta::log::Log;
-
     let (fx, srv, mut f) = session(Access::Master, None);
-    let log = Log::new(fx.fs.device(), fx.fs.superblock(), fx.fs.geometry());
-    let unit = fx.fs.superblock().alloc_unit;
-    let rec = LogRecord::File(FileRecord {
-        path: rp("ro.bin"),
-        size: 4096,
-        flags: FILE_FLAG_ALL_HOSTS_RO,
-        uid: 0,
-        gid: 0,
-        mode: 0o644,
-        fmap: Fmap::Simple(vec![Extent {
-            offset: DEV_SIZE - unit,
-            len: unit,
-        }]),
-    });
-    log.append(&log.header().unwrap(), &rec).unwrap();
+    log_all_hosts_ro(fx.fs.device(), &fx.fs, "ro.bin", 0o644);
     f.init();
     let ro = f.lookup(ROOT_ID, "ro.bin").unwrap();
     assert_eq!(ro.attr.size, 4096);
@@ -961,11 +942,9 @@ fn subtree_export_confines_fuse_requests() {
         fx.fs.mkdir(&rp(d), 0o755, 0, 0).unwrap();
     }
     let spec = |size| FileSpec {
-        size,
-        mode: 0o644,
         uid: 0,
         gid: 0,
-        striping: None,
+        ..file_spec(size)
     };
     fx.fs.create(&rp("t1/x"), &spec(4096)).unwrap();
     fx.fs.create(&rp("t2/y"), &spec(4096)).unwrap();

@@ -37,7 +37,10 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use vhost_famfs::daemon::{remove_sockets, Daemon, DaemonError, SocketSpec};
 use vhost_famfs::device::Device;
 use vhost_famfs::hostio;
-use vhost_famfs::meta::format::zeroed;
+use vhost_famfs::meta::entry::{FileRecord, LogRecord};
+use vhost_famfs::meta::fmap;
+use vhost_famfs::meta::format::{zeroed, FILE_FLAG_ALL_HOSTS_RO};
+use vhost_famfs::meta::log::Log;
 use vhost_famfs::meta::namespace::S_IFREG;
 use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, OpenOptions, RelPath};
 use vhost_famfs::protocol::*;
@@ -110,6 +113,27 @@ pub fn fill_pattern(fs: &Famfs, node: &Node, pattern: impl Fn(u64) -> u8) {
         }
     })
     .unwrap();
+}
+
+/// Appends to the log of `fs`, through `dev`, a 4096-byte file at `path`
+/// flagged ALL_HOSTS_RO in the device's last allocation unit, as
+/// famfs's own tools would write it (this crate never creates one).
+pub fn log_all_hosts_ro(dev: &Device, fs: &Famfs, path: &str, mode: u32) {
+    let log = Log::new(dev, fs.superblock(), fs.geometry());
+    let unit = fs.superblock().alloc_unit;
+    let rec = LogRecord::File(FileRecord {
+        path: rp(path),
+        size: 4096,
+        flags: FILE_FLAG_ALL_HOSTS_RO,
+        uid: 0,
+        gid: 0,
+        mode,
+        fmap: fmap::Fmap::Simple(vec![fmap::Extent {
+            offset: dev.size() - unit,
+            len: unit,
+        }]),
+    });
+    log.append(&log.header().unwrap(), &rec).unwrap();
 }
 
 /// A famfs file system on a file-backed device in a temporary
