@@ -105,19 +105,11 @@ fn expected_inline(vm: &mut Vm, attr: &Attr) -> Vec<u8> {
 /// A whole directory through READDIRPLUS replies of `cap` bytes; the
 /// entries and the number of replies.
 fn read_all_plus(vm: &mut Vm, dir: u64, cap: u32) -> (Vec<EntryPlus>, usize) {
-    let mut all: Vec<EntryPlus> = Vec::new();
-    let mut cookie = 0;
-    for replies in 1..1000 {
-        let (flags, entries) = vm.readdirplus(dir, cookie, cap).unwrap();
-        if let Some(last) = entries.last() {
-            cookie = last.cookie;
-        }
-        all.extend(entries);
-        if flags & READDIR_F_EOF != 0 {
-            return (all, replies);
-        }
-    }
-    panic!("READDIRPLUS never reached EOF");
+    read_listing(
+        "READDIRPLUS",
+        |cookie| vm.readdirplus(dir, cookie, cap).unwrap(),
+        |e| e.cookie,
+    )
 }
 
 /// Every entry of `dir` agrees with READDIR (names, ids, cookies, types,

@@ -1098,19 +1098,34 @@ pub fn check_reply(req: &ReqHdr, used: u32, out: &[u8]) -> (RespHdr, Vec<u8>) {
 /// Reads a whole directory with READDIR replies of `cap` bytes; returns
 /// the entries and the number of replies.
 pub fn read_all(vm: &mut Vm, dir: u64, cap: u32) -> (Vec<Entry>, usize) {
-    let mut all: Vec<Entry> = Vec::new();
-    let mut cookie = 0;
-    for pages in 1..1000 {
-        let (flags, entries) = vm.readdir(dir, cookie, cap).unwrap();
+    read_listing(
+        "READDIR",
+        |cookie| vm.readdir(dir, cookie, cap).unwrap(),
+        |e| e.cookie,
+    )
+}
+
+/// Reads a whole directory one reply at a time until EOF: `reply(c)` is
+/// the reply from cookie `c` on, `cookie(e)` the cookie of entry `e`.
+/// Returns the entries and the number of replies.
+pub fn read_listing<E>(
+    op: &str,
+    mut reply: impl FnMut(u64) -> (u32, Vec<E>),
+    cookie: impl Fn(&E) -> u64,
+) -> (Vec<E>, usize) {
+    let mut all: Vec<E> = Vec::new();
+    let mut at = 0;
+    for replies in 1..1000 {
+        let (flags, entries) = reply(at);
         if let Some(last) = entries.last() {
-            cookie = last.cookie;
+            at = cookie(last);
         }
         all.extend(entries);
         if flags & READDIR_F_EOF != 0 {
-            return (all, pages);
+            return (all, replies);
         }
     }
-    panic!("READDIR never reached EOF");
+    panic!("{op} never reached EOF");
 }
 
 /// A daemon serving `sock` alone, and a VMM connected to it.
