@@ -9,17 +9,11 @@
 pub mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use common::*;
 use vhost_famfs::daemon::SocketSpec;
-use vhost_famfs::device::Device;
 use vhost_famfs::meta::alloc::Striping;
-use vhost_famfs::meta::entry::{FileRecord, LogRecord};
-use vhost_famfs::meta::fmap::{Extent, Fmap};
-use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
-use vhost_famfs::meta::log::Log;
-use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, ROOT_INO};
+use vhost_famfs::meta::{FileSpec, ROOT_INO};
 use vhost_famfs::protocol::*;
 use vm_memory::ByteValued;
 
@@ -30,23 +24,13 @@ const LOTS: usize = 40;
 /// Bytes after `resp_hdr` a READDIRPLUS reply must have room for.
 const PLUS_MIN: usize = 8 + std::mem::size_of::<DirentPlus>() + 80;
 
-fn spec(size: u64) -> FileSpec {
-    FileSpec {
-        size,
-        mode: 0o644,
-        uid: 1000,
-        gid: 100,
-        striping: None,
-    }
-}
-
 fn striped(size: u64, strips: u64) -> FileSpec {
     FileSpec {
         striping: Some(Striping {
             strips,
             chunk_size: 2 * MIB,
         }),
-        ..spec(size)
+        ..file_spec(size)
     }
 }
 
@@ -55,79 +39,29 @@ fn striped(size: u64, strips: u64) -> FileSpec {
 /// map holds) and wide.bin (17); ro.bin (ALL_HOSTS_RO), dir/ with a
 /// subdirectory, lots/ with 40 files. famfs records at most 16 extents
 /// or strips, so only an expanded striped map can be too large to inline.
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    fs: Arc<Famfs>,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let dev = dir.join("famfs.dev");
-        Device::create_file(&dev, DEV_SIZE).unwrap();
-        Famfs::mkfs(
-            &Device::open(&dev, true).unwrap(),
-            &MkfsOptions {
-                system_uuid: Some(MASTER),
-                system_uuid_file: "/nonexistent/system_uuid".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        {
-            let fs = Famfs::open(&dev, &open_opts(true)).unwrap();
-            fs.create(&rp("small.bin"), &spec(4321)).unwrap();
-            fs.create(&rp("striped.bin"), &striped(8 * MIB, 2)).unwrap();
-            fs.create(&rp("edge.bin"), &striped(32 * MIB, 2)).unwrap();
-            fs.create(&rp("wide.bin"), &striped(34 * MIB, 2)).unwrap();
-            fs.mkdir(&rp("dir"), 0o750, 1000, 100).unwrap();
-            fs.mkdir(&rp("dir/sub"), 0o750, 1000, 100).unwrap();
-            fs.create(&rp("dir/inner"), &spec(1)).unwrap();
-            fs.mkdir(&rp("lots"), 0o755, 0, 0).unwrap();
-            for i in 0..LOTS {
-                fs.create(&rp(&format!("lots/f{i:03}")), &spec(100))
-                    .unwrap();
-            }
-            // Written as famfs's own tools would: an ALL_HOSTS_RO file.
-            let d = Device::open(&dev, true).unwrap();
-            let log = Log::new(&d, fs.superblock(), fs.geometry());
-            let unit = fs.superblock().alloc_unit;
-            let rec = LogRecord::File(FileRecord {
-                path: rp("ro.bin"),
-                size: 4096,
-                flags: FILE_FLAG_ALL_HOSTS_RO,
-                uid: 0,
-                gid: 0,
-                mode: 0o444,
-                fmap: Fmap::Simple(vec![Extent {
-                    offset: DEV_SIZE - unit,
-                    len: unit,
-                }]),
-            });
-            log.append(&log.header().unwrap(), &rec).unwrap();
+fn fixture() -> Fixture {
+    Fixture::build(DEV_SIZE, |fs| {
+        fs.create(&rp("small.bin"), &file_spec(4321)).unwrap();
+        fs.create(&rp("striped.bin"), &striped(8 * MIB, 2)).unwrap();
+        fs.create(&rp("edge.bin"), &striped(32 * MIB, 2)).unwrap();
+        fs.create(&rp("wide.bin"), &striped(34 * MIB, 2)).unwrap();
+        fs.mkdir(&rp("dir"), 0o750, 1000, 100).unwrap();
+        fs.mkdir(&rp("dir/sub"), 0o750, 1000, 100).unwrap();
+        fs.create(&rp("dir/inner"), &file_spec(1)).unwrap();
+        fs.mkdir(&rp("lots"), 0o755, 0, 0).unwrap();
+        for i in 0..LOTS {
+            fs.create(&rp(&format!("lots/f{i:03}")), &file_spec(100))
+                .unwrap();
         }
-        let fs = Arc::new(Famfs::open(&dev, &open_opts(true)).unwrap());
-        Fixture { _tmp: tmp, dir, fs }
-    }
-
-    /// A socket of this fixture; `options` as after a `--socket` path.
-    fn sock(&self, name: &str, options: &str) -> SocketSpec {
-        SocketSpec::with_options(self.dir.join(name), options).unwrap()
-    }
-
-    fn ino(&self, path: &str) -> u64 {
-        self.fs.stat(path).unwrap().ino
-    }
+        // Written as famfs's own tools would: an ALL_HOSTS_RO file.
+        log_all_hosts_ro(fs.device(), fs, "ro.bin", 0o444);
+    })
 }
 
 /// A daemon with one socket, a connected VMM, INIT done.
 fn session(options: &str, opts: Opts) -> (Fixture, Running, Vm) {
-    let fx = Fixture::new();
-    let sock = fx.sock("famfs.sock", options);
-    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
-    let mut vm = Vm::connect(&sock.path, opts);
+    let fx = fixture();
+    let (srv, mut vm) = serve(&fx.fs, &fx.socket("famfs.sock", options), opts);
     vm.init().unwrap();
     // The window mapping the daemon asks for after INIT.
     let _ = vm.backend_msg();
@@ -171,19 +105,11 @@ fn expected_inline(vm: &mut Vm, attr: &Attr) -> Vec<u8> {
 /// A whole directory through READDIRPLUS replies of `cap` bytes; the
 /// entries and the number of replies.
 fn read_all_plus(vm: &mut Vm, dir: u64, cap: u32) -> (Vec<EntryPlus>, usize) {
-    let mut all: Vec<EntryPlus> = Vec::new();
-    let mut cookie = 0;
-    for replies in 1..1000 {
-        let (flags, entries) = vm.readdirplus(dir, cookie, cap).unwrap();
-        if let Some(last) = entries.last() {
-            cookie = last.cookie;
-        }
-        all.extend(entries);
-        if flags & READDIR_F_EOF != 0 {
-            return (all, replies);
-        }
-    }
-    panic!("READDIRPLUS never reached EOF");
+    read_listing(
+        "READDIRPLUS",
+        |cookie| vm.readdirplus(dir, cookie, cap).unwrap(),
+        |e| e.cookie,
+    )
 }
 
 /// Every entry of `dir` agrees with READDIR (names, ids, cookies, types,
@@ -214,6 +140,29 @@ fn check_listing(vm: &mut Vm, dir: u64, plus: &[EntryPlus]) {
     }
 }
 
+/// The replies of a connection without either bit: READDIRPLUS is an
+/// unknown opcode and LOOKUP answers a bare attr.
+fn assert_todays_replies(fx: &Fixture, vm: &mut Vm) {
+    let body = ReaddirIn::default().as_slice().to_vec();
+    assert_eq!(
+        vm.call(OP_READDIRPLUS, ROOT_INO, &body, 4096),
+        Err(libc::ENOSYS)
+    );
+    let p = vm
+        .call(
+            OP_LOOKUP,
+            ROOT_INO,
+            &name_body(LookupIn::default(), b"small.bin"),
+            4096,
+        )
+        .unwrap();
+    assert_eq!(p.len(), ATTR, "bare attr");
+    assert_eq!(
+        parse_exact::<Attr>(&p).nodeid.to_native(),
+        fx.ino("small.bin")
+    );
+}
+
 fn names(entries: &[EntryPlus]) -> Vec<String> {
     entries
         .iter()
@@ -235,21 +184,7 @@ fn a_driver_without_the_bits_gets_todays_replies() {
     assert_ne!(offered & (1 << F_READDIRPLUS), 0, "{offered:#x}");
     assert_ne!(offered & (1 << F_ENTRY_FMAP), 0, "{offered:#x}");
     assert!(!has(&vm, F_READDIRPLUS) && !has(&vm, F_ENTRY_FMAP));
-    let body = ReaddirIn::default().as_slice().to_vec();
-    assert_eq!(
-        vm.call(OP_READDIRPLUS, ROOT_INO, &body, 4096),
-        Err(libc::ENOSYS)
-    );
-    let p = vm
-        .call(
-            OP_LOOKUP,
-            ROOT_INO,
-            &name_body(LookupIn::default(), b"small.bin"),
-            4096,
-        )
-        .unwrap();
-    let a: Attr = parse_exact(&p);
-    assert_eq!(a.nodeid.to_native(), fx.ino("small.bin"));
+    assert_todays_replies(&fx, &mut vm);
     stop(srv, vm);
 }
 
@@ -262,24 +197,7 @@ fn a_socket_withholding_the_bits_serves_todays_replies() {
     assert_eq!(offered & (1 << F_READDIRPLUS), 0, "{offered:#x}");
     assert_eq!(offered & (1 << F_ENTRY_FMAP), 0, "{offered:#x}");
     assert_ne!(offered & (1 << F_INTERLEAVE), 0, "{offered:#x}");
-    let body = ReaddirIn::default().as_slice().to_vec();
-    assert_eq!(
-        vm.call(OP_READDIRPLUS, ROOT_INO, &body, 4096),
-        Err(libc::ENOSYS)
-    );
-    let p = vm
-        .call(
-            OP_LOOKUP,
-            ROOT_INO,
-            &name_body(LookupIn::default(), b"small.bin"),
-            4096,
-        )
-        .unwrap();
-    assert_eq!(p.len(), ATTR, "bare attr");
-    assert_eq!(
-        parse_exact::<Attr>(&p).nodeid.to_native(),
-        fx.ino("small.bin")
-    );
+    assert_todays_replies(&fx, &mut vm);
     stop(srv, vm);
 }
 
@@ -563,10 +481,8 @@ fn malformed_requests_get_errors() {
 /// Before INIT, READDIRPLUS is EPROTO like every other request.
 #[test]
 fn readdirplus_before_init_is_eproto() {
-    let fx = Fixture::new();
-    let sock = fx.sock("famfs.sock", "");
-    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
-    let mut vm = Vm::connect(&sock.path, Opts::full());
+    let fx = fixture();
+    let (srv, mut vm) = serve(&fx.fs, &fx.socket("famfs.sock", ""), Opts::full());
     let body = ReaddirIn::default().as_slice().to_vec();
     assert_eq!(
         vm.call(OP_READDIRPLUS, ROOT_INO, &body, 4096),

@@ -14,8 +14,6 @@
 // `pub`: the items this test does not use are not dead code (common/mod.rs).
 pub mod common;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -28,13 +26,10 @@ use vhost_famfs::daemon::SocketSpec;
 use vhost_famfs::device::Device;
 use vhost_famfs::hostio;
 use vhost_famfs::meta::alloc::Striping;
-use vhost_famfs::meta::entry::{FileRecord, LogRecord};
-use vhost_famfs::meta::fmap::{Extent, Fmap};
-use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
-use vhost_famfs::meta::log::Log;
+use vhost_famfs::meta::fmap::Fmap;
 use vhost_famfs::meta::namespace::{NodeKind, S_IFDIR, S_IFREG};
 use vhost_famfs::meta::path::escape;
-use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, ROOT_INO};
+use vhost_famfs::meta::{Famfs, FileSpec, Node, ROOT_INO};
 use vhost_famfs::protocol::*;
 use vhost_famfs::server::Access;
 use vhost_famfs::vhu_famfs::WindowMode;
@@ -58,16 +53,6 @@ fn pattern(i: u64) -> u8 {
     (i.wrapping_mul(31) ^ (i >> 12).wrapping_mul(7) ^ (i >> 21)) as u8
 }
 
-fn spec(size: u64) -> FileSpec {
-    FileSpec {
-        size,
-        mode: 0o644,
-        uid: 1000,
-        gid: 100,
-        striping: None,
-    }
-}
-
 fn many_name(i: usize) -> String {
     let mut n = format!("{i:02}");
     n.truncate(MANY[i]);
@@ -77,36 +62,14 @@ fn many_name(i: usize) -> String {
     n
 }
 
-/// A formatted, populated file-backed device.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    dir: PathBuf,
-    dev: PathBuf,
-    dev_size: u64,
-    /// The daemon's own handle: it shows the daemon's view.
-    fs: Arc<Famfs>,
-}
-
-impl Fixture {
-    /// Root: data.bin (one extent), striped.bin (four extents), a, b, c,
-    /// dir/inner, many/ (a mix of 12 files and directories with names of
-    /// 1 to 74 bytes). Both data files hold `pattern`.
-    fn new() -> Self {
-        let d = tempfile::tempdir().unwrap();
-        let dir = d.path().to_path_buf();
-        let dev = dir.join("famfs.dev");
-        Device::create_file(&dev, DEV_SIZE).unwrap();
-        Famfs::mkfs(
-            &Device::open(&dev, true).unwrap(),
-            &MkfsOptions {
-                system_uuid: Some(MASTER),
-                system_uuid_file: "/nonexistent/system_uuid".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let fs = Famfs::open(&dev, &open_opts(true)).unwrap();
-        let data = fs.create(&rp("data.bin"), &spec((3 << 20) + 4321)).unwrap();
+/// Root: data.bin (one extent), striped.bin (four extents), a, b, c,
+/// dir/inner, many/ (a mix of 12 files and directories with names of
+/// 1 to 74 bytes). Both data files hold `pattern`.
+fn fixture() -> Fixture {
+    Fixture::build(DEV_SIZE, |fs| {
+        let data = fs
+            .create(&rp("data.bin"), &file_spec((3 << 20) + 4321))
+            .unwrap();
         let striped = fs
             .create(
                 &rp("striped.bin"),
@@ -115,54 +78,38 @@ impl Fixture {
                         strips: 2,
                         chunk_size: 2 << 20,
                     }),
-                    ..spec(8 << 20)
+                    ..file_spec(8 << 20)
                 },
             )
             .unwrap();
         for n in ["a", "b", "c"] {
-            fs.create(&rp(n), &spec(100)).unwrap();
+            fs.create(&rp(n), &file_spec(100)).unwrap();
         }
         fs.mkdir(&rp("dir"), 0o750, 1000, 100).unwrap();
-        fs.create(&rp("dir/inner"), &spec(1)).unwrap();
+        fs.create(&rp("dir/inner"), &file_spec(1)).unwrap();
         fs.mkdir(&rp("many"), 0o755, 0, 0).unwrap();
         for i in 0..MANY.len() {
             let p = rp(&format!("many/{}", many_name(i)));
             if i % 4 == 1 {
-                fs.create(&p, &spec(i as u64)).unwrap();
+                fs.create(&p, &file_spec(i as u64)).unwrap();
             } else {
                 fs.mkdir(&p, 0o755, 0, 0).unwrap();
             }
         }
         for node in [&data, &striped] {
-            let mut i = 0u64;
-            hostio::fill(fs.device(), node, |b| {
-                for x in b.iter_mut() {
-                    *x = pattern(i);
-                    i += 1;
-                }
-            })
-            .unwrap();
+            fill_pattern(fs, node, pattern);
         }
         assert_eq!(striped.extents().len(), 4, "{:?}", striped.extents());
-        Fixture {
-            _dir: d,
-            dir,
-            dev,
-            dev_size: DEV_SIZE,
-            fs: Arc::new(fs),
-        }
-    }
+    })
+}
 
+impl Fixture {
     fn sock(&self, name: &str, access: Access) -> SocketSpec {
         SocketSpec {
             access: Some(access),
             tag: format!("tag-{name}"),
             ..SocketSpec::at(self.dir.join(name))
         }
-    }
-
-    fn stat(&self, path: &str) -> Node {
-        self.fs.stat(path).unwrap()
     }
 
     fn meta_size(&self) -> u64 {
@@ -337,10 +284,9 @@ fn strip_offset(chunk: u64, strips: &[(u64, u64)], pos: u64) -> u64 {
 /// A fixture, a daemon with one socket, and a VMM whose driver has sent
 /// INIT; the window mapping has been checked and consumed.
 fn session(access: Access, opts: Opts) -> (Fixture, Running, Vm) {
-    let fx = Fixture::new();
+    let fx = fixture();
     let sock = fx.sock("famfs.sock", access);
-    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
-    let mut vm = Vm::connect(&sock.path, opts);
+    let (srv, mut vm) = serve(&fx.fs, &sock, opts);
     vm.init().unwrap();
     expect_map(&vm, &fx, access != Access::ReadOnly);
     (fx, srv, vm)
@@ -354,12 +300,11 @@ fn session(access: Access, opts: Opts) -> (Fixture, Running, Vm) {
 /// without it, the same file comes as one extent per chunk.
 #[test]
 fn striped_map_is_compact_with_f_interleave() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let n = fx.stat("striped.bin");
     let (chunk, strips) = host_strips(&n);
     let sock = fx.sock("striped.sock", Access::Client);
-    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
-    let mut vm = Vm::connect(&sock.path, Opts::full());
+    let (srv, mut vm) = serve(&fx.fs, &sock, Opts::full());
     vm.init().unwrap();
     let win = expect_map(&vm, &fx, true);
     let (err, out, got_chunk, got) = vm.get_fmap_any(n.ino, 4096);
@@ -410,36 +355,17 @@ fn striped_map_is_compact_with_f_interleave() {
 #[test]
 fn a_64_gib_striped_file_maps_through_16_strips() {
     const BIG: u64 = 64 << 30;
-    let d = tempfile::tempdir().unwrap();
-    let dev = d.path().join("big.dev");
-    let dev_size = BIG + (64 << 20);
-    Device::create_file(&dev, dev_size).unwrap();
-    Famfs::mkfs(
-        &Device::open(&dev, true).unwrap(),
-        &MkfsOptions {
-            system_uuid: Some(MASTER),
-            system_uuid_file: "/nonexistent/system_uuid".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let fs = Famfs::open(&dev, &open_opts(true)).unwrap();
-    let striping = Striping {
-        strips: 16,
-        chunk_size: 2 << 20,
-    };
-    let spec = FileSpec {
-        striping: Some(striping),
-        ..spec(BIG)
-    };
-    let n = fs.create(&rp("big.bin"), &spec).unwrap();
-    let fx = Fixture {
-        _dir: d,
-        dir: dev.parent().unwrap().to_path_buf(),
-        dev,
-        dev_size,
-        fs: Arc::new(fs),
-    };
+    let fx = Fixture::build(BIG + (64 << 20), |fs| {
+        let spec = FileSpec {
+            striping: Some(Striping {
+                strips: 16,
+                chunk_size: 2 << 20,
+            }),
+            ..file_spec(BIG)
+        };
+        fs.create(&rp("big.bin"), &spec).unwrap();
+    });
+    let n = fx.stat("big.bin");
     // Marks at file offsets across strips and rows, written where the
     // host's own expansion of the map puts them.
     let host = fx.other_handle();
@@ -455,8 +381,7 @@ fn a_64_gib_striped_file_maps_through_16_strips() {
             .unwrap();
     }
     let sock = fx.sock("big.sock", Access::Client);
-    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
-    let mut vm = Vm::connect(&sock.path, Opts::full());
+    let (srv, mut vm) = serve(&fx.fs, &sock, Opts::full());
     vm.init().unwrap();
     let win = expect_map(&vm, &fx, true);
     let (err, out, chunk, strips) = vm.get_fmap_any(n.ino, 4096);
@@ -487,10 +412,9 @@ fn a_64_gib_striped_file_maps_through_16_strips() {
 
 #[test]
 fn master_serves_every_request() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let sock = fx.sock("master.sock", Access::Master);
-    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
-    let mut vm = Vm::connect(&sock.path, Opts::full());
+    let (srv, mut vm) = serve(&fx.fs, &sock, Opts::full());
     assert_ne!(vm.features & (1 << VIRTIO_RING_F_EVENT_IDX), 0);
     check_config(&mut vm, &fx, &sock.tag, CFG_F_MAY_CREATE);
     // Partial reads; reads past the structure are zeros.
@@ -706,7 +630,7 @@ fn notification_queue_announces_log_growth() {
         let posted = vm.post_notify_buffer();
         // A stale announcement would show as a generation mismatch below.
         match round {
-            0 => drop(cli.create(&rp("from-host"), &spec(1)).unwrap()),
+            0 => drop(cli.create(&rp("from-host"), &file_spec(1)).unwrap()),
             1 => drop(cli.mkdir(&rp("host-dir"), 0o755, 0, 0).unwrap()),
             // The guest's own change is announced as well.
             _ => drop(vm.create(ROOT_INO, "from-guest", 1).unwrap()),
@@ -723,8 +647,8 @@ fn notification_queue_announces_log_growth() {
     }
     // Several changes while no buffer is posted: one notification with the
     // latest generation once a buffer arrives.
-    cli.create(&rp("x1"), &spec(1)).unwrap();
-    cli.create(&rp("x2"), &spec(1)).unwrap();
+    cli.create(&rp("x1"), &file_spec(1)).unwrap();
+    cli.create(&rp("x2"), &file_spec(1)).unwrap();
     let last = cli.applied();
     let deadline = Instant::now() + NOTIFY_TIMEOUT;
     let n = loop {
@@ -745,7 +669,7 @@ fn notification_queue_announces_log_growth() {
 /// for ro.
 #[test]
 fn client_and_read_only_roles() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let client = fx.sock("client.sock", Access::Client);
     let ro = fx.sock("ro.sock", Access::ReadOnly);
     let srv = Running::start(&fx.fs, &[client.clone(), ro.clone()]);
@@ -782,7 +706,9 @@ fn client_and_read_only_roles() {
     assert!(fx.other_handle().stat("nope").is_err());
     // Both connections hear about the master's changes.
     let posted: Vec<_> = vms.iter_mut().map(|vm| vm.post_notify_buffer()).collect();
-    fx.other_handle().create(&rp("news"), &spec(1)).unwrap();
+    fx.other_handle()
+        .create(&rp("news"), &file_spec(1))
+        .unwrap();
     for (vm, p) in vms.iter_mut().zip(&posted) {
         let n = vm.wait_notify(p, NOTIFY_TIMEOUT).expect("no notification");
         assert_eq!(n.log_generation.to_native(), applied + 1);
@@ -1042,7 +968,7 @@ fn adversarial_requests_get_errors() {
 /// (spec 4, 5.2, 7.5).
 #[test]
 fn spec_no_window_device_serves_metadata() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let sock = fx.sock("noshm.sock", Access::Master);
     let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
     let full = Opts::full();
@@ -1417,7 +1343,7 @@ fn spec_readdir_eof_sees_other_writers() {
     let mut missed = Vec::new();
     for i in 0..5 {
         let name = format!("late{i}");
-        let n = cli.create(&rp(&name), &spec(1)).unwrap();
+        let n = cli.create(&rp(&name), &file_spec(1)).unwrap();
         // Right away: the daemon's watcher (every 100 ms) has most likely
         // not seen it yet.
         let (flags, rest) = vm.readdir(ROOT_INO, last, 64 << 10).unwrap();
@@ -1453,7 +1379,9 @@ fn spec_no_notifications_without_f_notify() {
     let (fx, srv, mut vm) = session(Access::Master, opts);
     assert_eq!(vm.features & (1 << F_NOTIFY), 0);
     let posted = vm.post_notify_buffer();
-    fx.other_handle().create(&rp("quiet"), &spec(1)).unwrap();
+    fx.other_handle()
+        .create(&rp("quiet"), &file_spec(1))
+        .unwrap();
     vm.create(ROOT_INO, "quiet2", 1).unwrap();
     // A kick on queue 0 makes the device look at it at once, whatever its
     // watcher (every 100 ms) has seen so far.
@@ -1478,7 +1406,7 @@ fn shutdown_with_a_connected_vmm() {
 /// waiting for the VMM to answer its SHMEM_MAP (the test holds it back).
 #[test]
 fn request_queues_are_served_in_parallel() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let sock = fx.sock("mq.sock", Access::Master);
     let srv = Running::start_with(&fx.fs, std::slice::from_ref(&sock), 2);
     let mut vm = Vm::connect(
@@ -1539,7 +1467,7 @@ fn request_queues_are_served_in_parallel() {
 /// must find there.
 #[test]
 fn window_none_offers_no_region_and_serves_maps() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let sock = SocketSpec {
         window: WindowMode::None,
         ..fx.sock("pmem.sock", Access::Master)
@@ -1582,7 +1510,7 @@ fn window_none_offers_no_region_and_serves_maps() {
 /// the flag stays until the device is stopped.
 #[test]
 fn spec_no_window_is_fixed_while_the_driver_runs() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let sock = fx.sock("late.sock", Access::Master);
     let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
     let mut vm = Vm::connect(
@@ -1617,21 +1545,7 @@ fn spec_rdonly_attr_flag_follows_famfs_file_flags() {
     let (fx, srv, mut vm) = session(Access::Master, Opts::full());
     // Written as famfs's own tools would: an ALL_HOSTS_RO FILE entry.
     let dev = Device::open(&fx.dev, true).unwrap();
-    let log = Log::new(&dev, fx.fs.superblock(), fx.fs.geometry());
-    let unit = fx.fs.superblock().alloc_unit;
-    let rec = LogRecord::File(FileRecord {
-        path: rp("ro.bin"),
-        size: 4096,
-        flags: FILE_FLAG_ALL_HOSTS_RO,
-        uid: 0,
-        gid: 0,
-        mode: 0o444,
-        fmap: Fmap::Simple(vec![Extent {
-            offset: DEV_SIZE - unit,
-            len: unit,
-        }]),
-    });
-    log.append(&log.header().unwrap(), &rec).unwrap();
+    log_all_hosts_ro(&dev, &fx.fs, "ro.bin", 0o444);
     let ro = vm.lookup(ROOT_INO, "ro.bin").unwrap();
     assert_eq!(ro.flags.to_native(), ATTR_F_RDONLY);
     let again = vm.getattr(ro.nodeid.to_native()).unwrap();
@@ -1688,7 +1602,7 @@ fn lookup_bytes(vm: &mut Vm, parent: u64, name: &[u8]) -> Result<Attr, i32> {
 /// translate owners both ways and `squash=` replaces them.
 #[test]
 fn guest_set_id_bits_and_owners_follow_the_socket() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let spec = |s: &str| -> SocketSpec { format!("{}/{s}", fx.dir.display()).parse().unwrap() };
     let socks = [
         spec("plain.sock,role=master"),
@@ -1878,13 +1792,12 @@ fn status_field(srv: &Running, key: &str) -> String {
 /// the status counts the live mappings.
 #[test]
 fn isolated_window_maps_fetched_files_only() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let sock = SocketSpec {
         isolate: true,
         ..fx.sock("iso.sock", Access::ReadOnly)
     };
-    let srv = Running::start(&fx.fs, std::slice::from_ref(&sock));
-    let mut vm = Vm::connect(&sock.path, Opts::full());
+    let (srv, mut vm) = serve(&fx.fs, &sock, Opts::full());
     assert_ne!(vm.features & (1 << F_FORGET), 0, "F_FORGET offered");
     assert_eq!(vm.features & (1 << F_ENTRY_FMAP), 0, "no inline maps");
     vm.init().unwrap();

@@ -53,8 +53,7 @@ fn serving(dir: &Path) -> (PathBuf, Arc<Famfs>, Running, Vm) {
         access: Some(Access::Master),
         ..SocketSpec::at(dir.join("famfs.sock"))
     };
-    let srv = Running::start(&fs, std::slice::from_ref(&sock));
-    let mut vm = Vm::connect(&sock.path, Opts::full());
+    let (srv, mut vm) = serve(&fs, &sock, Opts::full());
     vm.init().unwrap();
     // The window mapping the daemon asks for after INIT.
     vm.backend_msg();

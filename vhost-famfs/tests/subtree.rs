@@ -8,48 +8,18 @@
 pub mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use common::*;
 use vhost_famfs::daemon::{Daemon, DaemonError, SocketSpec};
-use vhost_famfs::device::Device;
 use vhost_famfs::meta::namespace::{S_IFDIR, S_IFMT};
-use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, ROOT_INO};
+use vhost_famfs::meta::{FileSpec, ROOT_INO};
 
 const DEV_SIZE: u64 = 64 << 20;
 
 /// A device holding two tenants' trees and a file of the host's own:
 /// a/f1, a/sub/g, b/secret, b/d/, top.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    dir: PathBuf,
-    fs: Arc<Famfs>,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let d = tempfile::tempdir().unwrap();
-        let dir = d.path().to_path_buf();
-        let dev = dir.join("famfs.dev");
-        Device::create_file(&dev, DEV_SIZE).unwrap();
-        Famfs::mkfs(
-            &Device::open(&dev, true).unwrap(),
-            &MkfsOptions {
-                system_uuid: Some(MASTER),
-                system_uuid_file: "/nonexistent/system_uuid".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let fs = Famfs::open(&dev, &open_opts(true)).unwrap();
-        let spec = |size| FileSpec {
-            size,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            striping: None,
-        };
+fn fixture() -> Fixture {
+    Fixture::build(DEV_SIZE, |fs| {
         for d in ["a", "a/sub", "b", "b/d"] {
             fs.mkdir(&rp(d), 0o755, 0, 0).unwrap();
         }
@@ -59,28 +29,23 @@ impl Fixture {
             ("b/secret", 4096),
             ("top", 1),
         ] {
-            fs.create(&rp(f), &spec(size)).unwrap();
+            let spec = FileSpec {
+                uid: 0,
+                gid: 0,
+                ..file_spec(size)
+            };
+            fs.create(&rp(f), &spec).unwrap();
         }
-        Fixture {
-            _dir: d,
-            dir,
-            fs: Arc::new(fs),
-        }
-    }
+    })
+}
 
-    fn sock(&self, name: &str, opts: &str) -> SocketSpec {
-        format!("{},role=master{opts}", self.dir.join(name).display())
-            .parse()
-            .unwrap()
-    }
+/// A master socket of `fx`; `opts` are more options, each after a comma.
+fn sock(fx: &Fixture, name: &str, opts: &str) -> SocketSpec {
+    fx.socket(name, &format!("role=master{opts}"))
+}
 
-    fn ino(&self, path: &str) -> u64 {
-        self.fs.stat(path).unwrap().ino
-    }
-
-    fn allocated(&self, path: &str) -> u64 {
-        self.fs.stat(path).unwrap().allocated()
-    }
+fn allocated(fx: &Fixture, path: &str) -> u64 {
+    fx.stat(path).allocated()
 }
 
 fn connect(s: &SocketSpec) -> Vm {
@@ -108,11 +73,11 @@ fn set(names: &[&str]) -> BTreeSet<Vec<u8>> {
 /// own files, and creations land under it on the host.
 #[test]
 fn a_subtree_export_is_the_guests_whole_world() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let socks = [
-        fx.sock("a.sock", ",subtree=/a"),
-        fx.sock("b.sock", ",subtree=/b/"),
-        fx.sock("all.sock", ""),
+        sock(&fx, "a.sock", ",subtree=/a"),
+        sock(&fx, "b.sock", ",subtree=/b/"),
+        sock(&fx, "all.sock", ""),
     ];
     let srv = Running::start(&fx.fs, &socks);
     let mut a = connect(&socks[0]);
@@ -185,7 +150,7 @@ fn a_subtree_export_is_the_guests_whole_world() {
     let s = a.statfs().unwrap();
     assert_eq!(s.files.to_native(), 2);
     assert_eq!(s.dirs.to_native(), 2);
-    let used = fx.allocated("a/f1") + fx.allocated("a/sub/g");
+    let used = allocated(&fx, "a/f1") + allocated(&fx, "a/sub/g");
     assert_eq!(s.free_bytes.to_native(), whole.free_bytes.to_native());
     assert_eq!(
         s.total_bytes.to_native(),
@@ -235,20 +200,20 @@ fn a_subtree_export_is_the_guests_whole_world() {
 /// with an error naming the socket and the path; `/` is no restriction.
 #[test]
 fn a_bad_subtree_is_refused_at_start() {
-    let fx = Fixture::new();
+    let fx = fixture();
     for (opt, want) in [
         (",subtree=/nope", "no such directory"),
         (",subtree=/top", "not a directory"),
         (",subtree=/a/../b", "subtree"),
         (",subtree=/.meta", "reserved"),
     ] {
-        let s = fx.sock("x.sock", opt);
+        let s = sock(&fx, "x.sock", opt);
         let e = Daemon::new(fx.fs.clone(), &[s], 1).err().expect(opt);
         assert!(matches!(e, DaemonError::Export { .. }), "{opt}: {e}");
         let msg = e.to_string();
         assert!(msg.contains(want) && msg.contains("x.sock"), "{opt}: {msg}");
     }
-    let s = fx.sock("root.sock", ",subtree=/");
+    let s = sock(&fx, "root.sock", ",subtree=/");
     let srv = Running::start(&fx.fs, std::slice::from_ref(&s));
     let mut vm = connect(&s);
     assert_eq!(names(&mut vm, ROOT_INO), set(&["a", "b", "top"]));

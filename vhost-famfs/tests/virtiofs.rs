@@ -7,16 +7,14 @@
 pub mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use common::*;
 use vhost::vhost_user::message::{VhostUserConfigFlags, VhostUserProtocolFeatures};
 use vhost::vhost_user::VhostUserFrontend;
 use vhost_famfs::daemon::{Proto, SocketSpec};
-use vhost_famfs::device::Device;
 use vhost_famfs::fuse::abi::*;
 use vhost_famfs::fuse::CachePolicy;
-use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions};
+use vhost_famfs::meta::FileSpec;
 use vhost_famfs::server::Access;
 use vm_memory::ByteValued;
 
@@ -31,61 +29,19 @@ fn pattern(i: u64) -> u8 {
     (i.wrapping_mul(131) >> 3) as u8 ^ (i >> 12) as u8
 }
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    dir: PathBuf,
-    fs: Arc<Famfs>,
+/// Root: data.bin (pattern), a (100 bytes), dir/.
+fn fixture() -> Fixture {
+    Fixture::build(DEV_SIZE, |fs| {
+        let data = fs.create(&rp("data.bin"), &file_spec(DATA_SIZE)).unwrap();
+        fs.create(&rp("a"), &file_spec(100)).unwrap();
+        fs.mkdir(&rp("dir"), 0o755, 0, 0).unwrap();
+        fill_pattern(fs, &data, pattern);
+    })
 }
 
 impl Fixture {
-    /// Root: data.bin (pattern), a (100 bytes), dir/.
-    fn new() -> Self {
-        let d = tempfile::tempdir().unwrap();
-        let dir = d.path().to_path_buf();
-        let dev = dir.join("famfs.dev");
-        Device::create_file(&dev, DEV_SIZE).unwrap();
-        Famfs::mkfs(
-            &Device::open(&dev, true).unwrap(),
-            &MkfsOptions {
-                system_uuid: Some(MASTER),
-                system_uuid_file: "/nonexistent/system_uuid".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let fs = Famfs::open(&dev, &open_opts(true)).unwrap();
-        let spec = |size| FileSpec {
-            size,
-            mode: 0o644,
-            uid: 1000,
-            gid: 100,
-            striping: None,
-        };
-        let data = fs.create(&rp("data.bin"), &spec(DATA_SIZE)).unwrap();
-        fs.create(&rp("a"), &spec(100)).unwrap();
-        fs.mkdir(&rp("dir"), 0o755, 0, 0).unwrap();
-        let mut i = 0u64;
-        vhost_famfs::hostio::fill(fs.device(), &data, |b| {
-            for x in b.iter_mut() {
-                *x = pattern(i);
-                i += 1;
-            }
-        })
-        .unwrap();
-        Fixture {
-            _dir: d,
-            dir,
-            fs: Arc::new(fs),
-        }
-    }
-
     fn sock(&self, name: &str, access: Access, cache: Option<CachePolicy>) -> SocketSpec {
-        let mut s: SocketSpec = format!(
-            "{},proto=virtio-fs,tag=fs-{name}",
-            self.dir.join(name).display()
-        )
-        .parse()
-        .unwrap();
+        let mut s = self.socket(name, &format!("proto=virtio-fs,tag=fs-{name}"));
         s.access = Some(access);
         s.cache = cache;
         s
@@ -313,7 +269,7 @@ fn cname(s: &str) -> Vec<u8> {
 }
 
 fn session(access: Access, cache: Option<CachePolicy>) -> (Fixture, Running, Fuse) {
-    let fx = Fixture::new();
+    let fx = fixture();
     let s = fx.sock("vm", access, cache);
     let srv = Running::start(&fx.fs, std::slice::from_ref(&s));
     let f = Fuse::connect(&s.path);
@@ -883,27 +839,8 @@ fn malformed_messages_get_errors_and_the_daemon_lives() {
 /// famfs's own tools write it) is EACCES for writing, even on a master.
 #[test]
 fn all_hosts_read_only_files_refuse_writes() {
-    use vhost_famfs::meta::entry::{FileRecord, LogRecord};
-    use vhost_famfs::meta::fmap::{Extent, Fmap};
-    use vhost_famfs::meta::format::FILE_FLAG_ALL_HOSTS_RO;
-    use vhost_famfs::meta::log::Log;
-
     let (fx, srv, mut f) = session(Access::Master, None);
-    let log = Log::new(fx.fs.device(), fx.fs.superblock(), fx.fs.geometry());
-    let unit = fx.fs.superblock().alloc_unit;
-    let rec = LogRecord::File(FileRecord {
-        path: rp("ro.bin"),
-        size: 4096,
-        flags: FILE_FLAG_ALL_HOSTS_RO,
-        uid: 0,
-        gid: 0,
-        mode: 0o644,
-        fmap: Fmap::Simple(vec![Extent {
-            offset: DEV_SIZE - unit,
-            len: unit,
-        }]),
-    });
-    log.append(&log.header().unwrap(), &rec).unwrap();
+    log_all_hosts_ro(fx.fs.device(), &fx.fs, "ro.bin", 0o644);
     f.init();
     let ro = f.lookup(ROOT_ID, "ro.bin").unwrap();
     assert_eq!(ro.attr.size, 4096);
@@ -920,7 +857,7 @@ fn all_hosts_read_only_files_refuse_writes() {
 #[test]
 fn striped_files_read_and_write_by_chunk() {
     use vhost_famfs::meta::alloc::Striping;
-    let fx = Fixture::new();
+    let fx = fixture();
     const CHUNK: u64 = 2 << 20;
     let size = 5 * CHUNK + 777;
     let spec = FileSpec {
@@ -1000,16 +937,14 @@ fn striped_files_read_and_write_by_chunk() {
 /// a file created through CREATE and sized lands under the directory.
 #[test]
 fn subtree_export_confines_fuse_requests() {
-    let fx = Fixture::new();
+    let fx = fixture();
     for d in ["t1", "t2"] {
         fx.fs.mkdir(&rp(d), 0o755, 0, 0).unwrap();
     }
     let spec = |size| FileSpec {
-        size,
-        mode: 0o644,
         uid: 0,
         gid: 0,
-        striping: None,
+        ..file_spec(size)
     };
     fx.fs.create(&rp("t1/x"), &spec(4096)).unwrap();
     fx.fs.create(&rp("t2/y"), &spec(4096)).unwrap();

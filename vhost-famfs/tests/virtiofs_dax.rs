@@ -9,15 +9,13 @@
 pub mod common;
 
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
 
 use common::*;
 use vhost::vhost_user::message::{VhostUserMMapFlags, VhostUserProtocolFeatures};
 use vhost::vhost_user::VhostUserFrontend;
 use vhost_famfs::daemon::SocketSpec;
-use vhost_famfs::device::Device;
 use vhost_famfs::fuse::abi::*;
-use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions};
+use vhost_famfs::meta::{Famfs, FileSpec};
 use vhost_famfs::server::Access;
 use vm_memory::ByteValued;
 
@@ -28,42 +26,17 @@ const IN: usize = std::mem::size_of::<InHeader>();
 const OUT: usize = std::mem::size_of::<OutHeader>();
 const REQQ: usize = 1;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    dir: std::path::PathBuf,
-    fs: Arc<Famfs>,
-}
-
 /// Root: big (6 MiB + 5 bytes: four 2 MiB ranges of extents), dir/.
 fn fixture() -> Fixture {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().to_path_buf();
-    let dev = dir.join("famfs.dev");
-    Device::create_file(&dev, DEV_SIZE).unwrap();
-    Famfs::mkfs(
-        &Device::open(&dev, true).unwrap(),
-        &MkfsOptions {
-            system_uuid: Some(MASTER),
-            system_uuid_file: "/nonexistent/system_uuid".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let fs = Famfs::open(&dev, &open_opts(true)).unwrap();
-    let spec = FileSpec {
-        size: 3 * MB2 + 5,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        striping: None,
-    };
-    fs.create(&rp("big"), &spec).unwrap();
-    fs.mkdir(&rp("dir"), 0o755, 0, 0).unwrap();
-    Fixture {
-        _dir: d,
-        dir,
-        fs: Arc::new(fs),
-    }
+    Fixture::build(DEV_SIZE, |fs| {
+        let spec = FileSpec {
+            uid: 0,
+            gid: 0,
+            ..file_spec(3 * MB2 + 5)
+        };
+        fs.create(&rp("big"), &spec).unwrap();
+        fs.mkdir(&rp("dir"), 0o755, 0, 0).unwrap();
+    })
 }
 
 struct Fuse {
@@ -155,20 +128,14 @@ fn session(opts: &str, access: Access) -> (Fixture, Running, Fuse) {
 }
 
 fn session_with(opts: &str, access: Access, o: Opts) -> (Fixture, Running, Fuse) {
-    serve(fixture(), opts, access, o)
+    serve_dax(fixture(), opts, access, o)
 }
 
 /// A virtio-fs socket with `opts` on the file system of `fx`.
-fn serve(fx: Fixture, opts: &str, access: Access, o: Opts) -> (Fixture, Running, Fuse) {
-    let mut s: SocketSpec = format!(
-        "{},proto=virtio-fs,tag=dax,{opts}",
-        fx.dir.join("vm").display()
-    )
-    .parse()
-    .unwrap();
+fn serve_dax(fx: Fixture, opts: &str, access: Access, o: Opts) -> (Fixture, Running, Fuse) {
+    let mut s = fx.socket("vm", &format!("proto=virtio-fs,tag=dax,{opts}"));
     s.access = Some(access);
-    let srv = Running::start(&fx.fs, std::slice::from_ref(&s));
-    let vm = Vm::connect(&s.path, o);
+    let (srv, vm) = serve(&fx.fs, &s, o);
     (fx, srv, Fuse { vm, unique: 0 })
 }
 
@@ -475,7 +442,7 @@ fn subtree_export_maps_only_its_own_files() {
     let mut o = Opts::full();
     o.notify = false;
     o.interleave = false;
-    let (fx, srv, mut f) = serve(fx, "dax-window=16M,subtree=/a", Access::Master, o);
+    let (fx, srv, mut f) = serve_dax(fx, "dax-window=16M,subtree=/a", Access::Master, o);
     f.init();
     let r = SETUPMAPPING_FLAG_READ;
     let rw = r | SETUPMAPPING_FLAG_WRITE;

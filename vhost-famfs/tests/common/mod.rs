@@ -7,7 +7,9 @@
 //! guest is simulated by split virtqueues laid out in that memory, through
 //! which virtio-famfs requests travel as a driver would send them
 //! (spec/virtio-famfs.md); replies are awaited on the call eventfd with
-//! epoll. `Running` serves a device with an in-process `Daemon`.
+//! epoll. `Running` serves a device with an in-process `Daemon`;
+//! `Fixture` makes that device, formatted and populated, and `serve`
+//! starts a daemon on one socket with a VMM connected.
 //!
 //! Used by tests/frontend.rs (`pub mod common;`) and benches/daemon.rs
 //! (`#[path = "../tests/common/mod.rs"] pub mod common;`). Each includes
@@ -17,7 +19,7 @@
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -33,9 +35,14 @@ use vhost::vhost_user::{
 };
 use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use vhost_famfs::daemon::{remove_sockets, Daemon, DaemonError, SocketSpec};
-use vhost_famfs::meta::format::zeroed;
+use vhost_famfs::device::Device;
+use vhost_famfs::hostio;
+use vhost_famfs::meta::entry::{FileRecord, LogRecord};
+use vhost_famfs::meta::fmap;
+use vhost_famfs::meta::format::{zeroed, FILE_FLAG_ALL_HOSTS_RO};
+use vhost_famfs::meta::log::Log;
 use vhost_famfs::meta::namespace::S_IFREG;
-use vhost_famfs::meta::{Famfs, OpenOptions, RelPath};
+use vhost_famfs::meta::{Famfs, FileSpec, MkfsOptions, Node, OpenOptions, RelPath};
 use vhost_famfs::protocol::*;
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ring::{
@@ -79,6 +86,109 @@ pub fn open_opts(writable: bool) -> OpenOptions {
 
 pub fn rp(s: &str) -> RelPath {
     RelPath::new(s).unwrap()
+}
+
+// ---------------------------------------------------------------------
+// The device
+// ---------------------------------------------------------------------
+
+/// A regular file of `size` bytes, mode 0644, owned by 1000:100.
+pub fn file_spec(size: u64) -> FileSpec {
+    FileSpec {
+        size,
+        mode: 0o644,
+        uid: 1000,
+        gid: 100,
+        striping: None,
+    }
+}
+
+/// Writes byte `pattern(i)` at offset `i` of every byte of `node`.
+pub fn fill_pattern(fs: &Famfs, node: &Node, pattern: impl Fn(u64) -> u8) {
+    let mut i = 0u64;
+    hostio::fill(fs.device(), node, |b| {
+        for x in b.iter_mut() {
+            *x = pattern(i);
+            i += 1;
+        }
+    })
+    .unwrap();
+}
+
+/// Appends to the log of `fs`, through `dev`, a 4096-byte file at `path`
+/// flagged ALL_HOSTS_RO in the device's last allocation unit, as
+/// famfs's own tools would write it (this crate never creates one).
+pub fn log_all_hosts_ro(dev: &Device, fs: &Famfs, path: &str, mode: u32) {
+    let log = Log::new(dev, fs.superblock(), fs.geometry());
+    let unit = fs.superblock().alloc_unit;
+    let rec = LogRecord::File(FileRecord {
+        path: rp(path),
+        size: 4096,
+        flags: FILE_FLAG_ALL_HOSTS_RO,
+        uid: 0,
+        gid: 0,
+        mode,
+        fmap: fmap::Fmap::Simple(vec![fmap::Extent {
+            offset: dev.size() - unit,
+            len: unit,
+        }]),
+    });
+    log.append(&log.header().unwrap(), &rec).unwrap();
+}
+
+/// A famfs file system on a file-backed device in a temporary
+/// directory, formatted by the master host, where sockets go too.
+pub struct Fixture {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub dev: PathBuf,
+    pub dev_size: u64,
+    /// The daemon's own handle, opened after `populate`: it shows the
+    /// daemon's view.
+    pub fs: Arc<Famfs>,
+}
+
+impl Fixture {
+    /// A device of `dev_size` bytes, formatted, then filled by
+    /// `populate` through a writable handle of its own.
+    pub fn build(dev_size: u64, populate: impl FnOnce(&Famfs)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let dev = dir.join("famfs.dev");
+        Device::create_file(&dev, dev_size).unwrap();
+        Famfs::mkfs(
+            &Device::open(&dev, true).unwrap(),
+            &MkfsOptions {
+                system_uuid: Some(MASTER),
+                system_uuid_file: "/nonexistent/system_uuid".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        populate(&Famfs::open(&dev, &open_opts(true)).unwrap());
+        let fs = Arc::new(Famfs::open(&dev, &open_opts(true)).unwrap());
+        Fixture {
+            _tmp: tmp,
+            dir,
+            dev,
+            dev_size,
+            fs,
+        }
+    }
+
+    /// A socket in the fixture's directory; `options` as after a
+    /// `--socket` path.
+    pub fn socket(&self, name: &str, options: &str) -> SocketSpec {
+        SocketSpec::with_options(self.dir.join(name), options).unwrap()
+    }
+
+    pub fn stat(&self, path: &str) -> Node {
+        self.fs.stat(path).unwrap()
+    }
+
+    pub fn ino(&self, path: &str) -> u64 {
+        self.stat(path).ino
+    }
 }
 
 // ---------------------------------------------------------------------
@@ -874,32 +984,54 @@ pub fn parse_exact<T: ByteValued>(b: &[u8]) -> T {
 }
 
 pub fn parse_readdir(p: &[u8]) -> (u32, Vec<Entry>) {
-    let out: ReaddirOut = parse(p);
-    let mut at = std::mem::size_of::<ReaddirOut>();
-    let mut entries = Vec::new();
-    for _ in 0..out.nentries.to_native() {
-        let d: Dirent = parse(&p[at..]);
-        at += std::mem::size_of::<Dirent>();
-        let n = d.namelen.to_native() as usize;
-        assert!((1..=79).contains(&n), "namelen {n}");
-        let name = p[at..at + n].to_vec();
-        let end = at + n.next_multiple_of(8);
-        assert!(p[at + n..end].iter().all(|&b| b == 0), "dirent padding");
-        at = end;
-        entries.push(Entry {
+    parse_listing(p, "READDIR", |e| {
+        let d: Dirent = parse(e);
+        let at = std::mem::size_of::<Dirent>();
+        let (name, end) = padded_name(e, at, d.namelen.to_native(), "dirent padding");
+        let entry = Entry {
             nodeid: d.nodeid.to_native(),
             cookie: d.cookie.to_native(),
             dtype: d.type_.to_native(),
             name,
-        });
+        };
+        (entry, end)
+    })
+}
+
+/// A READDIR or READDIRPLUS reply: `ReaddirOut`, then its entries, each
+/// read by `entry` from where it starts, which also says its length;
+/// checks the framing and returns the flags and the entries.
+fn parse_listing<E>(
+    p: &[u8],
+    op: &str,
+    mut entry: impl FnMut(&[u8]) -> (E, usize),
+) -> (u32, Vec<E>) {
+    let out: ReaddirOut = parse(p);
+    let mut at = std::mem::size_of::<ReaddirOut>();
+    let mut entries = Vec::new();
+    for _ in 0..out.nentries.to_native() {
+        let (e, len) = entry(&p[at..]);
+        at += len;
+        entries.push(e);
     }
-    assert_eq!(at, p.len(), "READDIR reply length");
+    assert_eq!(at, p.len(), "{op} reply length");
     let flags = out.flags.to_native();
     assert!(
         flags & READDIR_F_EOF != 0 || !entries.is_empty(),
         "no EOF, no entry"
     );
     (flags, entries)
+}
+
+/// The name of `namelen` bytes at `at` in an entry, and where its zero
+/// padding to 8 bytes ends.
+fn padded_name(e: &[u8], at: usize, namelen: u32, padding: &str) -> (Vec<u8>, usize) {
+    let n = namelen as usize;
+    assert!((1..=79).contains(&n), "namelen {n}");
+    let name = e[at..at + n].to_vec();
+    let end = at + n.next_multiple_of(8);
+    assert!(e[at + n..end].iter().all(|&b| b == 0), "{padding}");
+    (name, end)
 }
 
 /// One READDIRPLUS entry.
@@ -915,38 +1047,23 @@ pub struct EntryPlus {
 
 /// Parses a READDIRPLUS reply, checking its framing.
 pub fn parse_readdirplus(p: &[u8]) -> (u32, Vec<EntryPlus>) {
-    let out: ReaddirOut = parse(p);
-    let mut at = std::mem::size_of::<ReaddirOut>();
-    let mut entries = Vec::new();
-    for _ in 0..out.nentries.to_native() {
-        let d: DirentPlus = parse(&p[at..]);
+    parse_listing(p, "READDIRPLUS", |e| {
+        let d: DirentPlus = parse(e);
         assert_eq!(d.padding.to_native(), 0, "direntplus padding");
-        at += std::mem::size_of::<DirentPlus>();
-        let n = d.namelen.to_native() as usize;
-        assert!((1..=79).contains(&n), "namelen {n}");
-        let name = p[at..at + n].to_vec();
-        let end = at + n.next_multiple_of(8);
-        assert!(p[at + n..end].iter().all(|&b| b == 0), "name padding");
+        let at = std::mem::size_of::<DirentPlus>();
+        let (name, end) = padded_name(e, at, d.namelen.to_native(), "name padding");
         let flen = d.fmap_len.to_native() as usize;
         assert_eq!(flen % 8, 0, "fmap_len {flen}");
-        assert!(end + flen <= p.len(), "entry straddles the reply end");
-        let fmap = p[end..end + flen].to_vec();
-        at = end + flen;
-        entries.push(EntryPlus {
+        assert!(end + flen <= e.len(), "entry straddles the reply end");
+        let entry = EntryPlus {
             attr: d.attr,
             cookie: d.cookie.to_native(),
             dtype: d.type_.to_native(),
             name,
-            fmap,
-        });
-    }
-    assert_eq!(at, p.len(), "READDIRPLUS reply length");
-    let flags = out.flags.to_native();
-    assert!(
-        flags & READDIR_F_EOF != 0 || !entries.is_empty(),
-        "no EOF, no entry"
-    );
-    (flags, entries)
+            fmap: e[end..end + flen].to_vec(),
+        };
+        (entry, end + flen)
+    })
 }
 
 /// An op-specific struct whose `namelen` is set, followed by the name.
@@ -981,19 +1098,41 @@ pub fn check_reply(req: &ReqHdr, used: u32, out: &[u8]) -> (RespHdr, Vec<u8>) {
 /// Reads a whole directory with READDIR replies of `cap` bytes; returns
 /// the entries and the number of replies.
 pub fn read_all(vm: &mut Vm, dir: u64, cap: u32) -> (Vec<Entry>, usize) {
-    let mut all: Vec<Entry> = Vec::new();
-    let mut cookie = 0;
-    for pages in 1..1000 {
-        let (flags, entries) = vm.readdir(dir, cookie, cap).unwrap();
+    read_listing(
+        "READDIR",
+        |cookie| vm.readdir(dir, cookie, cap).unwrap(),
+        |e| e.cookie,
+    )
+}
+
+/// Reads a whole directory one reply at a time until EOF: `reply(c)` is
+/// the reply from cookie `c` on, `cookie(e)` the cookie of entry `e`.
+/// Returns the entries and the number of replies.
+pub fn read_listing<E>(
+    op: &str,
+    mut reply: impl FnMut(u64) -> (u32, Vec<E>),
+    cookie: impl Fn(&E) -> u64,
+) -> (Vec<E>, usize) {
+    let mut all: Vec<E> = Vec::new();
+    let mut at = 0;
+    for replies in 1..1000 {
+        let (flags, entries) = reply(at);
         if let Some(last) = entries.last() {
-            cookie = last.cookie;
+            at = cookie(last);
         }
         all.extend(entries);
         if flags & READDIR_F_EOF != 0 {
-            return (all, pages);
+            return (all, replies);
         }
     }
-    panic!("READDIR never reached EOF");
+    panic!("{op} never reached EOF");
+}
+
+/// A daemon serving `sock` alone, and a VMM connected to it.
+pub fn serve(fs: &Arc<Famfs>, sock: &SocketSpec, opts: Opts) -> (Running, Vm) {
+    let srv = Running::start(fs, std::slice::from_ref(sock));
+    let vm = Vm::connect(&sock.path, opts);
+    (srv, vm)
 }
 
 pub fn stop(srv: Running, vm: Vm) {
