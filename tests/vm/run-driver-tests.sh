@@ -129,7 +129,8 @@ run_guest() {
     [ "$name" != poison ] || extra+=("$(vm_distro_kmod hwpoison-inject)")
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
         "${kos[@]}" "${extra[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool" \
-        "$tmp/famfs_datapath_test" "$tmp/famfs_hold" "$tmp/famfs-guest"
+        "$tmp/famfs_datapath_test" "$tmp/famfs_hold" "$tmp/famfs-guest" \
+        "$ROOT/tests/vm/guest/removal.sh:/lib/removal.sh"
     rm -f "$tmp/$name.sock"
     [ "$name" != slow ] || gate=$tmp/slow.gate
     if [ "$role" = hostile ]; then

@@ -67,7 +67,8 @@ boot() {
     local name=$1 sock=$2; shift 2
     local -a pm=()
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
-        "${pmem_kos[@]}" "${kos[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs_hold"
+        "${pmem_kos[@]}" "${kos[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs_hold" \
+        "$TESTS/common.sh:/pmem/common.sh" "$ROOT/tests/vm/guest/removal.sh:/lib/removal.sh"
     # shellcheck disable=SC2206 # pmem_dev prints option words.
     for l in "$@"; do pm+=($l); done
     vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
