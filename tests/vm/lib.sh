@@ -384,3 +384,27 @@ vm_install_trap() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
 }
+
+# vm_subtree_fill: with $BIN, the exports of the subtree scenarios
+# (guest/subtree.sh): for V in a and b, V/fV (1 MiB, seed 11) and
+# V/dV/fV2 (2 MiB, seed 12).
+vm_subtree_fill() {
+    local v
+    for v in a b; do
+        "$BIN" mkdir -p "$v/d$v"
+        "$BIN" creat -s 1M -S 11 "$v/f$v"
+        "$BIN" creat -s 2M -S 12 "$v/d$v/f${v}2"
+    done
+}
+
+# vm_subtree_misplaced: one line for each file the subtree guests made
+# (new-V, dir-V/f) that is not under V/ or is at the root.
+vm_subtree_misplaced() {
+    local v f
+    for v in a b; do
+        for f in "new-$v" "dir-$v/f"; do
+            "$BIN" stat "$v/$f" >/dev/null 2>&1 || echo "host: no $v/$f"
+            ! "$BIN" stat "$f" >/dev/null 2>&1 || echo "host: $f at the root"
+        done
+    done
+}

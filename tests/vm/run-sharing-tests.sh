@@ -99,7 +99,8 @@ for f in "$SHARING"/*.sh; do
     [ "$(basename "$f")" = guest-main.sh ] || items+=("$f:/sharing/$(basename "$f")")
 done
 vm_build_initramfs "$tmp/ir.cpio.gz" "$SHARING/guest-main.sh" "${kos[@]}" \
-    "$tmp/famfs-tool" "$tmp/famfs_mmap_test" "${items[@]}"
+    "$tmp/famfs-tool" "$tmp/famfs_mmap_test" "${items[@]}" \
+    "$ROOT/tests/vm/guest/subtree.sh:/lib/subtree.sh"
 echo "setup (provision, build, initramfs): $((($(date +%s%N) - T_START) / 1000000)) ms"
 
 # ---------------------------------------------------------------- helpers
@@ -463,22 +464,13 @@ sc_pending_name() {
 sc_subtree() {
     GUEST=subtree
     fresh_fs
-    local v f
-    for v in a b; do
-        "$BIN" mkdir -p "$v/d$v"
-        "$BIN" creat -s 1M -S 11 "$v/f$v"
-        "$BIN" creat -s 2M -S 12 "$v/d$v/f${v}2"
-    done
+    local p
+    vm_subtree_fill
     start_daemon d "$S-a.sock,role=master,subtree=/a" "$S-b.sock,role=master,subtree=/b" || return
     boot a "$S-a.sock"
     boot b "$S-b.sock"
     finish_vms a b
-    for v in a b; do
-        for f in "new-$v" "dir-$v/f"; do
-            "$BIN" stat "$v/$f" >/dev/null 2>&1 || bad "host: no $v/$f"
-            ! "$BIN" stat "$f" >/dev/null 2>&1 || bad "host: $f at the root"
-        done
-    done
+    while read -r p; do bad "$p"; done < <(vm_subtree_misplaced)
     [ $rc = 0 ] && say "host: a's and b's creations are under a/ and b/ only"
     fsck_clean
 }

@@ -56,7 +56,8 @@ for f in "$GDIR"/*.sh; do
     [ "$(basename "$f")" = guest-main.sh ] || items+=("$f:/virtiofs/$(basename "$f")")
 done
 # No module: the stock kernel's virtiofs driver is the client.
-vm_build_initramfs "$tmp/ir.cpio.gz" "$GDIR/guest-main.sh" "$tmp/famfs-tool" "${items[@]}"
+vm_build_initramfs "$tmp/ir.cpio.gz" "$GDIR/guest-main.sh" "$tmp/famfs-tool" "${items[@]}" \
+    "$ROOT/tests/vm/guest/subtree.sh:/lib/subtree.sh"
 
 S=
 rc=0
@@ -215,13 +216,9 @@ sc_share() {
 
 sc_subtree() {
     fresh_fs
-    local v f
+    local p
     "$BIN" creat -s 1M top
-    for v in a b; do
-        "$BIN" mkdir -p "$v/d$v"
-        "$BIN" creat -s 1M -S 11 "$v/f$v"
-        "$BIN" creat -s 2M -S 12 "$v/d$v/f${v}2"
-    done
+    vm_subtree_fill
     start_daemon d "a.sock,proto=virtio-fs,role=master,subtree=/a" \
         "b.sock,proto=virtio-fs,role=master,subtree=/b" || return
     boot a a.sock famfs
@@ -229,12 +226,7 @@ sc_subtree() {
     finish_vms a b
     stop_daemons
     [ $rc = 0 ] || return
-    for v in a b; do
-        for f in "new-$v" "dir-$v/f"; do
-            "$BIN" stat "$v/$f" >/dev/null 2>&1 || bad "host: no $v/$f"
-            ! "$BIN" stat "$f" >/dev/null 2>&1 || bad "host: $f at the root"
-        done
-    done
+    while read -r p; do bad "$p"; done < <(vm_subtree_misplaced)
     [ $rc = 0 ] && say "host: a's and b's creations are under a/ and b/ only"
     fsck_clean
 }
