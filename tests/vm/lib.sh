@@ -20,7 +20,7 @@
 
 VM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 declare -gA VM_PID=() VM_LOG=()
-declare -ga VM_CLEANUP_PIDS=()
+declare -ga VM_CLEANUP_PIDS=() VM_CLEANUP_FILES=()
 VM_TMP_ROOT=${VM_TMP_ROOT:-}
 
 vm_log() { echo "[vm] $*" >&2; }
@@ -351,7 +351,9 @@ vm_tmpdir() {
 }
 
 # vm_cleanup: TERM every registered process still alive (the same process,
-# by start time), KILL what is left after 3 s, remove vm_tmpdir dirs. Runs
+# by start time), KILL what is left after 3 s, remove the vm_cleanup_file
+# files (device files live in /dev/shm, outside vm_tmpdir dirs) and the
+# vm_tmpdir dirs. Runs
 # from the EXIT trap; call it yourself if you replace that trap.
 vm_cleanup() {
     local rc=$? e pid st alive=() i still
@@ -368,6 +370,8 @@ vm_cleanup() {
     done
     for pid in "${alive[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     VM_CLEANUP_PIDS=()
+    [ ${#VM_CLEANUP_FILES[@]} = 0 ] || rm -f "${VM_CLEANUP_FILES[@]}"
+    VM_CLEANUP_FILES=()
     if [ -n "${VM_TMP_ROOT:-}" ]; then
         if [ -z "${VM_KEEP:-}" ]; then rm -rf "$VM_TMP_ROOT"; else vm_log "kept $VM_TMP_ROOT"; fi
         VM_TMP_ROOT=
@@ -383,6 +387,54 @@ vm_install_trap() {
     trap 'exit 129' HUP
     trap 'exit 130' INT
     trap 'exit 143' TERM
+}
+
+# vm_cleanup_file FILE...: remove FILEs at cleanup.
+vm_cleanup_file() { VM_CLEANUP_FILES+=("$@"); }
+
+# vm_daemon_setup NAME: the set-up of a suite that runs the vhost-famfs
+# daemon: vm_setup, tmp=$(vm_tmpdir), BIN = the daemon built (release) from
+# this tree, the system UUID every suite's guests expect, and
+# VHOST_FAMFS_DEVICE=/dev/shm/NAME.<pid>.dev, removed at cleanup.
+vm_daemon_setup() {
+    vm_setup || return
+    tmp=$(vm_tmpdir) || return
+    BIN=$VM_LIB_DIR/../../target/release/vhost-famfs
+    (cd "$VM_LIB_DIR/../.." && cargo build --release --locked --quiet -p vhost-famfs) || return
+    export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
+    export VHOST_FAMFS_DEVICE=/dev/shm/$1.$$.dev
+    vm_cleanup_file "$VHOST_FAMFS_DEVICE"
+}
+
+# vm_scenarios "DEFAULT..." "EXTRA..." [ARG...]: VM_SCENARIOS = the ARGs,
+# or every DEFAULT word without any; 2 (naming the known ones) for an ARG
+# that is neither a DEFAULT nor an EXTRA word (run only when named).
+vm_scenarios() {
+    local known="$1 $2" s
+    read -ra VM_SCENARIOS <<<"$1"
+    shift 2
+    [ $# = 0 ] || VM_SCENARIOS=("$@")
+    for s in "${VM_SCENARIOS[@]}"; do
+        case " $known " in
+            *" $s "*) ;;
+            *) echo "unknown scenario $s (known: ${known% })" >&2; return 2 ;;
+        esac
+    done
+}
+
+# vm_run_scenarios SUITE FUNC SCENARIO...: FUNC SCENARIO for each, then
+# "SUITE: PASS" or the count failed (and where VM_KEEP=1 keeps the logs);
+# non-zero if any failed.
+vm_run_scenarios() {
+    local suite=$1 func=$2 s fails=0
+    shift 2
+    for s in "$@"; do "$func" "$s" || fails=$((fails + 1)); done
+    if [ $fails = 0 ]; then
+        echo "$suite: PASS"
+    else
+        echo "$suite: $fails scenario(s) FAILED (VM_KEEP=1 keeps $VM_TMP_ROOT)"
+        return 1
+    fi
 }
 
 # vm_subtree_fill: with $BIN, the exports of the subtree scenarios

@@ -28,14 +28,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/dax
 cd "$ROOT"
 . tests/vm/lib.sh
-vm_setup
-tmp=$(vm_tmpdir)
-
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-export VHOST_FAMFS_DEVICE=/dev/shm/virtio-famfs-dax.$$.dev
-trap 'rm -f "$VHOST_FAMFS_DEVICE"; vm_cleanup' EXIT
+vm_scenarios "dax small share ro" bench "$@" || exit 2
+vm_daemon_setup virtio-famfs-dax
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
 
@@ -285,8 +279,4 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- dax small share ro
-fails=0
-for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
-[ $fails = 0 ] || { echo "$fails scenario(s) failed"; exit 1; }
-echo "all DAX scenarios passed"
+vm_run_scenarios run-dax-tests scenario "${VM_SCENARIOS[@]}"

@@ -64,14 +64,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/driver
 cd "$ROOT"
 . tests/vm/lib.sh
-vm_setup
-tmp=$(vm_tmpdir)
-
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-export VHOST_FAMFS_DEVICE=/dev/shm/virtio-famfs-test.$$.dev
-trap 'rm -f "$VHOST_FAMFS_DEVICE"; vm_cleanup' EXIT
+vm_scenarios "basic ro client notify dead hostile hostileplus suid poison sync race striped remove slow vmmconfig tools plus" \
+    "metabench bench" "$@" || exit 2
+vm_daemon_setup virtio-famfs-test
 RQ=${RQ:-1}
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
@@ -446,8 +441,4 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile hostileplus suid poison sync race striped remove slow vmmconfig tools plus
-fails=0
-for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
-[ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"
-exit $((fails > 0))
+vm_run_scenarios run-driver-tests scenario "${VM_SCENARIOS[@]}"

@@ -29,16 +29,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/pmem
 cd "$ROOT"
 . tests/vm/lib.sh
-vm_setup
-tmp=$(vm_tmpdir)
-
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-export VHOST_FAMFS_DEVICE=/dev/shm/virtio-famfs-pmem.$$.dev
+vm_scenarios "pmem share" "" "$@" || exit 2
+vm_daemon_setup virtio-famfs-pmem
 OTHER=/dev/shm/virtio-famfs-pmem-other.$$.dev
 SMALL=/dev/shm/virtio-famfs-pmem-small.$$.dev
-trap 'rm -f "$VHOST_FAMFS_DEVICE" "$OTHER" "$SMALL"; vm_cleanup' EXIT
+vm_cleanup_file "$OTHER" "$SMALL"
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
 gcc -O2 -Wall -Wextra -static -o "$tmp/famfs_hold" "$ROOT/tests/vm/guest/famfs_hold.c"
@@ -174,8 +169,4 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- pmem share
-fails=0
-for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
-[ $fails = 0 ] && echo "run-pmem-tests: PASS" || echo "run-pmem-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"
-exit $((fails > 0))
+vm_run_scenarios run-pmem-tests scenario "${VM_SCENARIOS[@]}"

@@ -70,21 +70,13 @@ SHARING=$ROOT/tests/vm/sharing
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(one-daemon two-daemons ring read-only metadata-safe isolation isolation-clients isolation-swap host-creates concurrent-creators pending-name subtree faults)
-[ $# -gt 0 ] || set -- "${ALL[@]}"
-for s in "$@"; do
-    case " ${ALL[*]} reconnect " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]} reconnect)" >&2; exit 2 ;; esac
-done
+vm_scenarios "one-daemon two-daemons ring read-only metadata-safe isolation isolation-clients isolation-swap host-creates concurrent-creators pending-name subtree faults" \
+    reconnect "$@" || exit 2
+set -- "${VM_SCENARIOS[@]}"
 
 T_START=$(date +%s%N)
-vm_setup
-tmp=$(vm_tmpdir)
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-DEV=/dev/shm/vhost-famfs-sharing.$$.dev
-export VHOST_FAMFS_DEVICE=$DEV
-trap 'rm -f "$DEV"; vm_cleanup' EXIT
+vm_daemon_setup vhost-famfs-sharing
+DEV=$VHOST_FAMFS_DEVICE
 export VM_MEM=${VM_MEM:-512M} VM_SMP=${VM_SMP:-1}
 RING_COUNT=${RING_COUNT:-1000000}
 CREATORS=${CREATORS:-200}

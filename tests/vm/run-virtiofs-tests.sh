@@ -34,20 +34,10 @@ GDIR=$ROOT/tests/vm/virtiofs
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(copy roles share subtree)
-[ $# -gt 0 ] || set -- "${ALL[@]}"
-for s in "$@"; do
-    case " ${ALL[*]} " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]})" >&2; exit 2 ;; esac
-done
-
-vm_setup
-tmp=$(vm_tmpdir)
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-DEV=/dev/shm/vhost-famfs-virtiofs.$$.dev
-export VHOST_FAMFS_DEVICE=$DEV
-trap 'rm -f "$DEV"; vm_cleanup' EXIT
+vm_scenarios "copy roles share subtree" "" "$@" || exit 2
+set -- "${VM_SCENARIOS[@]}"
+vm_daemon_setup vhost-famfs-virtiofs
+DEV=$VHOST_FAMFS_DEVICE
 BIG_SIZE=${BIG_SIZE:-256M}
 
 gcc -static -O2 -Wall -Wextra -Werror -o "$tmp/famfs-tool" tests/vm/guest/famfs-tool.c
