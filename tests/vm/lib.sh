@@ -437,6 +437,22 @@ vm_run_scenarios() {
     fi
 }
 
+# vm_virtiofsd_small VIRTIOFSD DIR SOCK LOG: DIR/small/f1..f10000 (4 KiB
+# of zeros each, the small files of the opening benchmarks) shared by
+# VIRTIOFSD on SOCK, its debug log (a line per request, which the
+# benchmarks count) in LOG; its PID in VM_VIRTIOFSD_PID, killed at
+# cleanup.
+vm_virtiofsd_small() {
+    local i
+    mkdir -p "$2/small"
+    for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$2/small/f$i"; done
+    "$1" --socket-path "$3" --shared-dir "$2" \
+        --cache auto --sandbox none --log-level debug >"$4" 2>&1 &
+    VM_VIRTIOFSD_PID=$!
+    vm_register_pid "$VM_VIRTIOFSD_PID"
+    vm_wait_socket "$3" 10
+}
+
 # vm_subtree_fill: with $BIN, the exports of the subtree scenarios
 # (guest/subtree.sh): for V in a and b, V/fV (1 MiB, seed 11) and
 # V/dV/fV2 (2 MiB, seed 12).

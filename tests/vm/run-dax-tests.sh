@@ -214,12 +214,8 @@ with open(dev, "rb") as f, open(out, "wb") as o:
         o.write(f.read(n))
         left -= n
 PY
-        for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
-        "$VIRTIOFSD" --socket-path "$tmp/bench-vfsd.sock" --shared-dir "$hostdir" \
-            --cache auto --sandbox none --log-level debug >"$tmp/vfsd.log" 2>&1 &
-        vpid=$!
-        vm_register_pid "$vpid"
-        vm_wait_socket "$tmp/bench-vfsd.sock" 10
+        vm_virtiofsd_small "$VIRTIOFSD" "$hostdir" "$tmp/bench-vfsd.sock" "$tmp/vfsd.log"
+        vpid=$VM_VIRTIOFSD_PID
         extra=(-chardev socket,id=fs3,path="$tmp/bench-vfsd.sock"
             -device vhost-user-fs-pci,chardev=fs3,tag=vfsd)
     fi

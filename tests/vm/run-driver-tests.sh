@@ -297,13 +297,8 @@ metabench() {
     vm_register_pid "$pid"
     for i in on off; do vm_wait_socket "$tmp/meta-$i.sock" 10; done
     if [ -x "$vfsd" ]; then
-        mkdir -p "$hostdir/small"
-        for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
-        "$vfsd" --socket-path "$tmp/meta-vfsd.sock" --shared-dir "$hostdir" \
-            --cache auto --sandbox none --log-level debug >"$tmp/vfsd.log" 2>&1 &
-        vpid=$!
-        vm_register_pid "$vpid"
-        vm_wait_socket "$tmp/meta-vfsd.sock" 10
+        vm_virtiofsd_small "$vfsd" "$hostdir" "$tmp/meta-vfsd.sock" "$tmp/vfsd.log"
+        vpid=$VM_VIRTIOFSD_PID
         extra=(-chardev socket,id=fs2,path="$tmp/meta-vfsd.sock"
             -device vhost-user-fs-pci,chardev=fs2,tag=vfsd)
     else
