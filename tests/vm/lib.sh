@@ -20,7 +20,7 @@
 
 VM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 declare -gA VM_PID=() VM_LOG=()
-declare -ga VM_CLEANUP_PIDS=()
+declare -ga VM_CLEANUP_PIDS=() VM_CLEANUP_FILES=()
 VM_TMP_ROOT=${VM_TMP_ROOT:-}
 
 vm_log() { echo "[vm] $*" >&2; }
@@ -351,7 +351,9 @@ vm_tmpdir() {
 }
 
 # vm_cleanup: TERM every registered process still alive (the same process,
-# by start time), KILL what is left after 3 s, remove vm_tmpdir dirs. Runs
+# by start time), KILL what is left after 3 s, remove the vm_cleanup_file
+# files (device files live in /dev/shm, outside vm_tmpdir dirs) and the
+# vm_tmpdir dirs. Runs
 # from the EXIT trap; call it yourself if you replace that trap.
 vm_cleanup() {
     local rc=$? e pid st alive=() i still
@@ -368,6 +370,8 @@ vm_cleanup() {
     done
     for pid in "${alive[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     VM_CLEANUP_PIDS=()
+    [ ${#VM_CLEANUP_FILES[@]} = 0 ] || rm -f "${VM_CLEANUP_FILES[@]}"
+    VM_CLEANUP_FILES=()
     if [ -n "${VM_TMP_ROOT:-}" ]; then
         if [ -z "${VM_KEEP:-}" ]; then rm -rf "$VM_TMP_ROOT"; else vm_log "kept $VM_TMP_ROOT"; fi
         VM_TMP_ROOT=
@@ -383,4 +387,92 @@ vm_install_trap() {
     trap 'exit 129' HUP
     trap 'exit 130' INT
     trap 'exit 143' TERM
+}
+
+# vm_cleanup_file FILE...: remove FILEs at cleanup.
+vm_cleanup_file() { VM_CLEANUP_FILES+=("$@"); }
+
+# vm_daemon_setup NAME: the set-up of a suite that runs the vhost-famfs
+# daemon: vm_setup, tmp=$(vm_tmpdir), BIN = the daemon built (release) from
+# this tree, the system UUID every suite's guests expect, and
+# VHOST_FAMFS_DEVICE=/dev/shm/NAME.<pid>.dev, removed at cleanup.
+vm_daemon_setup() {
+    vm_setup || return
+    tmp=$(vm_tmpdir) || return
+    BIN=$VM_LIB_DIR/../../target/release/vhost-famfs
+    (cd "$VM_LIB_DIR/../.." && cargo build --release --locked --quiet -p vhost-famfs) || return
+    export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
+    export VHOST_FAMFS_DEVICE=/dev/shm/$1.$$.dev
+    vm_cleanup_file "$VHOST_FAMFS_DEVICE"
+}
+
+# vm_scenarios "DEFAULT..." "EXTRA..." [ARG...]: VM_SCENARIOS = the ARGs,
+# or every DEFAULT word without any; 2 (naming the known ones) for an ARG
+# that is neither a DEFAULT nor an EXTRA word (run only when named).
+vm_scenarios() {
+    local known="$1 $2" s
+    read -ra VM_SCENARIOS <<<"$1"
+    shift 2
+    [ $# = 0 ] || VM_SCENARIOS=("$@")
+    for s in "${VM_SCENARIOS[@]}"; do
+        case " $known " in
+            *" $s "*) ;;
+            *) echo "unknown scenario $s (known: ${known% })" >&2; return 2 ;;
+        esac
+    done
+}
+
+# vm_run_scenarios SUITE FUNC SCENARIO...: FUNC SCENARIO for each, then
+# "SUITE: PASS" or the count failed (and where VM_KEEP=1 keeps the logs);
+# non-zero if any failed.
+vm_run_scenarios() {
+    local suite=$1 func=$2 s fails=0
+    shift 2
+    for s in "$@"; do "$func" "$s" || fails=$((fails + 1)); done
+    if [ $fails = 0 ]; then
+        echo "$suite: PASS"
+    else
+        echo "$suite: $fails scenario(s) FAILED (VM_KEEP=1 keeps $VM_TMP_ROOT)"
+        return 1
+    fi
+}
+
+# vm_virtiofsd_small VIRTIOFSD DIR SOCK LOG: DIR/small/f1..f10000 (4 KiB
+# of zeros each, the small files of the opening benchmarks) shared by
+# VIRTIOFSD on SOCK, its debug log (a line per request, which the
+# benchmarks count) in LOG; its PID in VM_VIRTIOFSD_PID, killed at
+# cleanup.
+vm_virtiofsd_small() {
+    local i
+    mkdir -p "$2/small"
+    for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$2/small/f$i"; done
+    "$1" --socket-path "$3" --shared-dir "$2" \
+        --cache auto --sandbox none --log-level debug >"$4" 2>&1 &
+    VM_VIRTIOFSD_PID=$!
+    vm_register_pid "$VM_VIRTIOFSD_PID"
+    vm_wait_socket "$3" 10
+}
+
+# vm_subtree_fill: with $BIN, the exports of the subtree scenarios
+# (guest/subtree.sh): for V in a and b, V/fV (1 MiB, seed 11) and
+# V/dV/fV2 (2 MiB, seed 12).
+vm_subtree_fill() {
+    local v
+    for v in a b; do
+        "$BIN" mkdir -p "$v/d$v"
+        "$BIN" creat -s 1M -S 11 "$v/f$v"
+        "$BIN" creat -s 2M -S 12 "$v/d$v/f${v}2"
+    done
+}
+
+# vm_subtree_misplaced: one line for each file the subtree guests made
+# (new-V, dir-V/f) that is not under V/ or is at the root.
+vm_subtree_misplaced() {
+    local v f
+    for v in a b; do
+        for f in "new-$v" "dir-$v/f"; do
+            "$BIN" stat "$v/$f" >/dev/null 2>&1 || echo "host: no $v/$f"
+            ! "$BIN" stat "$f" >/dev/null 2>&1 || echo "host: $f at the root"
+        done
+    done
 }

@@ -28,14 +28,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/dax
 cd "$ROOT"
 . tests/vm/lib.sh
-vm_setup
-tmp=$(vm_tmpdir)
-
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-export VHOST_FAMFS_DEVICE=/dev/shm/virtio-famfs-dax.$$.dev
-trap 'rm -f "$VHOST_FAMFS_DEVICE"; vm_cleanup' EXIT
+vm_scenarios "dax small share ro" bench "$@" || exit 2
+vm_daemon_setup virtio-famfs-dax
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
 
@@ -220,12 +214,8 @@ with open(dev, "rb") as f, open(out, "wb") as o:
         o.write(f.read(n))
         left -= n
 PY
-        for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
-        "$VIRTIOFSD" --socket-path "$tmp/bench-vfsd.sock" --shared-dir "$hostdir" \
-            --cache auto --sandbox none --log-level debug >"$tmp/vfsd.log" 2>&1 &
-        vpid=$!
-        vm_register_pid "$vpid"
-        vm_wait_socket "$tmp/bench-vfsd.sock" 10
+        vm_virtiofsd_small "$VIRTIOFSD" "$hostdir" "$tmp/bench-vfsd.sock" "$tmp/vfsd.log"
+        vpid=$VM_VIRTIOFSD_PID
         extra=(-chardev socket,id=fs3,path="$tmp/bench-vfsd.sock"
             -device vhost-user-fs-pci,chardev=fs3,tag=vfsd)
     fi
@@ -285,8 +275,4 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- dax small share ro
-fails=0
-for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
-[ $fails = 0 ] || { echo "$fails scenario(s) failed"; exit 1; }
-echo "all DAX scenarios passed"
+vm_run_scenarios run-dax-tests scenario "${VM_SCENARIOS[@]}"

@@ -64,14 +64,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/driver
 cd "$ROOT"
 . tests/vm/lib.sh
-vm_setup
-tmp=$(vm_tmpdir)
-
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-export VHOST_FAMFS_DEVICE=/dev/shm/virtio-famfs-test.$$.dev
-trap 'rm -f "$VHOST_FAMFS_DEVICE"; vm_cleanup' EXIT
+vm_scenarios "basic ro client notify dead hostile hostileplus suid poison sync race striped remove slow vmmconfig tools plus" \
+    "metabench bench" "$@" || exit 2
+vm_daemon_setup virtio-famfs-test
 RQ=${RQ:-1}
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
@@ -129,7 +124,8 @@ run_guest() {
     [ "$name" != poison ] || extra+=("$(vm_distro_kmod hwpoison-inject)")
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
         "${kos[@]}" "${extra[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs-tool" \
-        "$tmp/famfs_datapath_test" "$tmp/famfs_hold" "$tmp/famfs-guest"
+        "$tmp/famfs_datapath_test" "$tmp/famfs_hold" "$tmp/famfs-guest" \
+        "$ROOT/tests/vm/guest/removal.sh:/lib/removal.sh"
     rm -f "$tmp/$name.sock"
     [ "$name" != slow ] || gate=$tmp/slow.gate
     if [ "$role" = hostile ]; then
@@ -301,13 +297,8 @@ metabench() {
     vm_register_pid "$pid"
     for i in on off; do vm_wait_socket "$tmp/meta-$i.sock" 10; done
     if [ -x "$vfsd" ]; then
-        mkdir -p "$hostdir/small"
-        for i in $(seq 1 10000); do head -c 4096 /dev/zero >"$hostdir/small/f$i"; done
-        "$vfsd" --socket-path "$tmp/meta-vfsd.sock" --shared-dir "$hostdir" \
-            --cache auto --sandbox none --log-level debug >"$tmp/vfsd.log" 2>&1 &
-        vpid=$!
-        vm_register_pid "$vpid"
-        vm_wait_socket "$tmp/meta-vfsd.sock" 10
+        vm_virtiofsd_small "$vfsd" "$hostdir" "$tmp/meta-vfsd.sock" "$tmp/vfsd.log"
+        vpid=$VM_VIRTIOFSD_PID
         extra=(-chardev socket,id=fs2,path="$tmp/meta-vfsd.sock"
             -device vhost-user-fs-pci,chardev=fs2,tag=vfsd)
     else
@@ -445,8 +436,4 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- basic ro client notify dead hostile hostileplus suid poison sync race striped remove slow vmmconfig tools plus
-fails=0
-for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
-[ $fails = 0 ] && echo "run-driver-tests: PASS" || echo "run-driver-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"
-exit $((fails > 0))
+vm_run_scenarios run-driver-tests scenario "${VM_SCENARIOS[@]}"

@@ -29,16 +29,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TESTS=$ROOT/tests/vm/pmem
 cd "$ROOT"
 . tests/vm/lib.sh
-vm_setup
-tmp=$(vm_tmpdir)
-
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-export VHOST_FAMFS_DEVICE=/dev/shm/virtio-famfs-pmem.$$.dev
+vm_scenarios "pmem share" "" "$@" || exit 2
+vm_daemon_setup virtio-famfs-pmem
 OTHER=/dev/shm/virtio-famfs-pmem-other.$$.dev
 SMALL=/dev/shm/virtio-famfs-pmem-small.$$.dev
-trap 'rm -f "$VHOST_FAMFS_DEVICE" "$OTHER" "$SMALL"; vm_cleanup' EXIT
+vm_cleanup_file "$OTHER" "$SMALL"
 
 gcc -O2 -Wall -static -o "$tmp/famfs_mmap_test" "$ROOT/tests/vm/guest/famfs_mmap_test.c"
 gcc -O2 -Wall -Wextra -static -o "$tmp/famfs_hold" "$ROOT/tests/vm/guest/famfs_hold.c"
@@ -67,7 +62,8 @@ boot() {
     local name=$1 sock=$2; shift 2
     local -a pm=()
     vm_build_initramfs "$tmp/$name.cpio.gz" "$TESTS/guest-$name.sh" \
-        "${pmem_kos[@]}" "${kos[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs_hold"
+        "${pmem_kos[@]}" "${kos[@]}" "$tmp/famfs_mmap_test" "$tmp/famfs_hold" \
+        "$TESTS/common.sh:/pmem/common.sh" "$ROOT/tests/vm/guest/removal.sh:/lib/removal.sh"
     # shellcheck disable=SC2206 # pmem_dev prints option words.
     for l in "$@"; do pm+=($l); done
     vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \
@@ -173,8 +169,4 @@ scenario() {
     return $rc
 }
 
-[ $# -gt 0 ] || set -- pmem share
-fails=0
-for s in "$@"; do scenario "$s" || fails=$((fails + 1)); done
-[ $fails = 0 ] && echo "run-pmem-tests: PASS" || echo "run-pmem-tests: $fails scenario(s) FAILED (VM_KEEP=1 keeps $tmp)"
-exit $((fails > 0))
+vm_run_scenarios run-pmem-tests scenario "${VM_SCENARIOS[@]}"

@@ -19,11 +19,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(rw ro)
-[ $# -gt 0 ] || set -- "${ALL[@]}"
-for s in "$@"; do
-    case " ${ALL[*]} " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]})" >&2; exit 2 ;; esac
-done
+vm_scenarios "rw ro" "" "$@" || exit 2
+set -- "${VM_SCENARIOS[@]}"
 
 vm_setup
 tmp=$(vm_tmpdir)

@@ -70,21 +70,13 @@ SHARING=$ROOT/tests/vm/sharing
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(one-daemon two-daemons ring read-only metadata-safe isolation isolation-clients isolation-swap host-creates concurrent-creators pending-name subtree faults)
-[ $# -gt 0 ] || set -- "${ALL[@]}"
-for s in "$@"; do
-    case " ${ALL[*]} reconnect " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]} reconnect)" >&2; exit 2 ;; esac
-done
+vm_scenarios "one-daemon two-daemons ring read-only metadata-safe isolation isolation-clients isolation-swap host-creates concurrent-creators pending-name subtree faults" \
+    reconnect "$@" || exit 2
+set -- "${VM_SCENARIOS[@]}"
 
 T_START=$(date +%s%N)
-vm_setup
-tmp=$(vm_tmpdir)
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-DEV=/dev/shm/vhost-famfs-sharing.$$.dev
-export VHOST_FAMFS_DEVICE=$DEV
-trap 'rm -f "$DEV"; vm_cleanup' EXIT
+vm_daemon_setup vhost-famfs-sharing
+DEV=$VHOST_FAMFS_DEVICE
 export VM_MEM=${VM_MEM:-512M} VM_SMP=${VM_SMP:-1}
 RING_COUNT=${RING_COUNT:-1000000}
 CREATORS=${CREATORS:-200}
@@ -99,7 +91,8 @@ for f in "$SHARING"/*.sh; do
     [ "$(basename "$f")" = guest-main.sh ] || items+=("$f:/sharing/$(basename "$f")")
 done
 vm_build_initramfs "$tmp/ir.cpio.gz" "$SHARING/guest-main.sh" "${kos[@]}" \
-    "$tmp/famfs-tool" "$tmp/famfs_mmap_test" "${items[@]}"
+    "$tmp/famfs-tool" "$tmp/famfs_mmap_test" "${items[@]}" \
+    "$ROOT/tests/vm/guest/subtree.sh:/lib/subtree.sh"
 echo "setup (provision, build, initramfs): $((($(date +%s%N) - T_START) / 1000000)) ms"
 
 # ---------------------------------------------------------------- helpers
@@ -463,22 +456,13 @@ sc_pending_name() {
 sc_subtree() {
     GUEST=subtree
     fresh_fs
-    local v f
-    for v in a b; do
-        "$BIN" mkdir -p "$v/d$v"
-        "$BIN" creat -s 1M -S 11 "$v/f$v"
-        "$BIN" creat -s 2M -S 12 "$v/d$v/f${v}2"
-    done
+    local p
+    vm_subtree_fill
     start_daemon d "$S-a.sock,role=master,subtree=/a" "$S-b.sock,role=master,subtree=/b" || return
     boot a "$S-a.sock"
     boot b "$S-b.sock"
     finish_vms a b
-    for v in a b; do
-        for f in "new-$v" "dir-$v/f"; do
-            "$BIN" stat "$v/$f" >/dev/null 2>&1 || bad "host: no $v/$f"
-            ! "$BIN" stat "$f" >/dev/null 2>&1 || bad "host: $f at the root"
-        done
-    done
+    while read -r p; do bad "$p"; done < <(vm_subtree_misplaced)
     [ $rc = 0 ] && say "host: a's and b's creations are under a/ and b/ only"
     fsck_clean
 }

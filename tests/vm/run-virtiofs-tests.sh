@@ -34,20 +34,10 @@ GDIR=$ROOT/tests/vm/virtiofs
 cd "$ROOT"
 . tests/vm/lib.sh
 
-ALL=(copy roles share subtree)
-[ $# -gt 0 ] || set -- "${ALL[@]}"
-for s in "$@"; do
-    case " ${ALL[*]} " in *" $s "*) ;; *) echo "unknown scenario $s (known: ${ALL[*]})" >&2; exit 2 ;; esac
-done
-
-vm_setup
-tmp=$(vm_tmpdir)
-BIN=$ROOT/target/release/vhost-famfs
-cargo build --release --locked --quiet -p vhost-famfs
-export VHOST_FAMFS_SYSTEM_UUID=5e1f0000-1111-4222-8333-444455556666
-DEV=/dev/shm/vhost-famfs-virtiofs.$$.dev
-export VHOST_FAMFS_DEVICE=$DEV
-trap 'rm -f "$DEV"; vm_cleanup' EXIT
+vm_scenarios "copy roles share subtree" "" "$@" || exit 2
+set -- "${VM_SCENARIOS[@]}"
+vm_daemon_setup vhost-famfs-virtiofs
+DEV=$VHOST_FAMFS_DEVICE
 BIG_SIZE=${BIG_SIZE:-256M}
 
 gcc -static -O2 -Wall -Wextra -Werror -o "$tmp/famfs-tool" tests/vm/guest/famfs-tool.c
@@ -56,7 +46,8 @@ for f in "$GDIR"/*.sh; do
     [ "$(basename "$f")" = guest-main.sh ] || items+=("$f:/virtiofs/$(basename "$f")")
 done
 # No module: the stock kernel's virtiofs driver is the client.
-vm_build_initramfs "$tmp/ir.cpio.gz" "$GDIR/guest-main.sh" "$tmp/famfs-tool" "${items[@]}"
+vm_build_initramfs "$tmp/ir.cpio.gz" "$GDIR/guest-main.sh" "$tmp/famfs-tool" "${items[@]}" \
+    "$ROOT/tests/vm/guest/subtree.sh:/lib/subtree.sh"
 
 S=
 rc=0
@@ -215,13 +206,9 @@ sc_share() {
 
 sc_subtree() {
     fresh_fs
-    local v f
+    local p
     "$BIN" creat -s 1M top
-    for v in a b; do
-        "$BIN" mkdir -p "$v/d$v"
-        "$BIN" creat -s 1M -S 11 "$v/f$v"
-        "$BIN" creat -s 2M -S 12 "$v/d$v/f${v}2"
-    done
+    vm_subtree_fill
     start_daemon d "a.sock,proto=virtio-fs,role=master,subtree=/a" \
         "b.sock,proto=virtio-fs,role=master,subtree=/b" || return
     boot a a.sock famfs
@@ -229,12 +216,7 @@ sc_subtree() {
     finish_vms a b
     stop_daemons
     [ $rc = 0 ] || return
-    for v in a b; do
-        for f in "new-$v" "dir-$v/f"; do
-            "$BIN" stat "$v/$f" >/dev/null 2>&1 || bad "host: no $v/$f"
-            ! "$BIN" stat "$f" >/dev/null 2>&1 || bad "host: $f at the root"
-        done
-    done
+    while read -r p; do bad "$p"; done < <(vm_subtree_misplaced)
     [ $rc = 0 ] && say "host: a's and b's creations are under a/ and b/ only"
     fsck_clean
 }

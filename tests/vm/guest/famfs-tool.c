@@ -687,23 +687,33 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + t.tv_nsec;
 }
 
+/* The next regular file of directory D (opened from DIR): its entry, its
+ * path in PATH; NULL at the end. */
+static struct dirent *next_file(DIR *d, const char *dir, char *path,
+				size_t size)
+{
+	struct dirent *e;
+
+	while ((e = readdir(d)) && e->d_type != DT_REG)
+		;
+	if (e)
+		snprintf(path, size, "%s/%s", dir, e->d_name);
+	return e;
+}
+
 static int cmd_touch_all(const char *dir)
 {
 	static uint64_t ns[65536];
 	char path[4096];
-	struct dirent *e;
 	size_t n = 0, len;
 	DIR *d = opendir(dir);
 
 	if (!d)
 		return fail(dir);
-	while ((e = readdir(d)) && n < 65536) {
+	while (n < 65536 && next_file(d, dir, path, sizeof(path))) {
 		const volatile uint8_t *m;
 		uint64_t t0;
 
-		if (e->d_type != DT_REG)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		t0 = now_ns();
 		m = map_file(path, PROT_READ, &len, NULL);
 		if (!m || !len)
@@ -731,12 +741,9 @@ static int cmd_hold_all(const char *dir)
 
 	if (!d)
 		return fail(dir);
-	while ((e = readdir(d))) {
+	while ((e = next_file(d, dir, path, sizeof(path)))) {
 		const volatile uint8_t *m;
 
-		if (e->d_type != DT_REG)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		errno = 0;
 		m = map_file(path, PROT_READ, &len, NULL);
 		if (!m) {

@@ -5,20 +5,13 @@
 # The host made f (64 MiB, seed 7), w (64 MiB, seed 5), sub/g (4 MiB,
 # seed 3); the socket is the master's.
 set -e
-M=/mnt
+. /pmem/common.sh
 STATS=/sys/kernel/debug/virtio_famfs/famfs/stats
 DRV=/sys/bus/virtio/drivers/virtio_famfs
 ND=/sys/bus/nd/drivers/nd_pmem
 T=/sys/kernel/tracing
-fail() { echo "GUEST-CHECK: FAIL $*"; dmesg | tail -n 20; exit 1; }
 stat_of() { sed -n "s/^$1 //p" "$STATS"; }
-wait_for() {
-    n=$(($2 * 10))
-    while ! eval "$1"; do
-        n=$((n - 1)); [ $n -gt 0 ] || return 1
-        sleep 0.1
-    done
-}
+. /lib/removal.sh
 
 # The famfs device has ID 45 here, as cloud-hypervisor's
 # --generic-vhost-user device_type=45 would give it: the module loaded
@@ -102,28 +95,6 @@ famfs_mmap_test write $M/w 9 || fail "mmap write w"
 echo "GUEST-CHECK: PASS pmem window: mount, mmap, read, write"
 
 # The pmem device goes away while f is mapped and sub/g open.
-start_holders() {
-    d=/tmp/$1
-    mkdir -p $d
-    famfs_hold map $M/f $d >$d/map.log 2>&1 &
-    map_pid=$!
-    famfs_hold open $M/sub/g $d >$d/open.log 2>&1 &
-    open_pid=$!
-    wait_for "[ -e $d/ready-map ] && [ -e $d/ready-open ]" 120 ||
-        fail "$1: holders not ready: $(cat $d/*.log)"
-}
-check_removed() {
-    d=/tmp/$1
-    touch $d/go
-    wait $map_pid || fail "$1: mapped process: $(cat $d/map.log)"
-    wait $open_pid || fail "$1: open process: $(cat $d/open.log)"
-    sed "s/^/$1: /" $d/map.log $d/open.log
-    if cat $M/f >/dev/null 2>/tmp/err; then fail "$1: open of f worked"; fi
-    echo "$1: open: $(cat /tmp/err)"
-    if famfs_mmap_test verify $M/f 7 >/tmp/err 2>&1; then fail "$1: mmap worked"; fi
-    umount $M || fail "$1: umount"
-    echo "GUEST-CHECK: PASS $1: SIGBUS for the mapping, errors for the rest, clean umount"
-}
 
 start_holders pmem-unbind
 echo $NS > $ND/unbind || fail "unbind $NS from nd_pmem"

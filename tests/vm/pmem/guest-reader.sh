@@ -3,12 +3,8 @@
 # read-only in QEMU): every write path is refused; it sees VM a's write to
 # w, made after b has mounted and read w, through its own mapping.
 set -e
-M=/mnt
-fail() { echo "GUEST-CHECK: FAIL $*"; dmesg | tail -n 20; exit 1; }
-n=600
-while [ ! -e /dev/pmem0 ]; do n=$((n - 1)); [ $n -gt 0 ] || fail "no /dev/pmem0"; sleep 0.1; done
-mkdir -p $M
-mount -t famfs -o pmem=/dev/pmem0 famfs $M || fail "mount"
+. /pmem/common.sh
+mount_pmem0
 grep " $M famfs ro," /proc/mounts || fail "not mounted read-only"
 # busybox retries a refused rw remount as ro: check the result.
 mount -o remount,rw $M 2>/dev/null || true

@@ -6,27 +6,11 @@
 # in its own tree (the host checks).
 mkdir -p $M
 mount -t famfs famfs $M || fail "mount"
-[ $VM = a ] && O=b || O=a
-want="$M
-$M/d$VM
-$M/d$VM/f${VM}2
-$M/f$VM"
-got=$(find $M | sort)
-[ "$got" = "$want" ] || fail "find shows: $(echo $got)"
-check "find: $(echo $got)"
-ls -R $M | sed "s/^/ls-R [$VM] /"
-[ "$(stat -c %s $M/f$VM)" = 1048576 ] || fail "f$VM size"
+. /lib/subtree.sh
+subtree_sees_own
 cat $M/f$VM $M/d$VM/f${VM}2 >/dev/null || fail "read own files"
-for p in $O f$O d$O/f${O}2 $O/f$O ctl .meta a b; do
-    [ "$p" = "$VM" ] && continue
-    if stat $M/$p >/dev/null 2>&1; then fail "$M/$p resolves"; fi
-done
-check "no path of the other tree or of the root resolves"
-# `..` of the mount is the guest's own /, never the device root.
-[ "$(stat -c %i $M/..)" = "$(stat -c %i /)" ] || fail "$M/.. is not /"
-truncate -s 64K $M/new-$VM || fail "create new-$VM"
-mkdir $M/dir-$VM || fail "mkdir dir-$VM"
-truncate -s 4K $M/dir-$VM/f || fail "create dir-$VM/f"
+subtree_hides $O f$O d$O/f${O}2 $O/f$O ctl .meta a b
+subtree_creates
 # statfs counts this export only: files f$VM, f${VM}2, new-$VM, dir-$VM/f;
 # directories: the root, d$VM, dir-$VM.
 nodes=$(($(stat -f -c %c $M) - $(stat -f -c %d $M)))
