@@ -923,15 +923,18 @@ fn tree_attr(fx: &Fixture, id: u64) -> Option<Attr> {
     })
 }
 
-/// Spec 7.9.1: READDIRPLUS entries, as READDIR's plus attributes and
-/// inline maps.
-fn check_readdirplus(fx: &Fixture, node: u64, body: &[u8], payload: &[u8], room: usize, ctx: &str) {
+/// A READDIR(PLUS) reply's entry count and EOF flag (a reply without
+/// entries must say EOF), the request's cookie, and what the tree holds
+/// after it, in order: (node id, name, DT_* type).
+type Listing = (u32, bool, u64, Vec<(u64, Vec<u8>, u32)>);
+
+fn listing_head(fx: &Fixture, node: u64, body: &[u8], payload: &[u8], ctx: &str) -> Listing {
     let o = ReaddirOut::from_slice(&payload[..8]).unwrap();
     let n = o.nentries.to_native();
     let eof = o.flags.to_native() & READDIR_F_EOF != 0;
     assert!(eof || n > 0, "{ctx}: no entries and no EOF");
     let cookie = u64::from_le_bytes(body[..8].try_into().unwrap());
-    let tree: Vec<(u64, Vec<u8>, u32)> = fx.server.fs().with_ns(|ns| {
+    let tree = fx.server.fs().with_ns(|ns| {
         ns.children_after(node, cookie)
             .map(|c| {
                 let t = if c.is_dir() { DT_DIR } else { DT_REG };
@@ -939,6 +942,13 @@ fn check_readdirplus(fx: &Fixture, node: u64, body: &[u8], payload: &[u8], room:
             })
             .collect()
     });
+    (n, eof, cookie, tree)
+}
+
+/// Spec 7.9.1: READDIRPLUS entries, as READDIR's plus attributes and
+/// inline maps.
+fn check_readdirplus(fx: &Fixture, node: u64, body: &[u8], payload: &[u8], room: usize, ctx: &str) {
+    let (n, eof, cookie, tree) = listing_head(fx, node, body, payload, ctx);
     let head = std::mem::size_of::<DirentPlus>();
     let mut off = 8;
     let mut last = 0u64;
@@ -1090,20 +1100,7 @@ fn check_success(
             }
         }
         OP_READDIR if payload.len() >= 8 => {
-            let o = ReaddirOut::from_slice(&payload[..8]).unwrap();
-            let n = o.nentries.to_native();
-            let eof = o.flags.to_native() & READDIR_F_EOF != 0;
-            assert!(eof || n > 0, "{ctx}: no entries and no EOF");
-            let cookie = u64::from_le_bytes(body[..8].try_into().unwrap());
-            // What the tree holds after the cookie, in order.
-            let tree: Vec<(u64, Vec<u8>, u32)> = fx.server.fs().with_ns(|ns| {
-                ns.children_after(node, cookie)
-                    .map(|c| {
-                        let t = if c.is_dir() { DT_DIR } else { DT_REG };
-                        (c.ino, c.name.to_vec(), t)
-                    })
-                    .collect()
-            });
+            let (n, eof, cookie, tree) = listing_head(fx, node, body, payload, ctx);
             let mut off = 8;
             let mut last = 0u64;
             for i in 0..n {
