@@ -31,6 +31,34 @@ vm_log() { echo "[vm] $*" >&2; }
 # fail at random.
 log_has() { grep -q -- "$2" < <(tr -d '\r' <"$1" 2>/dev/null); }
 
+# vm_on_marker LOG MARKER CMD...: in the background, run CMD once the guest
+# log LOG has the line MARKER (polled for 10 minutes at most).
+vm_on_marker() {
+    local log=$1 marker=$2; shift 2
+    (
+        for _ in $(seq 1 6000); do
+            if log_has "$log" "^$marker\$"; then
+                "$@"; exit 0
+            fi
+            sleep 0.1
+        done
+    ) &
+}
+
+# vm_wait_marker NAME LOG MARKER SECS: until VM NAME's guest log LOG has
+# the line "GUEST-HOST: MARKER". Fails, saying why on stdout, if the VM
+# ends first or SECS seconds pass.
+vm_wait_marker() {
+    local name=$1 log=$2 m=$3 secs=$4 t0=$SECONDS pid=${VM_PID[$1]:-}
+    until log_has "$log" "GUEST-HOST: $m\$"; do
+        if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || grep -q 'GUEST-RESULT:' "$log"; then
+            echo "$name ended before '$m'"; return 1
+        fi
+        [ $((SECONDS - t0)) -lt "$secs" ] || { echo "no '$m' from $name in $secs s"; return 1; }
+        sleep 0.05
+    done
+}
+
 # vm_setup: provision (fast when cached), export QEMU KERNEL KHEADERS BUSYBOX
 # KVER KCONFIG KMODULES, and install the cleanup trap.
 vm_setup() {

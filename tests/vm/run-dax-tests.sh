@@ -95,19 +95,6 @@ PY
     [ -n "$got" ] && [ "$got" = "$want" ] && [ "$want" != d41d8cd98f00b204e9800998ecf8427e ]
 }
 
-# on_marker LOG MARKER CMD...: run CMD once the guest prints MARKER.
-on_marker() {
-    local log=$1 marker=$2; shift 2
-    (
-        for _ in $(seq 1 6000); do
-            if log_has "$log" "^$marker\$"; then
-                "$@"; exit 0
-            fi
-            sleep 0.1
-        done
-    ) &
-}
-
 # share: two guests at once on one daemon (a socket each). B maps the
 # file's old bytes, A writes new ones through its shared mapping, B sees
 # them through its window: both map the same device memory.
@@ -126,7 +113,7 @@ share() {
     vm_wait_socket "$tmp/share-writer.sock" 10
     vm_wait_socket "$tmp/share-reader.sock" 10
     : >"$tmp/share-reader.log"
-    on_marker "$tmp/share-reader.log" "GUEST-HOST: reader-mapped" "$BIN" creat -s 2M go
+    vm_on_marker "$tmp/share-reader.log" "GUEST-HOST: reader-mapped" "$BIN" creat -s 2M go
     for r in writer reader; do
         vm_start "share-$r" "$tmp/share-$r.cpio.gz" "$tmp/share-$r.log" \
             -chardev socket,id=fs0,path="$tmp/share-$r.sock" \

@@ -77,19 +77,6 @@ gcc -O2 -Wall -Wextra -static -o "$tmp/famfs_hold" "$ROOT/tests/vm/guest/famfs_h
 mapfile -t kos < <(vm_build_module guest-driver "$tmp/mod")
 make -s -C "$ROOT/guest-tools" O="$tmp"
 
-# on_marker LOG MARKER CMD...: run CMD once the guest prints MARKER.
-on_marker() {
-    local log=$1 marker=$2; shift 2
-    (
-        for _ in $(seq 1 6000); do
-            if log_has "$log" "^$marker\$"; then
-                "$@"; exit 0
-            fi
-            sleep 0.1
-        done
-    ) &
-}
-
 # qmp SOCKET JSON: send one QMP command; fails if QEMU answers an error.
 qmp() {
     python3 - "$1" "$2" <<'PY'
@@ -151,11 +138,11 @@ run_guest() {
     vm_wait_socket "$tmp/$name.sock" 10
     : >"$tmp/$name.log"
     case $name in
-        notify) on_marker "$tmp/$name.log" "GUEST-HOST: create-late" \
+        notify) vm_on_marker "$tmp/$name.log" "GUEST-HOST: create-late" \
                     "$BIN" creat -s 2M -S 5 late ;;
-        dead)   on_marker "$tmp/$name.log" "GUEST-HOST: kill-daemon" \
+        dead)   vm_on_marker "$tmp/$name.log" "GUEST-HOST: kill-daemon" \
                     kill -KILL "$daemon_pid" ;;
-        slow)   on_marker "$tmp/$name.log" "GUEST-HOST: open-init-gate" \
+        slow)   vm_on_marker "$tmp/$name.log" "GUEST-HOST: open-init-gate" \
                     touch "$gate" ;;
         remove)
             # Hot-unplug needs the device behind a PCIe root port.
@@ -164,7 +151,7 @@ run_guest() {
                  -device "${dev[1]},bus=rp1,id=famfs0")
             # Use-after-free shows as poisoned slabs and zeroed pages.
             append+=" slub_debug=FZPU init_on_free=1"
-            on_marker "$tmp/$name.log" "GUEST-HOST: device-del" \
+            vm_on_marker "$tmp/$name.log" "GUEST-HOST: device-del" \
                 qmp "$tmp/$name.qmp" '{"execute": "device_del", "arguments": {"id": "famfs0"}}' ;;
     esac
     VM_APPEND=$append vm_start "$name" "$tmp/$name.cpio.gz" "$tmp/$name.log" \

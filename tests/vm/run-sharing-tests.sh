@@ -158,16 +158,10 @@ boot() {
         -device vhost-user-test-device-pci,chardev=fs0,virtio-id=6,num_vqs=2,config_size=96
 }
 
-# wait_marker NAME MARKER [TIMEOUT]: until VM NAME prints "GUEST-HOST: MARKER".
+# wait_marker NAME MARKER [SECS]: until VM NAME prints "GUEST-HOST: MARKER".
 wait_marker() {
-    local name=$1 m=$2 t0=$SECONDS log=$tmp/$S.$1.log pid=${VM_PID[$1]:-}
-    until log_has "$log" "GUEST-HOST: $m\$"; do
-        if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || grep -q 'GUEST-RESULT:' "$log"; then
-            bad "$name ended before '$m'"; return 1
-        fi
-        [ $((SECONDS - t0)) -lt "${3:-240}" ] || { bad "no '$m' from $name in ${3:-240} s"; return 1; }
-        sleep 0.05
-    done
+    local why
+    why=$(vm_wait_marker "$1" "$tmp/$S.$1.log" "$2" "${3:-240}") || { bad "$why"; return 1; }
 }
 
 # kill_vm NAME: kill -9 its QEMU and reap it.

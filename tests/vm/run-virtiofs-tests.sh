@@ -103,15 +103,10 @@ boot() {
         -device vhost-user-fs-pci,chardev=fs0,tag="$tag"
 }
 
-wait_marker() { # NAME MARKER [TIMEOUT]
-    local name=$1 m=$2 t0=$SECONDS log=$tmp/$S.$1.log pid=${VM_PID[$1]:-}
-    until log_has "$log" "GUEST-HOST: $m\$"; do
-        if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || grep -q 'GUEST-RESULT:' "$log"; then
-            bad "$name ended before '$m'"; return 1
-        fi
-        [ $((SECONDS - t0)) -lt "${3:-300}" ] || { bad "no '$m' from $name"; return 1; }
-        sleep 0.05
-    done
+# wait_marker NAME MARKER [SECS]: until VM NAME prints "GUEST-HOST: MARKER".
+wait_marker() {
+    local why
+    why=$(vm_wait_marker "$1" "$tmp/$S.$1.log" "$2" "${3:-300}") || { bad "$why"; return 1; }
 }
 
 finish_vms() {
