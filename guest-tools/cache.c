@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -85,13 +84,8 @@ int fg_cmd_cache(int argc, char **argv, int invalidate)
 		op = OP_CLWB;
 	else
 		op = c.clflushopt ? OP_CLFLUSHOPT : OP_CLFLUSH;
-	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st))
-		return fg_fail(argv[1]);
-	if (!S_ISREG(st.st_mode)) {
-		fprintf(stderr, "famfs-guest: %s: not a regular file\n", argv[1]);
+	if (fg_open_regular(argv[1], &fd, &st))
 		return 1;
-	}
 	if (st.st_size) {
 		/* The instructions need only read access to the lines. */
 		m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);

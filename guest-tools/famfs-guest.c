@@ -10,9 +10,12 @@
  * initramfs). Usage: famfs-guest help.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "famfs_guest.h"
 
@@ -42,6 +45,24 @@ int fg_fail(const char *what)
 {
 	fprintf(stderr, "famfs-guest: %s: %s\n", what, strerror(errno));
 	return 1;
+}
+
+int fg_open_regular(const char *path, int *fd, struct stat *st)
+{
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return fg_fail(path);
+	if (fstat(*fd, st)) {
+		fg_fail(path);
+		close(*fd);
+		return 1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		fprintf(stderr, "famfs-guest: %s: not a regular file\n", path);
+		close(*fd);
+		return 1;
+	}
+	return 0;
 }
 
 int fg_parse_size(const char *s, uint64_t *out)

@@ -9,6 +9,12 @@
 
 /* Prints "famfs-guest: WHAT: strerror(errno)" and returns 1. */
 int fg_fail(const char *what);
+/*
+ * Opens PATH read-only into *FD and fills *ST; a path that is not a regular
+ * file is refused. Returns 0, or 1 after printing why.
+ */
+struct stat;
+int fg_open_regular(const char *path, int *fd, struct stat *st);
 /* Parses a size: decimal or 0x hex, with an optional K, M or G (x1024). */
 int fg_parse_size(const char *s, uint64_t *out);
 

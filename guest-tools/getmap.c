@@ -7,7 +7,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -34,13 +33,8 @@ int fg_cmd_getmap(int argc, char **argv)
 		fprintf(stderr, "usage: famfs-guest getmap FILE\n");
 		return 2;
 	}
-	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st))
-		return fg_fail(argv[1]);
-	if (!S_ISREG(st.st_mode)) {
-		fprintf(stderr, "famfs-guest: %s: not a regular file\n", argv[1]);
+	if (fg_open_regular(argv[1], &fd, &st))
 		return 1;
-	}
 	fm = calloc(1, sizeof(*fm) + BATCH * sizeof(fm->fm_extents[0]));
 	if (!fm)
 		return fg_fail("calloc");
