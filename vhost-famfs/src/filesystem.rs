@@ -109,18 +109,6 @@ pub trait FileSystem: Send + Sync {
     /// The file's size and its famfs extent map as recorded (an
     /// interleaved map stays compact; `Fmap::expand` lists its chunks).
     fn fmap(&self, id: u64) -> FsResult<(u64, Fmap)>;
-    /// Whether this connection may open file `id`: checked before its
-    /// device ranges are mapped into the guest's window (GET_FMAP on an
-    /// isolated window, SETUPMAPPING). A socket that exports a subtree
-    /// refuses nodes outside it (ESTALE, as for a node that does not
-    /// exist); without one every existing node may be opened.
-    fn may_open(&self, id: u64) -> FsResult<()> {
-        if self.exports(id) {
-            Ok(())
-        } else {
-            Err(libc::ESTALE)
-        }
-    }
     /// Hands the device bytes of file `id` at `[offset, offset + len)`,
     /// cut at the file's size, to `sink` in file order. Returns the bytes
     /// handed over (0 at or past the end).

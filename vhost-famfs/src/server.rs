@@ -420,12 +420,13 @@ impl<W: Window, F: FileSystem> Server<W, F> {
     }
 
     fn get_fmap(&self, id: u64, feat: Negotiated, room: usize) -> Reply {
+        // fmap() refuses a node outside the socket's export (ESTALE): only
+        // files this guest may open reach an isolated window.
         let (size, fmap) = self.fs.fmap(id).map_err(fs_err)?;
         let out = fmap_reply::encode(size, &fmap, feat.interleave, MAX_EXTENTS, room)
             .map_err(|needed| (libc::E2BIG, needed))?;
         // Only now, when the reply is certain: an isolated window maps the
         // file before the driver learns where it is.
-        self.fs.may_open(id).map_err(fs_err)?;
         self.window
             .map_file(id, fmap.ranges())
             .map_err(|e| (e, Vec::new()))?;

@@ -257,7 +257,9 @@ impl<F: FileSystem, D: DaxWindow> FuseServer<F, D> {
                 let ino = self.famfs_id(id)?.ok_or(libc::EINVAL)?;
                 // Checked before any window is touched: a node the socket
                 // may not open (outside its export) is never mapped.
-                self.fs.may_open(ino)?;
+                if !self.fs.exports(ino) {
+                    return Err(libc::ESTALE);
+                }
                 self.dax
                     .setup_mapping(&self.fs, ino, &inp, self.fs.access())?;
                 empty()
